@@ -1,0 +1,29 @@
+# Pin facts per chip, from the Espressif datasheets. Pure data (the host reads this
+# file with ast.literal_eval to validate board files, so keep it one dict literal).
+# strapping: sampled at reset; a load on them can change the boot mode, so never an
+#   actuator (an actuator there would also twitch during boot).
+# input_only: no output driver at all.
+# reserved: SPI flash / PSRAM / USB; using them crashes or bricks the session.
+# adc: pins on ADC1 (ADC2 is unusable while Wi-Fi runs, so we never use it).
+CHIPS = {
+    "esp32": {
+        "gpio": [0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27,
+                 32, 33, 34, 35, 36, 37, 38, 39],
+        "strapping": [0, 2, 5, 12, 15],
+        "input_only": [34, 35, 36, 37, 38, 39],
+        "reserved": [1, 3, 6, 7, 8, 9, 10, 11],
+        "adc": [32, 33, 34, 35, 36, 37, 38, 39],
+        "uarts": 3,
+        "flash_offset": 0x1000,
+    },
+    "esp32s3": {
+        "gpio": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                 21, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48],
+        "strapping": [0, 3, 45, 46],
+        "input_only": [],
+        "reserved": [19, 20, 26, 27, 28, 29, 30, 31, 32, 43, 44],
+        "adc": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "uarts": 3,
+        "flash_offset": 0x0,
+    },
+}

@@ -1,0 +1,103 @@
+"""Test plumbing shared by all suites.
+
+Firmware tests (tests/firmware/test_*.py) are MicroPython code: pytest collects their
+test_* functions by name and runs each file once inside the unix port with a heap
+close to an ESP32's, then reports each function as its own item, with the
+MicroPython traceback when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+FW_TESTS = ROOT / "tests" / "firmware"
+HEAP = os.environ.get("HEARTH_TEST_HEAP", "256K")
+
+
+def micropython_cmd() -> list[str]:
+    mp = os.environ.get("MICROPYTHON")
+    if mp:
+        return [mp]
+    exe = Path(sys.executable).with_name("micropython")
+    return [str(exe)]
+
+
+_results: dict[Path, dict[str, tuple[bool, str]]] = {}
+
+
+def _run_fw_file(path: Path) -> dict[str, tuple[bool, str]]:
+    if path in _results:
+        return _results[path]
+    env = dict(os.environ)
+    env["MICROPYPATH"] = f"{FW_TESTS}:{FIRMWARE}:.frozen"
+    proc = subprocess.run(
+        [*micropython_cmd(), "-X", f"heapsize={HEAP}", str(FW_TESTS / "runner.py"), path.stem],
+        capture_output=True, text=True, env=env, cwd=str(FW_TESTS), timeout=600,
+    )
+    out: dict[str, tuple[bool, str]] = {}
+    current = None
+    buf: list[str] = []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(PASS|FAIL) \S+?\.(test_\w+)$", line)
+        if m:
+            if current:
+                out[current] = (out[current][0], "\n".join(buf))
+            current = m.group(2)
+            out[current] = (m.group(1) == "PASS", "")
+            buf = []
+        elif line.startswith("END "):
+            if current:
+                out[current] = (out[current][0], "\n".join(buf))
+            current = None
+        else:
+            buf.append(line)
+    if current:
+        out[current] = (out[current][0], "\n".join(buf))
+    out["__crash__"] = (proc.returncode == 0 and "END " in proc.stdout, proc.stdout[-4000:] + proc.stderr[-4000:])
+    _results[path] = out
+    return out
+
+
+class FirmwareItem(pytest.Item):
+    def runtest(self) -> None:
+        res = _run_fw_file(self.path)
+        if self.name not in res:
+            crashed = res["__crash__"]
+            raise FirmwareTestError(f"{self.name} never reported; the interpreter died:\n{crashed[1]}")
+        ok, text = res[self.name]
+        if not ok:
+            raise FirmwareTestError(f"{self.path.name}::{self.name} failed in MicroPython:\n{text}")
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, FirmwareTestError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"[micropython] {self.name}"
+
+
+class FirmwareTestError(Exception):
+    pass
+
+
+class FirmwareFile(pytest.File):
+    def collect(self):
+        names = sorted(set(re.findall(r"^def (test_\w+)\(", self.path.read_text(), re.M)))
+        for n in names:
+            yield FirmwareItem.from_parent(self, name=n)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    p = Path(module_path)
+    if p.parent == FW_TESTS:
+        return FirmwareFile.from_parent(parent, path=p)
+    return None
