@@ -1,0 +1,209 @@
+"""The lab bench of a virtual board: power supply, fault injector, plant knobs, probes.
+
+A unix socket in the state folder; one JSON object per line each way. The `hearth
+bench` command is its client; tests use `BenchClient` directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import threading
+import time
+from typing import Any
+
+
+class BenchError(Exception):
+    pass
+
+
+class BenchServer:
+    def __init__(self, vb: Any, path: str) -> None:
+        self.vb = vb
+        self.path = path
+        self._sock: socket.socket | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.path)
+        s.listen(8)
+        s.settimeout(0.2)
+        self._sock = s
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock:
+            self._sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+
+    def _client(self, conn: socket.socket) -> None:
+        f = conn.makefile("rwb")
+        try:
+            for line in f:
+                try:
+                    req = json.loads(line)
+                    res = {"ok": True, **self.dispatch(req)}
+                except BenchError as e:
+                    res = {"ok": False, "error": str(e)}
+                except (ValueError, KeyError, TypeError) as e:
+                    res = {"ok": False, "error": f"bad bench request: {e}"}
+                f.write(json.dumps(res).encode() + b"\n")
+                f.flush()
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    # ---- operations ---------------------------------------------------------------------
+    def dispatch(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        vb = self.vb
+        w = vb.world
+        if op == "state":
+            return {"state": vb.status()}
+        if op == "power":
+            arg = req.get("arg")
+            if arg == "off":
+                vb.power_off()
+            elif arg == "on":
+                vb.power_on()
+            elif arg == "cycle":
+                vb.power_off()
+                time.sleep(float(req.get("off_ms", 200)) / 1000)
+                vb.power_on()
+            elif arg == "brownout":
+                self._brownout(req)
+            elif arg == "cut-at":
+                n = int(req["program"])
+                if n < 1:
+                    raise BenchError("cut-at needs a flash program number >= 1")
+                with w.lock:
+                    w.cut_at_program = w.programs + n
+                    w.tear_bytes = int(req.get("tear", 1))
+                return {"armed": True, "at_program": w.cut_at_program}
+            elif arg == "cut-random":
+                lo, hi = float(req.get("min_ms", 0)), float(req.get("max_ms", 1000))
+                rng = random.Random(req.get("seed"))
+                delay = rng.uniform(lo, hi) / 1000
+                threading.Timer(delay, vb.power_off).start()
+                return {"cut_in_ms": round(delay * 1000, 1)}
+            else:
+                raise BenchError("power takes off, on, cycle, brownout, cut-at N or cut-random")
+            return {"powered": w.powered}
+        if op == "fault":
+            name = str(req.get("name", ""))
+            known = known_faults(vb)
+            if name == "clear":
+                with w.lock:
+                    w.faults.clear()
+                return {"faults": []}
+            if name not in known:
+                raise BenchError(f"unknown fault {name!r}; this board knows: {', '.join(sorted(known))}")
+            with w.lock:
+                if req.get("off"):
+                    w.faults.discard(name)
+                else:
+                    w.faults.add(name)
+            return {"faults": sorted(w.faults)}
+        if op == "set":
+            name, value = str(req["param"]), req["value"]
+            for p in w.plants:
+                if p.set_param(name, value):
+                    return {"set": {name: value}}
+            if name == "supply_mv":
+                with w.lock:
+                    w.supply_mv = int(value)
+                return {"set": {name: value}}
+            if name in w.pins and isinstance(w.pins[name], int):
+                with w.lock:
+                    w.inputs[int(w.pins[name])] = int(value)
+                return {"set": {name: value}}
+            raise BenchError(f"unknown parameter {name!r}")
+        if op == "log":
+            t0 = vb.events[0][0] if vb.events else 0
+            return {"events": [[round(t - t0, 3), e] for t, e in vb.events]}
+        raise BenchError(f"unknown bench operation {op!r}")
+
+    def _brownout(self, req: dict[str, Any]) -> None:
+        """Ramp the supply down; the chip dies below its brown-out level, then comes back."""
+        vb = self.vb
+        w = vb.world
+        ramp_ms = float(req.get("ramp_ms", 300))
+        floor_mv = int(req.get("to_mv", 0))
+        hold_ms = float(req.get("hold_ms", 300))
+        bor_mv = int(vb.board.get("supply", {}).get("brownout_mv", 3000))
+
+        def run() -> None:
+            w.ramp_supply(floor_mv, ramp_ms / 1000 * vb.speed)
+            deadline = time.monotonic() + ramp_ms / 1000 + 1
+            while time.monotonic() < deadline:
+                w.step()
+                if w.supply_mv < bor_mv:
+                    vb.power_off()
+                    break
+                time.sleep(0.002)
+            time.sleep(hold_ms / 1000)
+            if not w.powered:
+                vb.power_on()
+            else:
+                w.ramp_supply(w.nominal_mv, 0.05)
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def known_faults(vb: Any) -> set[str]:
+    names: set[str] = set()
+    for p in vb.world.plants:
+        names.update(p.faults)
+    if vb.board.get("mavlink"):
+        names.add("link_loss")
+    return names
+
+
+class BenchClient:
+    def __init__(self, path: str, timeout: float = 10.0) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def call(self, **req: Any) -> dict[str, Any]:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(self.timeout)
+                s.connect(self.path)
+                s.sendall(json.dumps(req).encode() + b"\n")
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise BenchError(
+                f"no virtual board bench at {self.path}: is `hearth sim` running? ({e.strerror})"
+            ) from e
+        except TimeoutError as e:
+            raise BenchError(f"bench at {self.path} did not answer within {self.timeout} s") from e
+        if not buf:
+            raise BenchError(f"bench at {self.path} closed the connection without answering")
+        res = json.loads(buf)
+        if not res.get("ok"):
+            raise BenchError(res.get("error", "bench refused the request"))
+        return res

@@ -1,0 +1,408 @@
+"""The virtual board: the firmware in the MicroPython unix port behind a pseudo-terminal.
+
+Two pseudo-terminals: the one a client (mpremote, `hearth`, a person with picocom)
+opens, and the one the interpreter runs on; this relay copies bytes between them,
+because two readers on one pty steal each other's bytes. The interpreter's pty is its
+controlling terminal with ISIG on, so Ctrl-C raises KeyboardInterrupt as on a board;
+output processing is off so `\\r\\n` stays `\\r\\n`.
+
+The relay also plays the board's reset logic. The unix port exits where a board
+would soft-reset (Ctrl-D in the raw or friendly REPL); the relay starts it again and
+prints `MPY: soft reboot`, in the raw REPL again if the reset was asked from there.
+Power off kills the interpreter at that instant: what was not in the image files is
+gone, as on the board.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+from typing import Any
+
+from host_tools.sim import state as simstate
+from host_tools.sim.world import World
+
+LOADER = Path(__file__).with_name("loader.py")
+
+
+def micropython_cmd() -> list[str]:
+    mp = os.environ.get("MICROPYTHON")
+    if mp:
+        return [mp]
+    return [str(Path(sys.executable).with_name("micropython"))]
+
+
+def _set_raw(fd: int, isig: bool) -> None:
+    tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    if isig:
+        attrs[3] |= termios.ISIG
+    attrs[1] &= ~termios.OPOST
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def _make_ctty() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    import fcntl
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Throttle:
+    """Holds a direction of the wire to `baud` (10 bits per byte, as 8N1)."""
+
+    def __init__(self, baud: int | None) -> None:
+        self.baud = baud
+        self._free_at = time.monotonic()
+
+    def pace(self, nbytes: int) -> None:
+        if not self.baud:
+            return
+        now = time.monotonic()
+        start = max(now, self._free_at)
+        self._free_at = start + nbytes * 10.0 / self.baud
+        delay = self._free_at - now
+        if delay > 0.0005:
+            time.sleep(delay)
+
+
+class VirtualBoard:
+    def __init__(
+        self,
+        board: str,
+        state_dir: str | os.PathLike[str],
+        baud: int | None = None,
+        speed: float = 1.0,
+        heap: str = "256K",
+        echo_log: Any = None,
+    ) -> None:
+        self.board_name = board
+        self.board = simstate.load_board(board)
+        self.state = simstate.prepare(Path(state_dir), self.board)
+        self.baud = baud
+        self.speed = speed
+        self.heap = heap
+        self.world = World(self.board, speed=speed)
+        from host_tools.sim import plants_for
+
+        self.world.plants.extend(plants_for(self.board))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.raw_mode = False
+        self._want_raw_entry = False
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self._expected_exit = False
+        self._cause = "power_on"
+        self._link_threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
+        self.console_path = ""
+        self.mavlink_path = ""
+        self.bench_path = str(self.state / "bench.sock")
+        self._c_master = self._c_slave = self._i_master = self._i_slave = -1
+        self._m_master = self._m_slave = -1
+        self._tx = Throttle(baud)
+        self._rx = Throttle(baud)
+        self.bench = None
+        self.events: list[tuple[float, str]] = []
+
+    # ---- life cycle ---------------------------------------------------------------------
+    def start(self, power: bool = True) -> None:
+        self._c_master, self._c_slave = os.openpty()
+        _set_raw(self._c_slave, isig=False)
+        _set_raw(self._c_master, isig=False)
+        self.console_path = os.ttyname(self._c_slave)
+        self._i_master, self._i_slave = os.openpty()
+        _set_raw(self._i_slave, isig=True)
+        if self.board.get("mavlink"):
+            self._m_master, self._m_slave = os.openpty()
+            _set_raw(self._m_slave, isig=False)
+            _set_raw(self._m_master, isig=False)
+            self.mavlink_path = os.ttyname(self._m_slave)
+            uid = int(self.board["mavlink"].get("uart", 2))
+            mav_throttle = Throttle(int(self.board["mavlink"].get("baud", 57600)))
+
+            def to_fc(data: bytes, fd: int = self._m_master) -> None:
+                mav_throttle.pace(len(data))
+                try:
+                    os.write(fd, data)
+                except OSError:
+                    pass
+
+            self.world.uart_tx_sinks[uid] = to_fc
+            self._spawn(self._mavlink_in, uid)
+        from host_tools.sim.bench import BenchServer
+
+        self.bench = BenchServer(self, self.bench_path)
+        self.bench.start()
+        self._spawn(self._client_to_interp)
+        self._spawn(self._interp_to_client)
+        self._spawn(self._supervise)
+        if power:
+            self.power_on()
+
+    def endpoints(self) -> dict[str, str]:
+        eps = {"console": self.console_path, "bench": self.bench_path}
+        if self.mavlink_path:
+            eps["mavlink"] = self.mavlink_path
+        return eps
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kill()
+        if self.bench:
+            self.bench.stop()
+        for t in self._threads:
+            t.join(timeout=2)
+        for fd in (self._c_master, self._c_slave, self._i_master, self._i_slave, self._m_master, self._m_slave):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _spawn(self, fn: Any, *args: Any) -> threading.Thread:
+        t = threading.Thread(target=fn, args=args, daemon=True)
+        t.start()
+        self._threads.append(t)
+        return t
+
+    def _log(self, what: str) -> None:
+        self.events.append((time.monotonic(), what))
+        del self.events[:-200]
+
+    # ---- power --------------------------------------------------------------------------
+    def power_on(self, cause: str = "power_on") -> None:
+        with self._lock:
+            if self.proc is not None:
+                return
+            self.world.power_on()
+            self._boot(mode="friendly", cause=cause)
+            self._log("power on")
+
+    def power_off(self) -> None:
+        with self._lock:
+            self._kill()
+            self.world.power_off()
+            self._log("power off")
+
+    def _kill(self) -> None:
+        with self._lock:
+            p = self.proc
+            if p is None:
+                return
+            self._expected_exit = True
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            p.wait()
+            self.proc = None
+
+    def _boot(self, mode: str, cause: str) -> None:
+        """Start the interpreter: loader, boot.py, then main.py if `mode` is friendly."""
+        self._cause = cause
+        to_fw_r, to_fw_w = os.pipe()
+        from_fw_r, from_fw_w = os.pipe()
+        env = dict(os.environ)
+        env.update(
+            HEARTH_SIM_FS=str(self.state / simstate.FS_IMAGE),
+            HEARTH_SIM_FLASH=str(self.state / simstate.JOURNAL_IMAGE),
+            HEARTH_SIM_FLASH_SIZE=str(simstate.JOURNAL_SIZE),
+            HEARTH_SIM_LINK_IN=f"/dev/fd/{to_fw_r}",
+            HEARTH_SIM_LINK_OUT=f"/dev/fd/{from_fw_w}",
+            HEARTH_SIM_CHIP=self.board["chip"],
+            HEARTH_SIM_BOARD=self.board_name,
+            HEARTH_SIM_CAUSE=cause,
+            HEARTH_SIM_SPEED=repr(self.speed),
+            HEARTH_SIM_MODE=mode,
+        )
+        env.pop("MICROPYPATH", None)
+        self.raw_mode = mode == "raw"
+        self._want_raw_entry = mode == "raw"
+        self._expected_exit = False
+        # A killed interpreter leaves the tty as its REPL had set it (ISIG off): every
+        # boot starts from the line settings of a fresh board.
+        _set_raw(self._i_slave, isig=True)
+        termios.tcflush(self._i_master, termios.TCIOFLUSH)
+        self.proc = subprocess.Popen(
+            [*micropython_cmd(), "-X", f"heapsize={self.heap}", "-i", str(LOADER)],
+            stdin=self._i_slave, stdout=self._i_slave, stderr=self._i_slave,
+            pass_fds=(to_fw_r, from_fw_w), env=env, preexec_fn=_make_ctty, close_fds=True,
+        )
+        os.close(to_fw_r)
+        os.close(from_fw_w)
+        t = threading.Thread(target=self._link, args=(from_fw_r, to_fw_w, self.proc), daemon=True)
+        t.start()
+
+    # ---- threads ------------------------------------------------------------------------
+    def _mavlink_in(self, uid: int) -> None:
+        """Bytes from the flight controller's side of the link into the board's UART."""
+        import select
+
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._m_master], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self._m_master, 256)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if "link_loss" in self.world.faults or not self.world.powered:
+                continue
+            with self.world.lock:
+                buf = self.world.uart_rx.setdefault(uid, bytearray())
+                buf.extend(data)
+                del buf[:-4096]  # the UART's ring buffer overflows, as on the chip
+
+    def _link(self, rfd: int, wfd: int, proc: subprocess.Popen[bytes]) -> None:
+        """Serve hearth.hal.sim's requests for one interpreter's life."""
+        rf = os.fdopen(rfd, "rb", buffering=0)
+        wf = os.fdopen(wfd, "wb", buffering=0)
+        buf = b""
+        try:
+            while True:
+                chunk = rf.read(4096)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    reply = self.world.handle(line)
+                    if reply is not None:
+                        try:
+                            wf.write(reply)
+                        except (BrokenPipeError, OSError):
+                            return
+                    if self.world.cut_requested.is_set() and self.proc is proc:
+                        self._log("power cut at flash program %d" % self.world.programs)
+                        threading.Thread(target=self.power_off, daemon=True).start()
+        finally:
+            rf.close()
+            wf.close()
+
+    def _client_to_interp(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._c_master], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self._c_master, 256)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            for b in data:
+                if b == 0x01:
+                    self.raw_mode = True
+                elif b == 0x02:
+                    self.raw_mode = False
+            self._rx.pace(len(data))
+            if self.proc is not None:
+                try:
+                    os.write(self._i_master, data)
+                except OSError:
+                    pass
+
+    def _interp_to_client(self) -> None:
+        import select
+
+        tail = b""
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._i_master], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self._i_master, 1024)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if self._want_raw_entry:
+                tail = (tail + data)[-64:]
+                if b">>> " in tail:
+                    # The restarted interpreter reached the friendly prompt: take it to
+                    # the raw REPL, where the client that soft-reset it is waiting.
+                    self._want_raw_entry = False
+                    tail = b""
+                    os.write(self._i_master, b"\x01")
+            for i in range(0, len(data), 64):
+                chunk = data[i : i + 64]
+                self._tx.pace(len(chunk))
+                try:
+                    os.write(self._c_master, chunk)
+                except OSError:
+                    pass
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            time.sleep(0.01)
+            with self._lock:
+                p = self.proc
+                if p is None:
+                    continue
+                if self.world.wdt_expired():
+                    self._log("watchdog reset")
+                    self._kill()
+                    self._boot(mode="friendly", cause="wdt")
+                    continue
+                if p.poll() is None:
+                    continue
+                self.proc = None
+                if self._expected_exit:
+                    continue
+                req = self.world.reset_requested
+                if req:
+                    self.world.reset_requested = None
+                    self._log(f"reset ({req})")
+                    self.world.power_on()
+                    self._boot(mode="friendly", cause="hard")
+                    continue
+                # The interpreter left by itself: Ctrl-D (soft reset) or a crash.
+                mode = "raw" if self.raw_mode else "friendly"
+                self._log(f"soft reboot ({mode})")
+                try:
+                    os.write(self._c_master, b"MPY: soft reboot\r\n")
+                except OSError:
+                    pass
+                self._boot(mode=mode, cause=self._cause)
+
+    # ---- for the bench and tests ----------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        s = self.world.snapshot()
+        s["board"] = self.board_name
+        s["interpreter"] = "running" if self.proc is not None else "off"
+        return s
+
+
+def run_forever(vb: VirtualBoard, out: Any = sys.stdout) -> None:
+    """`hearth sim`: print endpoints, run until SIGINT/SIGTERM, clean up."""
+    done = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        done.set()
+
+    old_int = signal.signal(signal.SIGINT, _stop)
+    old_term = signal.signal(signal.SIGTERM, _stop)
+    try:
+        vb.start()
+        for k, v in vb.endpoints().items():
+            print(f"{k}: {v}", file=out, flush=True)
+        while not done.wait(0.2):
+            pass
+    finally:
+        vb.stop()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)

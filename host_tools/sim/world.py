@@ -1,0 +1,214 @@
+"""The simulated world around a virtual board: supply, pins, plants, faults, watchdog.
+
+It lives in the host process so that it outlives the interpreter: when power is cut
+the nozzle keeps cooling and the payload stays in the latch. The firmware's
+hearth.hal.sim talks to it over a line protocol on two pipes (see `handle`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+
+class World:
+    def __init__(self, board: dict[str, Any], speed: float = 1.0) -> None:
+        self.board = board
+        self.pins: dict[str, Any] = board.get("pins", {})
+        self.speed = speed
+        self.lock = threading.RLock()
+        self._t0 = time.monotonic()
+        self.powered = False
+        supply = board.get("supply", {})
+        self.nominal_mv = int(supply.get("nominal_mv", 5000))
+        self.supply_mv = self.nominal_mv
+        self.outputs: dict[int, int] = {}
+        self.pwm: dict[int, tuple[int, int]] = {}
+        self.inputs: dict[int, int] = {}
+        self.adc: dict[int, int] = {}
+        self.faults: set[str] = set()
+        self.wdt_timeout_ms = 0
+        self.wdt_fed_s = 0.0
+        self.programs = 0
+        self.cut_at_program = 0  # absolute count of programs since power-on; 0 = never
+        self.tear_bytes = 1
+        self.cut_requested = threading.Event()  # set when the firmware tore a program
+        self.reset_requested: str | None = None
+        self.uart_rx: dict[int, bytearray] = {}
+        self.uart_tx_sinks: dict[int, Any] = {}
+        self.boots = 0
+        self._last_step = self.now_s()
+        self.plants: list[Any] = []
+        self._ramp: tuple[float, float, int, int] | None = None  # t0, dur, from, to
+        for name, value in board.get("inputs_default", {}).items():
+            pin = self.pins.get(name)
+            if pin is not None:
+                self.inputs[int(pin)] = int(value)
+
+    # ---- time -----------------------------------------------------------------------
+    def now_s(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
+
+    def step(self) -> None:
+        """Bring plants up to now (lazy integration: done before each read)."""
+        with self.lock:
+            now = self.now_s()
+            dt = now - self._last_step
+            if dt <= 0:
+                return
+            self._last_step = now
+            if self._ramp:
+                t0, dur, a, b = self._ramp
+                frac = min(1.0, (now - t0) / dur) if dur > 0 else 1.0
+                self.supply_mv = int(a + (b - a) * frac)
+                if frac >= 1.0:
+                    self._ramp = None
+            for p in self.plants:
+                p.advance(self, dt)
+
+    # ---- power ----------------------------------------------------------------------
+    def power_off(self) -> None:
+        with self.lock:
+            self.powered = False
+            self.supply_mv = 0
+            self._ramp = None
+            # An unpowered ESP32 drives nothing: every output floats to its pull (low).
+            self.outputs.clear()
+            self.pwm.clear()
+            self.wdt_timeout_ms = 0
+
+    def power_on(self) -> None:
+        with self.lock:
+            self.powered = True
+            self.supply_mv = self.nominal_mv
+            self.programs = 0
+            self.reset_requested = None
+            self.cut_requested.clear()
+            self.boots += 1
+
+    def ramp_supply(self, to_mv: int, duration_s: float) -> None:
+        with self.lock:
+            self.step()
+            self._ramp = (self.now_s(), duration_s, self.supply_mv, to_mv)
+
+    # ---- the wire to hearth.hal.sim -------------------------------------------------
+    def handle(self, line: bytes) -> bytes | None:
+        parts = line.split()
+        if not parts:
+            return None
+        op = parts[0]
+        with self.lock:
+            if op == b"D":
+                self.outputs[int(parts[1])] = int(parts[2])
+            elif op == b"P":
+                pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
+                if freq:
+                    self.pwm[pin] = (freq, duty)
+                else:
+                    self.pwm.pop(pin, None)
+            elif op == b"I":
+                self.step()
+                return b"%d\n" % self.read_input(int(parts[1]))
+            elif op == b"A":
+                self.step()
+                return b"%d\n" % self.read_adc(int(parts[1]))
+            elif op == b"W":
+                self.wdt_timeout_ms = int(parts[1])
+                self.wdt_fed_s = self.now_s()
+            elif op == b"F":
+                self.wdt_fed_s = self.now_s()
+            elif op == b"U":
+                uid = int(parts[1])
+                data = bytes.fromhex(parts[2].decode()) if len(parts) > 2 else b""
+                sink = self.uart_tx_sinks.get(uid)
+                if sink is not None:
+                    sink(data)
+            elif op == b"u":
+                uid, n = int(parts[1]), int(parts[2])
+                buf = self.uart_rx.setdefault(uid, bytearray())
+                out = bytes(buf[:n])
+                del buf[:n]
+                return out.hex().encode() + b"\n"
+            elif op == b"a":
+                return b"%d\n" % len(self.uart_rx.get(int(parts[1]), b""))
+            elif op == b"G":
+                n = int(parts[1])
+                self.programs += 1
+                if self.cut_at_program and self.programs >= self.cut_at_program:
+                    return b"%d\n" % min(self.tear_bytes, n)
+                return b"%d\n" % n
+            elif op == b"Z":
+                self.cut_requested.set()
+            elif op == b"X":
+                self.reset_requested = parts[1].decode()
+        return None
+
+    def read_input(self, pin: int) -> int:
+        for p in self.plants:
+            v = p.read_input(self, pin)
+            if v is not None:
+                return int(v)
+        if pin == self.pins.get("power_good"):
+            return 1 if self.supply_mv >= self.board.get("supply", {}).get("good_mv", 4500) else 0
+        return self.inputs.get(pin, 1)  # inputs have pull-ups unless a plant drives them
+
+    def read_adc(self, pin: int) -> int:
+        for p in self.plants:
+            v = p.read_adc(self, pin)
+            if v is not None:
+                return int(v)
+        if pin == self.pins.get("supply_adc"):
+            div = float(self.board.get("supply", {}).get("divider", 2.0))
+            return int(self.supply_mv * 1000 / div)
+        return self.adc.get(pin, 0)
+
+    def wdt_expired(self) -> bool:
+        with self.lock:
+            if not self.wdt_timeout_ms or not self.powered:
+                return False
+            return (self.now_s() - self.wdt_fed_s) * 1000 > self.wdt_timeout_ms
+
+    # ---- what a probe on the bench sees -----------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            self.step()
+            named = {v: k for k, v in self.pins.items() if isinstance(v, int)}
+            state: dict[str, Any] = {
+                "time_s": round(self.now_s(), 3),
+                "powered": self.powered,
+                "supply_mv": self.supply_mv,
+                "faults": sorted(self.faults),
+                "outputs": {named.get(p, str(p)): v for p, v in sorted(self.outputs.items())},
+                "pwm": {
+                    named.get(p, str(p)): {"freq": f, "duty_u16": d} for p, (f, d) in sorted(self.pwm.items())
+                },
+                "watchdog_ms": self.wdt_timeout_ms,
+                "flash_programs": self.programs,
+                "boots": self.boots,
+            }
+            for p in self.plants:
+                state.update(p.snapshot(self))
+            return state
+
+    # ---- bench helpers used by plants ---------------------------------------------------
+    def duty(self, name: str) -> float:
+        """Fraction 0..1 of a PWM output by board pin name (0 when not driven)."""
+        pin = self.pins.get(name)
+        if pin is None or not self.powered:
+            return 0.0
+        fd = self.pwm.get(int(pin))
+        if not fd:
+            return float(self.outputs.get(int(pin), 0))
+        return fd[1] / 65535.0
+
+    def pulse_us(self, name: str) -> float | None:
+        """Pulse width of a PWM output (servo signal), None when not pulsing."""
+        pin = self.pins.get(name)
+        if pin is None or not self.powered:
+            return None
+        fd = self.pwm.get(int(pin))
+        if not fd or fd[1] == 0:
+            return None
+        freq, duty = fd
+        return duty / 65535.0 * 1e6 / freq
