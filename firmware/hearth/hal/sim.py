@@ -164,8 +164,8 @@ class LinkWorld:
             time.sleep_us(int(us / self._speed))
 
     def _send(self, line):
+        # MicroPython files are unbuffered; flush() would fsync, which a pipe refuses.
         self._out.write(line)
-        self._out.flush()
 
     def _ask(self, line):
         self._send(line)
@@ -246,8 +246,7 @@ class _FileImage:
 
     def __setitem__(self, sl, data):
         self._f.seek(sl.start)
-        self._f.write(data)
-        self._f.flush()
+        self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
 
 
 _mod = sys.modules.get("_hearth_sim")

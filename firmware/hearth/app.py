@@ -1,0 +1,229 @@
+# Wires the board file and config into a role and runs the superloop.
+#
+# One tick, in a fixed order: power monitor (a power-fail makes outputs safe before
+# anything else runs), console (an estop acts in the tick it arrives), role, events,
+# journal upkeep, watchdog feed. The watchdog is fed only at the end of a tick that
+# ran to completion: a stuck role means no feed, a reset, and a safe boot.
+import gc
+import json
+import sys
+
+import hearth
+from hearth import hal
+from hearth.core import config as configmod
+from hearth.core.console import Console
+from hearth.core.protocol import CommandError, Protocol
+from hearth.core.ticker import Ticker
+
+BOARD_PATH = "/board.json"
+CONFIG_PATH = "/config.json"
+
+
+def load_board(path=BOARD_PATH):
+    try:
+        with open(path) as f:
+            return json.load(f), None
+    except OSError:
+        return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, "no " + path
+    except ValueError:
+        return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, path + " is not valid JSON"
+
+
+def _role_class(name):
+    if name == "printer":
+        from hearth.roles.printer import Printer
+        return Printer
+    if name == "latch":
+        from hearth.roles.latch import Latch
+        return Latch
+    return None
+
+
+class App:
+    def __init__(self, board=None, config_path=CONFIG_PATH, console=None):
+        self.problems = []
+        if board is None:
+            board, err = load_board()
+            if err:
+                self.problems.append(err)
+        self.board = board
+        self.role_name = board.get("role")
+        # Import role modules first: they register their config sections.
+        role_cls = None
+        try:
+            role_cls = _role_class(self.role_name)
+        except ImportError as e:
+            self.problems.append("role %s unavailable: %s" % (self.role_name, e))
+        cfg, chash, err = configmod.load(config_path)
+        if err:
+            self.problems.append(err)
+        self.config = cfg
+        self.config_hash = chash
+        common = cfg["common"]
+        self.reset_cause = hal.reset_cause()
+        self.ticker = Ticker(hal, common["tick_ms"])
+        self.proto = Protocol()
+        self.console = console if console is not None else Console()
+        self.estopped = False
+        self.role = None
+        from hearth.core.supervisor import Supervisor
+        from hearth.core.journal import Journal
+        from hearth.core.faults import FaultLog
+
+        self.journal = None
+        try:
+            self.journal = Journal(hal.Partition("journal"))
+        except (OSError, ValueError) as e:
+            self.problems.append("journal unavailable: %s" % e)
+        self.faults = FaultLog(self.journal)
+        self.sup = Supervisor(self.journal, self.faults, self.reset_cause)
+        if role_cls is not None:
+            try:
+                self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup, self.journal)
+            except Exception as e:  # noqa: BLE001 - a broken role must leave a safe, answering board
+                self.problems.append("role %s failed to start: %s" % (self.role_name, e))
+                self.role = None
+        if self.role is not None:
+            self.sup.register_safe(self.role.safe)
+        self.power = self._power_monitor(board)
+        self._register()
+        self.sup.boot_done(hal.ticks_ms())
+        self.wdt = hal.Watchdog(common["watchdog_ms"])
+        self._last_maint = hal.ticks_ms()
+
+    def _power_monitor(self, board):
+        from hearth.drivers.power import PowerMonitor
+
+        pins = board.get("pins", {})
+        sup = board.get("supply", {})
+        adc = hal.Adc(pins["supply_adc"]) if "supply_adc" in pins else None
+        good = hal.Input(pins["power_good"]) if "power_good" in pins else None
+        if adc is None and good is None:
+            return None
+        return PowerMonitor(adc=adc, divider=sup.get("divider", 2.0), pgood=good,
+                            fail_mv=sup.get("fail_mv", 4300), restore_mv=sup.get("restore_mv", 4600))
+
+    # ---- console commands ------------------------------------------------------------
+    def _register(self):
+        p = self.proto
+        p.register("hello", self.cmd_hello)
+        p.register("status", self.cmd_status)
+        p.register("faults", self.cmd_faults)
+        p.register("estop", self.cmd_estop, writes=True)
+        p.register("clear", self.cmd_clear, writes=True)
+        p.register("resume", self.cmd_resume, writes=True)
+        p.register("discard", self.cmd_discard, writes=True)
+        if self.role is not None:
+            for name, (handler, writes) in self.role.commands().items():
+                p.register(name, handler, writes)
+
+    def cmd_hello(self, args):
+        d = self.sup.describe()
+        return {
+            "fw": hearth.VERSION,
+            "proto": hearth.PROTOCOL,
+            "board": self.board.get("name"),
+            "chip": hal.chip(),
+            "role": self.role_name,
+            "config_hash": self.config_hash,
+            "reset_cause": self.reset_cause,
+            "state": d.get("state"),
+            "recovery": d.get("recovery"),
+            "problems": self.problems,
+        }
+
+    def cmd_status(self, args):
+        d = self.sup.describe()
+        out = {
+            "state": d.get("state"),
+            "uptime_ms": hal.ticks_ms(),
+            "recovery": d.get("recovery"),
+            "last_fault": d.get("last_fault"),
+            "supply_mv": self.power.mv if self.power is not None else None,
+            "power_ok": self.power.ok if self.power is not None else True,
+            "heap_free": gc.mem_free(),
+            "loop": self.ticker.stats(),
+        }
+        if self.role is not None:
+            out["role"] = self.role.status()
+        return out
+
+    def cmd_faults(self, args):
+        return {"faults": self.faults.list()}
+
+    def cmd_estop(self, args):
+        self.sup.estop(str(args.get("reason", "console")))
+        return {"state": self.sup.state}
+
+    def cmd_clear(self, args):
+        return {"state": self.sup.clear()}
+
+    def cmd_resume(self, args):
+        return self._sup_call(self.sup.resume, args)
+
+    def cmd_discard(self, args):
+        return self._sup_call(self.sup.discard, args)
+
+    def _sup_call(self, fn, args):
+        from hearth.core.supervisor import SupervisorError
+
+        try:
+            return fn(args)
+        except SupervisorError as e:
+            raise CommandError(e.code, e.message)
+
+    # ---- the loop ----------------------------------------------------------------------
+    def tick(self):
+        now = self.ticker.begin()
+        if self.power is not None:
+            ev = self.power.step(now)
+            if ev == "fail":
+                self.sup.power_fail(now)
+            elif ev == "restore":
+                self.sup.power_restored(now)
+        data = self.console.read_available()
+        if data:
+            for line in self.proto.feed(data):
+                self.console.write(line)
+        if self.role is not None:
+            try:
+                self.role.tick(now)
+            except Exception as e:  # noqa: BLE001 - a role bug is a fault, not a crash
+                self.sup.role_exception(e)
+        if self.journal is not None and hal.ticks_diff(now, self._last_maint) >= 1000:
+            self._last_maint = now
+            self.journal.maintain(self.power is None or self.power.ok)
+        self.wdt.feed()
+        self.ticker.end()
+
+    def run(self):
+        while True:
+            self.tick()
+
+    def leave(self):
+        # Leaving for the REPL: outputs safe first; the watchdog cannot be stopped on
+        # an ESP32, so it gets a long timeout for the person (or mpremote) at the REPL.
+        self.sup.safe_all()
+        try:
+            self.wdt = hal.Watchdog(self.config["common"]["repl_watchdog_ms"])
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def main():
+    app = None
+    try:
+        app = App()
+        app.run()
+    except KeyboardInterrupt:
+        if app is not None:
+            app.leave()
+        print("hearth: stopped (Ctrl-C); outputs safe; REPL")
+    except BaseException as e:
+        # A bug in the app itself: outputs safe, and the watchdog keeps its short
+        # timeout so the board resets and boots safe.
+        if app is not None:
+            app.sup.safe_all()
+        print("hearth: crashed; outputs safe")
+        sys.print_exception(e)
+        raise

@@ -1,0 +1,128 @@
+# Board configuration: /config.json checked against a schema of defaults and bounds.
+#
+# One place reads config (Klipper's lesson): every module gets its section as a
+# plain dict already validated here. A missing or invalid file never stops the board:
+# it runs on the defaults and says why in `hello` / `status`. Validation is all or
+# nothing: one bad field rejects the whole file, so a board is never half-configured.
+#
+# Schema entries: name -> (type, default, min, max, unit). type is "int", "float",
+# "bool" or "str"; min/max None where they make no sense.
+import hashlib
+import json
+
+COMMON = {
+    "tick_ms": ("int", 10, 5, 100, "ms"),
+    "watchdog_ms": ("int", 2000, 500, 10000, "ms"),
+    "repl_watchdog_ms": ("int", 3600000, 60000, 7200000, "ms"),
+    "telemetry_ms": ("int", 0, 0, 60000, "ms"),
+    "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),
+    "journal_maintain_ms": ("int", 1000, 100, 60000, "ms"),
+    "arm_timeout_ms": ("int", 30000, 1000, 300000, "ms"),
+}
+
+SCHEMA = {"common": COMMON}
+
+
+def register(section, fields):
+    # Roles add their own section at import time, so the schema lives beside the code
+    # that uses it.
+    SCHEMA[section] = fields
+
+
+def defaults():
+    out = {}
+    for sec, fields in SCHEMA.items():
+        d = {}
+        for name, spec in fields.items():
+            d[name] = spec[1]
+        out[sec] = d
+    return out
+
+
+def _check(sec, name, spec, v):
+    typ, _default, lo, hi, unit = spec
+    if typ == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "%s.%s must be an integer" % (sec, name)
+    elif typ == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return "%s.%s must be a number" % (sec, name)
+    elif typ == "bool":
+        if not isinstance(v, bool):
+            return "%s.%s must be true or false" % (sec, name)
+        return None
+    elif typ == "str":
+        if not isinstance(v, str):
+            return "%s.%s must be a string" % (sec, name)
+        if lo is not None and v not in lo:
+            return "%s.%s must be one of %s" % (sec, name, ", ".join(lo))
+        return None
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        return "%s.%s=%s is outside %s..%s %s" % (sec, name, v, lo, hi, unit)
+    return None
+
+
+def validate(data):
+    # -> (config, None) or (None, problem). Unknown sections or keys are errors: a
+    # typo must not silently leave the default in force.
+    if not isinstance(data, dict):
+        return None, "config must be a JSON object"
+    cfg = defaults()
+    for sec, values in data.items():
+        fields = SCHEMA.get(sec)
+        if fields is None:
+            return None, "unknown config section %r" % sec
+        if not isinstance(values, dict):
+            return None, "config section %r must be an object" % sec
+        for name, v in values.items():
+            spec = fields.get(name)
+            if spec is None:
+                return None, "unknown config key %s.%s" % (sec, name)
+            err = _check(sec, name, spec, v)
+            if err:
+                return None, err
+            if spec[0] == "float":
+                v = float(v)
+            cfg[sec][name] = v
+    return cfg, None
+
+
+def file_hash(raw):
+    # The hash `hello` reports: the stored file's own bytes, so the host can compare it
+    # with its copy without re-serialising floats the same way on both sides.
+    if raw is None:
+        return "defaults"
+    return "".join("%02x" % b for b in hashlib.sha256(raw).digest()[:8])
+
+
+def load(path="/config.json"):
+    # -> (config, hash, problem or None)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return defaults(), "defaults", "no %s: running on defaults" % path
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return defaults(), file_hash(raw), "%s is not valid JSON: running on defaults" % path
+    cfg, err = validate(data)
+    if err:
+        return defaults(), file_hash(raw), "%s rejected (%s): running on defaults" % (path, err)
+    return cfg, file_hash(raw), None
+
+
+def save(data, path="/config.json"):
+    # Validate, then write atomically: a new file, then rename over the old one (an
+    # atomic operation on LittleFS), so a power cut leaves the old or the new config.
+    cfg, err = validate(data)
+    if err:
+        return None, err
+    raw = json.dumps(data).encode()
+    tmp = path + ".new"
+    with open(tmp, "wb") as f:
+        f.write(raw)
+    import os
+
+    os.rename(tmp, path)
+    return cfg, None

@@ -1,0 +1,38 @@
+# The superloop's clock: a fixed period from the hal clock, with the figures a
+# technician needs (overruns, worst tick). A late tick is not made up for: the next
+# deadline moves on from now, so one slow flash erase never causes a burst of ticks.
+
+
+class Ticker:
+    def __init__(self, hal, period_ms):
+        self.hal = hal
+        self.period = period_ms
+        self.next = hal.ticks_add(hal.ticks_ms(), period_ms)
+        self.ticks = 0
+        self.overruns = 0
+        self.worst_us = 0
+        self._start_us = hal.ticks_us()
+
+    def begin(self):
+        self._start_us = self.hal.ticks_us()
+        return self.hal.ticks_ms()
+
+    def end(self):
+        # Call at the end of a tick's work: sleeps until the next deadline.
+        hal = self.hal
+        used = hal.ticks_diff(hal.ticks_us(), self._start_us)
+        if used > self.worst_us:
+            self.worst_us = used
+        self.ticks += 1
+        now = hal.ticks_ms()
+        wait = hal.ticks_diff(self.next, now)
+        if wait < 0:
+            self.overruns += 1
+            self.next = hal.ticks_add(now, self.period)
+            return
+        hal.sleep_ms(wait)
+        self.next = hal.ticks_add(self.next, self.period)
+
+    def stats(self):
+        return {"ticks": self.ticks, "overruns": self.overruns, "worst_tick_us": self.worst_us,
+                "period_ms": self.period}

@@ -1,0 +1,77 @@
+"""The real mpremote works against a virtual board, as against an ESP32 on a cable."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tests.e2e.conftest import mpremote
+
+
+def test_exec_fs_sha256_softreset_mount(make_board, tmp_path: Path) -> None:
+    vb = make_board("latch-esp32")
+    port = vb.console_path
+
+    r = mpremote(port, "exec", "print(6*7)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "42"
+
+    # A fresh board has an empty filesystem, like a freshly flashed ESP32.
+    r = mpremote(port, "fs", "ls", ":")
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[1:] == [], r.stdout
+
+    payload = bytes(range(256)).replace(b"\x03", b"") * 40
+    src = tmp_path / "blob.bin"
+    src.write_bytes(payload)
+    r = mpremote(port, "fs", "cp", str(src), ":blob.bin")
+    assert r.returncode == 0, r.stderr
+    r = mpremote(port, "sha256sum", ":blob.bin")
+    assert hashlib.sha256(payload).hexdigest() in r.stdout
+
+    d = tmp_path / "pkg"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.py").write_text("X = 1\n")
+    (d / "sub" / "b.py").write_text("Y = 2\n")
+    r = mpremote(port, "fs", "cp", "-r", str(d), ":")
+    assert r.returncode == 0, r.stderr
+    r = mpremote(port, "fs", "mkdir", ":newdir")
+    assert r.returncode == 0, r.stderr
+    r = mpremote(port, "exec", "import os; print(sorted(os.listdir('/'))); print(sorted(os.listdir('/pkg/sub')))")
+    assert "['blob.bin', 'newdir', 'pkg']" in r.stdout and "['b.py']" in r.stdout, r.stdout
+    r = mpremote(port, "fs", "rm", ":blob.bin")
+    assert r.returncode == 0, r.stderr
+
+    # A soft reset keeps the filesystem and comes back to a working REPL.
+    r = mpremote(port, "soft-reset")
+    assert r.returncode == 0, r.stderr
+    r = mpremote(port, "exec", "import os; print('pkg' in os.listdir('/'), 'blob.bin' in os.listdir('/'))")
+    assert r.stdout.strip() == "True False", r.stdout
+
+    # mount: the board runs a host file through mpremote's remote filesystem.
+    (tmp_path / "hostmod.py").write_text("print('from the host', 2 + 3)\n")
+    r = mpremote(port, "mount", str(tmp_path), "exec", "import hostmod", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "from the host 5" in r.stdout
+
+
+def test_filesystem_survives_power_cycle(make_board) -> None:
+    vb = make_board("printer-s3")
+    port = vb.console_path
+    r = mpremote(port, "exec", "f=open('keep.txt','w'); f.write('kept'); f.close()")
+    assert r.returncode == 0, r.stderr
+    vb.power_off()
+    vb.power_on()
+    r = mpremote(port, "exec", "print(open('keep.txt').read())")
+    assert r.stdout.strip() == "kept", r.stdout + r.stderr
+
+
+def test_ctrl_c_breaks_into_running_main(make_board) -> None:
+    vb = make_board("latch-esp32")
+    port = vb.console_path
+    main = "import time\nprint('app up')\nwhile True:\n    time.sleep_ms(5)\n"
+    r = mpremote(port, "exec", f"f=open('main.py','w'); f.write({main!r}); f.close()")
+    assert r.returncode == 0
+    vb.power_off()
+    vb.power_on()  # main.py now loops forever, as the app does
+    r = mpremote(port, "exec", "print('broke in')", timeout=20)
+    assert r.returncode == 0 and "broke in" in r.stdout, r.stdout + r.stderr
