@@ -168,7 +168,9 @@ class Thermistor:
             t = self.convert(uv)
             if t is None:
                 kind = OPEN if uv >= self.vref_uv else SHORT
-        if kind is not None:
+        if kind is not None or t is None:
+            if kind is None:
+                kind = SHORT
             if kind != self._bad_kind:
                 self._bad = 0
                 self._bad_kind = kind
@@ -183,12 +185,13 @@ class Thermistor:
         self.raw = t
         last = self._last_ms
         self._last_ms = now_ms
-        if self.temp is None or last is None or self.filter_ms <= 0:
+        cur = self.temp
+        if cur is None or last is None or self.filter_ms <= 0:
             self.temp = t
             return t
-        dt = now_ms - last
+        dt = ((now_ms - last + 0x20000000) & 0x3FFFFFFF) - 0x20000000  # ticks wrap at 2**30
         if dt <= 0:
-            return self.temp
-        a = dt / (self.filter_ms + dt)
-        self.temp += a * (t - self.temp)
-        return self.temp
+            return cur
+        cur += dt * (t - cur) / (self.filter_ms + dt)
+        self.temp = cur
+        return cur

@@ -1,0 +1,222 @@
+# Heater control benchmark: the firmware's model-based controller (core.pid.ModelPid)
+# against the textbook baseline (Ziegler-Nichols PID from a relay autotune, the
+# Marlin M303 / Klipper PID_CALIBRATE method), both running inside the real shell
+# (drivers.heater.Heater) with the real thermistor driver and the same thermal
+# protection, on the simulated HAL, against the plant models in host_tools/sim/plants.py.
+#
+# Runs INSIDE MicroPython so the measured code is the firmware as it runs on a board
+# (note: the unix port's floats are double precision; the ESP32's are single):
+#
+#   MICROPYPATH=firmware:host_tools/sim .venv/bin/micropython bench/heater_control.py
+#
+# (It also runs under CPython with firmware/ and host_tools/sim on sys.path: a bench
+# script may import firmware code; the host package never does.)
+#
+# Virtual time; control period 100 ms (heater PWM at 10 Hz, duty averaged by the plant).
+# For each plant (nozzle20, nozzle40, block) and setpoint (32, 45, 65 C) from 22 C:
+#   ratio      settle time (block temperature enters +/-0.5 C and stays) divided by
+#              the full-power physical minimum (the plant at 100 % from ambient, time
+#              for the block to reach the setpoint)
+#   overshoot  max block temperature - setpoint (C)
+#   ripple     block temperature peak-to-peak over the last 60 s (C)
+#   trips      thermal protection trips (must be 0)
+# The food-side (block) temperature is scored, not the lagging sensor reading.
+# Output: bench/results/heater_control.json and a markdown table on stdout.
+#
+# pyright: reportMissingImports=false
+# (the imports below resolve through MICROPYPATH, not the host package)
+import json
+import sys
+
+import plants
+from hearth.core.autotune import RelayAutotune
+from hearth.core.pid import ModelPid, Pid
+from hearth.core.thermal import ThermalProtection
+from hearth.drivers.heater import Heater
+from hearth.drivers.thermistor import Thermistor
+from hearth.hal import sim
+
+PERIOD_MS = 100
+PWM_PIN = 26
+ADC_PIN = 34
+SETPOINTS = (32.0, 45.0, 65.0)
+PLANTS = ("nozzle20", "nozzle40", "block")
+BAND = 0.5
+
+# Model parameters handed to ModelPid: the plant's nominal values with deliberate
+# errors (heat capacity +10 %, loss -15 %, power -5 %, sensor lag and dead time
+# lumped into one first-order lag), as a datasheet-and-scale estimate would give.
+DEFAULT_ERR = {"mass_j_k": 1.10, "loss_w_k": 0.85, "power_w": 0.95, "core_j_k": 1.0, "core_w_k": 1.0}
+MODEL_ERR = dict(DEFAULT_ERR)
+
+# Thermal protection: firmware defaults for the nozzles; the heavy block heats at
+# ~0.13 C/s with ~5 s of lag, so its heating watch and stuck-on windows are longer.
+PROTECTION = {
+    "nozzle20": {},
+    "nozzle40": {},
+    "block": {"watch_s": 20.0, "stuck_grace_s": 10.0, "stuck_rise_c": 1.0},
+}
+
+
+def model_config(preset):
+    p = plants.PRESETS[preset]
+    c = {}
+    for k in ("power_w", "mass_j_k", "loss_w_k", "core_j_k", "core_w_k"):
+        c[k] = p[k] * MODEL_ERR[k]
+    c["sensor_s"] = p["sensor_s"] + p["delay_s"]
+    c["ambient_c"] = p["ambient_c"]
+    return c
+
+
+class Rig:
+    def __init__(self, preset, controller):
+        w = sim.world
+        w.reset()
+        self.world = w
+        self.plant = plants.HeaterPlant(preset)
+        self.ntc = plants.NtcAdc()
+        self.hook = plants.WorldHook(w, self.plant, self.ntc, PWM_PIN, ADC_PIN)
+        w.hooks.append(self.hook)
+        self.pwm = sim.Pwm(PWM_PIN, 10, 0)
+        self.therm = Thermistor(sim.Adc(ADC_PIN))
+        self.prot = ThermalProtection(PROTECTION[preset])
+        self.heater = Heater(self.pwm, self.therm, controller, self.prot, {"period_ms": PERIOD_MS})
+
+    def now_ms(self):
+        return sim.ticks_ms()
+
+    def tick(self):
+        self.world.advance_us(PERIOD_MS * 1000)
+        self.heater.tick(self.now_ms())
+
+
+def run_control(preset, sp, controller, t_min):
+    rig = Rig(preset, controller)
+    rig.heater.tick(rig.now_ms())
+    rig.heater.set_target(sp)
+    duration = 3.0 * t_min + 600.0
+    n = int(duration * 1000 / PERIOD_MS)
+    last_out = 0.0
+    peak = -1e9
+    win = int(60000 / PERIOD_MS)
+    lo_w = 1e9
+    hi_w = -1e9
+    lo_s = 1e9
+    hi_s = -1e9
+    for i in range(n):
+        rig.tick()
+        t = rig.plant.temp
+        if t > peak:
+            peak = t
+        if t > sp + BAND or t < sp - BAND:
+            last_out = (i + 1) * PERIOD_MS / 1000.0
+        if i >= n - win:
+            if t < lo_w:
+                lo_w = t
+            if t > hi_w:
+                hi_w = t
+            m = rig.heater.temp
+            if m is not None:
+                if m < lo_s:
+                    lo_s = m
+                if m > hi_s:
+                    hi_s = m
+    fault = rig.heater.fault
+    return {
+        "settle_s": round(last_out, 2),
+        "ratio": round(last_out / t_min, 3),
+        "overshoot_c": round(peak - sp if peak > sp else 0.0, 3),
+        "ripple_c": round(hi_w - lo_w, 3),
+        "sensor_ripple_c": round(hi_s - lo_s, 3),
+        "trips": 0 if fault is None else 1,
+        "trip": None if fault is None else fault[0],
+        "settled": last_out < duration - 60.0,
+    }
+
+
+def autotune(preset, sp):
+    rig = Rig(preset, Pid())
+    at = RelayAutotune({"setpoint": sp, "hysteresis_c": 0.5})
+    limit = int(4 * 3600 * 1000 / PERIOD_MS)
+    rig.heater.tick(rig.now_ms())
+    for _ in range(limit):
+        rig.world.advance_us(PERIOD_MS * 1000)
+        now = rig.now_ms()
+        rig.therm.read(now)
+        d = at.step(now, rig.therm.temp)
+        rig.pwm.duty_u16(int(d * 65535 + 0.5))
+        if at.done:
+            break
+    return at
+
+
+def main(argv):
+    # optional: k=factor,... overrides the model error (robustness checks), e.g.
+    #   micropython bench/heater_control.py mass_j_k=1.3,loss_w_k=0.6 --no-baseline
+    baseline = "--no-baseline" not in argv
+    for a in argv:
+        if "=" in a:
+            for kv in a.split(","):
+                k, v = kv.split("=")
+                MODEL_ERR[k] = float(v)
+    results = {"period_ms": PERIOD_MS, "band_c": BAND, "model_error": MODEL_ERR,
+               "protection": PROTECTION, "runs": []}
+    rows = []
+    for preset in PLANTS:
+        for sp in SETPOINTS:
+            t_min = plants.full_power_time(preset, sp)
+            mp = run_control(preset, sp, ModelPid(model_config(preset)), t_min)
+            at = autotune(preset, sp) if baseline else None
+            if at is None:
+                zn = {}
+                base = None
+            elif at.result is None:
+                zn = {"error": at.error}
+                base = None
+            else:
+                r = at.result
+                zn = {"ku": round(r["ku"], 4), "tu": round(r["tu"], 2), "kp": round(r["kp"], 4),
+                      "ki": round(r["ki"], 5), "kd": round(r["kd"], 4)}
+                base = run_control(preset, sp, Pid({"kp": r["kp"], "ki": r["ki"], "kd": r["kd"]}), t_min)
+            results["runs"].append({"plant": preset, "setpoint": sp, "t_min_s": round(t_min, 2),
+                                    "model": mp, "baseline": base, "zn": zn})
+            rows.append((preset, sp, t_min, mp, base))
+            sys.stdout.write(".")
+    print()
+    print("| plant | sp C | t_min s | model: ratio | overshoot C | ripple C | trips "
+          "| ZN-PID: ratio | overshoot C | ripple C | trips |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ok = True
+    for preset, sp, t_min, mp, base in rows:
+        if base is None:
+            b = "| - | | | |"
+            ok = ok and not baseline
+        else:
+            b = "| %s | %.2f | %.3f | %d |" % (_ratio(base), base["overshoot_c"], base["ripple_c"], base["trips"])
+        print("| %s | %.0f | %.1f | %s | %.2f | %.3f | %d %s" % (
+            preset, sp, t_min, _ratio(mp), mp["overshoot_c"], mp["ripple_c"], mp["trips"], b))
+        if (mp["ratio"] > 1.15 or mp["overshoot_c"] > 0.5 or mp["trips"] or not mp["settled"]):
+            ok = False
+        if base is not None and mp["settled"] and base["settled"] and mp["ratio"] >= base["ratio"]:
+            ok = False
+    results["goals_met"] = ok
+    print()
+    print("goals met (ratio <= 1.15, overshoot <= 0.5 C, zero trips, beats baseline): %s" % ok)
+    if not baseline or MODEL_ERR != DEFAULT_ERR:
+        return
+    path = "bench/results/heater_control.json"
+    try:
+        with open(path, "w") as f:
+            json.dump(results, f)
+    except OSError:
+        print("could not write %s (run from the repo root)" % path)
+
+
+def _ratio(r):
+    if not r["settled"]:
+        return "never"
+    return "%.3f" % r["ratio"]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

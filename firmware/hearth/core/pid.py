@@ -1,0 +1,255 @@
+# Heater controllers: pure objects, `step(now_ms, setpoint, measured) -> duty 0..1`.
+#
+# Pid: textbook PID, made safe for a heater:
+#   * derivative on the measurement (no kick on setpoint change), low-pass filtered;
+#   * anti-windup: "clamp" (conditional integration: the integrator does not move
+#     in the direction that pushes a saturated output further) or "backcalc"
+#     (back-calculation: the integrator is pulled back by kaw * (u_sat - u)), and
+#     the integral term itself limited to [i_min, i_max];
+#   * output clamp [out_min, out_max];
+#   * optional steady-state feed-forward from a heater model:
+#     duty_ff = loss_w_k * (setpoint - ambient_c) / power_w.
+#
+# ModelPid: model-based control (in the spirit of Marlin's MPC) that beats the PID
+# on every plant we model. An observer runs a three-node heater model (heater core,
+# block, sensor lag) on the duty it commands and is pulled towards the measurement.
+# The command is the heat needed to bring the model's stored energy to the
+# setpoint's within `response_s`, plus the holding power for the setpoint, plus a
+# slow integral on the measured error for what the model gets wrong (loss, draughts):
+#
+#   q = C_tot * (Te_sp - Te) / response_s + loss * (sp - ambient)          [W]
+#   Te = (C_h*T_core + C_b*T_block) / C_tot   (energy-weighted temperature)
+#
+# Far from the setpoint this is full power; the switch-off comes when the heat already
+# stored in the heater core and the not-yet-seen block temperature will carry the
+# block to the setpoint, which is what makes the approach both fast and overshoot-free.
+#
+# Both keep a fixed set of float attributes: no containers grow on the step path.
+
+_HALF = 0x20000000
+_MASK = 0x3FFFFFFF
+
+
+def ms_diff(a, b):
+    # ticks_diff for millisecond ticks that wrap at 2**30, as on the ESP32.
+    return ((a - b + _HALF) & _MASK) - _HALF
+
+
+def _merge(defaults, config, what):
+    cfg = dict(defaults)
+    if config:
+        for k in config:
+            if k not in cfg:
+                raise ValueError("unknown %s key %s" % (what, k))
+            cfg[k] = config[k]
+    return cfg
+
+
+PID_DEFAULTS = {
+    "kp": 0.1,           # duty per C
+    "ki": 0.004,         # duty per C.s
+    "kd": 0.2,           # duty per C/s
+    "d_filter_s": 1.0,   # derivative low-pass time constant
+    "out_min": 0.0,
+    "out_max": 1.0,
+    "i_min": None,       # integral term limits (duty); default: the output range
+    "i_max": None,
+    "aw": "clamp",       # "clamp" (conditional integration) or "backcalc"
+    "kaw": 1.0,          # back-calculation gain (1/s)
+    # feed-forward (optional): steady-state duty from the heater's loss to ambient
+    "ff_loss_w_k": 0.0,
+    "ff_power_w": 0.0,
+    "ambient_c": 22.0,
+}
+
+
+class Pid:
+    def __init__(self, config=None):
+        c = _merge(PID_DEFAULTS, config, "pid")
+        self.cfg = c
+        self.kp = float(c["kp"])
+        self.ki = float(c["ki"])
+        self.kd = float(c["kd"])
+        self.d_tau = float(c["d_filter_s"])
+        self.out_min = float(c["out_min"])
+        self.out_max = float(c["out_max"])
+        self.i_min = self.out_min - self.out_max if c["i_min"] is None else float(c["i_min"])
+        self.i_max = self.out_max if c["i_max"] is None else float(c["i_max"])
+        if c["aw"] not in ("clamp", "backcalc"):
+            raise ValueError("aw must be clamp or backcalc")
+        self.backcalc = c["aw"] == "backcalc"
+        self.kaw = float(c["kaw"])
+        self.ff_k = 0.0
+        if c["ff_power_w"] and c["ff_loss_w_k"]:
+            self.ff_k = float(c["ff_loss_w_k"]) / float(c["ff_power_w"])
+        self.ambient = float(c["ambient_c"])
+        self.reset()
+
+    def reset(self):
+        self.i = 0.0
+        self.dm = 0.0          # filtered d(measured)/dt, C/s
+        self.prev = 0.0
+        self.last_ms = None
+        self.out = 0.0
+        self.p_term = self.d_term = self.ff_term = 0.0
+
+    def ff(self, setpoint):
+        if self.ff_k <= 0.0:
+            return 0.0
+        return self.ff_k * (setpoint - self.ambient)
+
+    def step(self, now_ms, setpoint, measured):
+        if self.last_ms is None:
+            dt = 0.0
+        else:
+            dt = ms_diff(now_ms, self.last_ms) / 1000.0
+            if dt < 0.0:
+                dt = 0.0
+        if dt > 0.0:
+            raw = (measured - self.prev) / dt
+            a = dt / (self.d_tau + dt) if self.d_tau > 0.0 else 1.0
+            self.dm += a * (raw - self.dm)
+        self.prev = measured
+        self.last_ms = now_ms
+        e = setpoint - measured
+        p = self.kp * e
+        d = -self.kd * self.dm
+        f = self.ff(setpoint)
+        u = f + p + self.i + d
+        lo = self.out_min
+        hi = self.out_max
+        us = hi if u > hi else (lo if u < lo else u)
+        if dt > 0.0:
+            di = self.ki * e * dt
+            if self.backcalc:
+                di += self.kaw * dt * (us - u)
+                self.i += di
+            elif not ((u >= hi and di > 0.0) or (u <= lo and di < 0.0)):
+                self.i += di
+            if self.i > self.i_max:
+                self.i = self.i_max
+            elif self.i < self.i_min:
+                self.i = self.i_min
+        self.p_term = p
+        self.d_term = d
+        self.ff_term = f
+        self.out = us
+        return us
+
+
+MODEL_DEFAULTS = {
+    # the heater model (nominal; the loop corrects modest errors)
+    "power_w": 20.0,       # heater power at 100 % duty
+    "mass_j_k": 40.0,      # block heat capacity
+    "core_j_k": 3.0,       # heater cartridge heat capacity (0: no core node)
+    "core_w_k": 3.0,       # core -> block conductance
+    "loss_w_k": 0.12,      # block -> ambient
+    "sensor_s": 1.5,       # sensor lag incl. dead time (first order)
+    "ambient_c": 22.0,
+    # the loop
+    "response_s": 1.0,     # energy error time constant (smaller: harder approach)
+    "obs_gain": 2.0,       # observer correction rate (1/s)
+    "ki": 0.002,           # integral on measured error (duty per C.s)
+    "i_band_c": 2.0,       # integrate only within this band of the setpoint
+    "i_max": 0.3,          # |integral| limit (duty)
+    "out_min": 0.0,
+    "out_max": 1.0,
+    "model_dt_s": 0.1,     # model integration step (sub-steps if the tick is longer)
+}
+
+
+class ModelPid:
+    def __init__(self, config=None):
+        c = _merge(MODEL_DEFAULTS, config, "model")
+        self.cfg = c
+        self.power = float(c["power_w"])
+        self.cb = float(c["mass_j_k"])
+        self.ch = float(c["core_j_k"])
+        self.k = float(c["core_w_k"])
+        self.loss = float(c["loss_w_k"])
+        self.ts_tau = float(c["sensor_s"])
+        self.ambient = float(c["ambient_c"])
+        self.resp = float(c["response_s"])
+        self.obs = float(c["obs_gain"])
+        self.ki = float(c["ki"])
+        self.i_band = float(c["i_band_c"])
+        self.i_max = float(c["i_max"])
+        self.out_min = float(c["out_min"])
+        self.out_max = float(c["out_max"])
+        self.mdt = float(c["model_dt_s"])
+        if self.power <= 0.0 or self.cb <= 0.0 or self.resp <= 0.0:
+            raise ValueError("model needs power_w, mass_j_k, response_s > 0")
+        self.has_core = self.ch > 0.0 and self.k > 0.0
+        self.ctot = self.cb + (self.ch if self.has_core else 0.0)
+        self.reset()
+
+    def reset(self):
+        self.last_ms = None
+        self.th = self.tb = self.ts = 0.0
+        self.i = 0.0
+        self.out = 0.0
+
+    def _predict(self, dt):
+        q = self.out * self.power
+        n = int(dt / self.mdt + 0.999)
+        if n < 1:
+            n = 1
+        h = dt / n
+        for _ in range(n):
+            if self.has_core:
+                flow = self.k * (self.th - self.tb)
+                self.th += h * (q - flow) / self.ch
+            else:
+                flow = q
+            self.tb += h * (flow - self.loss * (self.tb - self.ambient)) / self.cb
+            if self.ts_tau > h:
+                self.ts += h * (self.tb - self.ts) / self.ts_tau
+            else:
+                self.ts = self.tb
+
+    def step(self, now_ms, setpoint, measured):
+        if self.last_ms is None:
+            self.th = self.tb = self.ts = measured
+            dt = 0.0
+        else:
+            dt = ms_diff(now_ms, self.last_ms) / 1000.0
+            if dt < 0.0:
+                dt = 0.0
+        self.last_ms = now_ms
+        if dt > 0.0:
+            self._predict(dt)
+            g = self.obs * dt
+            if g > 1.0:
+                g = 1.0
+            innov = g * (measured - self.ts)
+            self.th += innov
+            self.tb += innov
+            self.ts += innov
+        q_ss = self.loss * (setpoint - self.ambient)
+        if self.has_core:
+            te = (self.ch * self.th + self.cb * self.tb) / self.ctot
+            # at equilibrium the core sits q_ss/k above the block
+            te_sp = setpoint + self.ch * q_ss / (self.k * self.ctot)
+        else:
+            te = self.tb
+            te_sp = setpoint
+        q = self.ctot * (te_sp - te) / self.resp + q_ss
+        u = q / self.power + self.i
+        lo = self.out_min
+        hi = self.out_max
+        us = hi if u > hi else (lo if u < lo else u)
+        e = setpoint - measured
+        if dt > 0.0 and -self.i_band < e < self.i_band:
+            di = self.ki * e * dt
+            if not ((u >= hi and di > 0.0) or (u <= lo and di < 0.0)):
+                self.i += di
+                if self.i > self.i_max:
+                    self.i = self.i_max
+                elif self.i < -self.i_max:
+                    self.i = -self.i_max
+        self.out = us
+        return us
+
+    def block_estimate(self):
+        # The observer's estimate of the block (food-side) temperature.
+        return self.tb
