@@ -16,6 +16,13 @@
 # Frames with any other incompat flag are dropped, as the spec asks. MAVLink 1 frames
 # (0xFE) are not decoded: they are skipped like garbage.
 #
+# Deliberate strictness: a frame of one of our four messages whose payload is longer
+# than the message's full length (base + extensions in today's common.xml) is treated
+# as a false start. The spec lets newer senders append extension fields; none has been
+# added to these four for years, and accepting up to 255 bytes would let one corrupted
+# length byte (or a 0xFD in noise) hold back the real frames behind it until ~280
+# more bytes arrive.
+#
 # Allocation: the parser works in one fixed bytearray and keeps at most `queue`
 # decoded messages; the encoder builds frames in one fixed bytearray and returns a
 # bytes copy of the frame.
@@ -270,6 +277,7 @@ class Parser:
         self.crc_errors = 0
         self.unknown = 0  # candidate frames with a message id we do not decode
         self.bad_flags = 0  # unknown incompat flags
+        self.bad_len = 0  # known message id with an impossible payload length
         self.skipped = 0  # bytes skipped while hunting for a start byte
         self.overflow = 0  # decoded messages dropped because get() was not called
 
@@ -319,8 +327,14 @@ class Parser:
                 continue
             msgid = buf[start + 7] | (buf[start + 8] << 8) | (buf[start + 9] << 16)
             extra = CRC_EXTRA.get(msgid)
-            if extra is None or plen == 0:
+            if extra is None:
                 self.unknown += 1
+                start += 1
+                continue
+            if plen == 0 or plen > PAYLOAD_LEN[msgid]:
+                # impossible length for this message: a false start (or a corrupted
+                # length), rejected now rather than waiting for up to 280 bytes
+                self.bad_len += 1
                 start += 1
                 continue
             flen = HEADER_LEN + plen + 2
