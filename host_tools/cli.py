@@ -125,7 +125,7 @@ def _client(port: str, timeout: float) -> Any:
         ser = open_port(port)
     except PortError as e:
         die(str(e))
-    return BoardClient(ser, timeout=timeout)
+    return BoardClient(ser)
 
 
 def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float) -> None:
@@ -133,7 +133,7 @@ def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, ti
 
     client = _client(port, timeout)
     try:
-        res = client.request(cmd, args)
+        res = client.request(cmd, args, timeout=timeout)
     except BoardError as e:
         if as_json:
             emit({"error": e.code, "message": e.message}, True)

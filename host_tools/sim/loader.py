@@ -103,4 +103,3 @@ def _start():
 
 
 _start()
-del _start, _run, _env, _SimModule, _FileBlockDev, os, sys, vfs

@@ -1,0 +1,78 @@
+"""`make bench`: run every benchmark, each against its baseline measured in the same run,
+and write docs/benchmarks.md. Results as JSON in bench/results/.
+
+A benchmark is a script that prints its markdown section (tables first, then what the
+figures mean) on stdout and writes bench/results/NAME.json. Wall-clock figures are
+noisy on shared machines; each table carries its own baseline from the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MP = os.environ.get("MICROPYTHON", str(BIN / "micropython"))
+
+# (name, title, command, env additions)
+BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
+    ("heater_control", "Heater control: model-based PID vs Ziegler-Nichols baseline",
+     [MP, "-X", "heapsize=4M", "bench/heater_control.py"],
+     {"MICROPYPATH": "firmware:host_tools/sim"}),
+    ("power_fail", "Power-fail path on a virtual board",
+     [sys.executable, "-m", "bench.power_fail"], {}),
+    ("flash", "Deploy at 115200 baud vs mpremote cp -r and the wire limit",
+     [sys.executable, "-m", "bench.flash"], {}),
+]
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv)
+    sections = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py); every figure is compared with a baseline "
+        "measured in the same run on the same machine. Raw results: bench/results/*.json.",
+        "",
+    ]
+    failed = 0
+    for name, title, cmd, env_add in BENCHES:
+        if only and name not in only:
+            continue
+        script = ROOT / "bench" / f"{name}.py"
+        if not script.exists():
+            sections += [f"## {title}", "", f"_not run: {script.name} is not written yet_", ""]
+            continue
+        env = dict(os.environ, **env_add)
+        t0 = time.monotonic()
+        print(f"bench {name} ...", file=sys.stderr, flush=True)
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+        secs = time.monotonic() - t0
+        sections += [f"## {title}", ""]
+        if r.returncode != 0:
+            failed += 1
+            sections += [f"_failed (exit {r.returncode}):_", "", "```", (r.stderr or r.stdout)[-3000:], "```", ""]
+        else:
+            sections += [r.stdout.strip(), "", f"_({name}: {secs:.0f} s of wall time)_", ""]
+    out = ROOT / "docs" / "benchmarks.md"
+    if only and out.exists():
+        # Re-running one benchmark keeps the others' sections.
+        old = out.read_text().split("\n## ")
+        keep = {s.split("\n", 1)[0]: s for s in old[1:]}
+        new = "\n".join(sections).split("\n## ")
+        for s in new[1:]:
+            keep[s.split("\n", 1)[0]] = s
+        text = new[0] + "".join("\n## " + s for s in keep.values())
+    else:
+        text = "\n".join(sections)
+    out.write_text(text.rstrip() + "\n")
+    print(f"wrote {out.relative_to(ROOT)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,105 @@
+"""`make demo`: two virtual boards, flashed, asked who they are, one power-cycled.
+
+Everything goes through the same commands an engineer types: `hearth sim` in the
+background, `hearth flash`, `hearth hello`, `hearth status`, `hearth bench`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+BIN = Path(sys.executable).parent
+HEARTH = str(BIN / "hearth")
+con = Console()
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    con.print(f"[dim]$ hearth {' '.join(args)}[/dim]")
+    r = subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=300)
+    if check and r.returncode != 0:
+        con.print(f"[red]{r.stderr or r.stdout}[/red]")
+        raise SystemExit(r.returncode or 1)
+    return r
+
+
+def start_sim(board: str, state: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    con.print(f"[dim]$ hearth sim --board {board} --state {state} &[/dim]")
+    p = subprocess.Popen([HEARTH, "sim", "--board", board, "--state", str(state)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eps: dict[str, str] = {}
+    assert p.stdout is not None
+    want = 3 if board.startswith("latch") else 2
+    while len(eps) < want:
+        line = p.stdout.readline()
+        if not line:
+            raise SystemExit(f"hearth sim for {board} exited: {p.stderr.read() if p.stderr else ''}")
+        k, _, v = line.strip().partition(": ")
+        eps[k] = v
+    return p, eps
+
+
+def main() -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="hearth-demo-"))
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        boards = {}
+        for name in ("printer-s3", "latch-esp32"):
+            p, eps = start_sim(name, tmp / name)
+            procs.append(p)
+            boards[name] = eps
+            con.print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in eps.items()))
+        for name, eps in boards.items():
+            r = run("flash", "--board", name, "--port", eps["console"])
+            con.print(f"  {r.stdout.strip()}")
+        table = Table(title="hello / status")
+        for col in ("board", "role", "fw", "state", "reset", "config", "supply mV", "loop ticks", "heap free"):
+            table.add_column(col)
+        for eps in boards.values():
+            h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
+            s = json.loads(run("status", "--port", eps["console"], "--json").stdout)
+            table.add_row(h["board"], h["role"], h["fw"], h["state"], h["reset_cause"], h["config_hash"],
+                          str(s.get("supply_mv")), str(s["loop"]["ticks"]), str(s["heap_free"]))
+        con.print(table)
+
+        eps = boards["latch-esp32"]
+        con.print(Panel("Cutting power to the latch board on the bench, then restoring it"))
+        run("bench", eps["bench"], "power", "off")
+        st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
+        con.print(f"  powered={st['powered']} interpreter={st['interpreter']} outputs={st['outputs']} pwm={st['pwm']}")
+        run("bench", eps["bench"], "power", "on")
+        time.sleep(0.5)
+        h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
+        st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
+        safe = all(st["outputs"].get(k, 0) == 0 for k in ("servo", "solenoid"))
+        con.print(f"  after power-on: state={h['state']} reset_cause={h['reset_cause']} recovery={h['recovery']}")
+        con.print(f"  outputs={st['outputs']} pwm={st['pwm']}")
+        con.print(f"  [{'green' if safe else 'red'}]latch actuators safe after power-on: {safe}[/]")
+        return 0 if safe else 1
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        left = [p.pid for p in procs if p.poll() is None]
+        con.print(f"stopped {len(procs)} virtual boards; still running: {left or 'none'}")
+        os.environ.pop("HEARTH_DEMO", None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
