@@ -150,6 +150,50 @@ def autotune(preset, sp):
     return at
 
 
+FAULTS = (
+    # (name, setpoint, inject at: "hold" after settling / "start" with the heat-up)
+    ("thermistor open", 32.0, "hold"),
+    ("thermistor short", 32.0, "hold"),
+    ("heater open, heat-up", 45.0, "start"),
+    ("heater open, holding", 32.0, "hold"),
+    ("heater open, holding", 65.0, "hold"),
+    ("heater stuck on, holding", 32.0, "hold"),
+    ("heater stuck on, heater off", 0.0, "start"),
+)
+
+
+def _inject(rig, name):
+    if name.startswith("thermistor open"):
+        rig.ntc.fault = "open"
+    elif name.startswith("thermistor short"):
+        rig.ntc.fault = "short"
+    elif name.startswith("heater open"):
+        rig.plant.heater_open = True
+    else:
+        rig.plant.stuck_on = True
+
+
+def fault_time(preset, name, sp, when):
+    # Seconds from the fault to the trip (and the trip code), ModelPid in control.
+    rig = Rig(preset, ModelPid(model_config(preset)))
+    rig.heater.tick(rig.now_ms())
+    rig.heater.set_target(sp if sp > 0 else None)
+    if when == "hold":
+        for _ in range(int((2.0 * plants.full_power_time(preset, sp) + 60.0) * 1000 / PERIOD_MS)):
+            rig.tick()
+        if rig.heater.fault is not None:
+            return {"fault": name, "setpoint": sp, "error": "tripped before the fault"}
+    t0 = rig.now_ms()
+    _inject(rig, name)
+    for _ in range(int(600000 / PERIOD_MS)):
+        rig.tick()
+        f = rig.heater.fault
+        if f is not None:
+            return {"fault": name, "setpoint": sp, "code": f[0],
+                    "detect_s": round((rig.now_ms() - t0) / 1000.0, 2)}
+    return {"fault": name, "setpoint": sp, "code": None, "detect_s": None}
+
+
 def main(argv):
     # optional: k=factor,... overrides the model error (robustness checks), e.g.
     #   micropython bench/heater_control.py mass_j_k=1.3,loss_w_k=0.6 --no-baseline
@@ -199,9 +243,25 @@ def main(argv):
             ok = False
         if base is not None and mp["settled"] and base["settled"] and mp["ratio"] >= base["ratio"]:
             ok = False
-    results["goals_met"] = ok
     print()
     print("goals met (ratio <= 1.15, overshoot <= 0.5 C, zero trips, beats baseline): %s" % ok)
+    # fault injection: detection times through the same shell and protection
+    results["faults"] = []
+    print()
+    print("| fault | sp C | " + " | ".join(PLANTS) + " |")
+    print("|---|---|" + "---|" * len(PLANTS))
+    for name, sp, when in FAULTS:
+        cells = []
+        for preset in PLANTS:
+            r = fault_time(preset, name, sp, when)
+            r["plant"] = preset
+            results["faults"].append(r)
+            if r.get("detect_s") is None:
+                cells.append("not found")
+            else:
+                cells.append("%.1f s (%s)" % (r["detect_s"], r["code"]))
+        print("| %s | %s | %s |" % (name, "%.0f" % sp if sp else "off", " | ".join(cells)))
+    results["goals_met"] = ok
     if not baseline or MODEL_ERR != DEFAULT_ERR:
         return
     path = "bench/results/heater_control.json"
