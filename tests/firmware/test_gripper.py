@@ -277,3 +277,17 @@ def test_outbox_bounded():
     for _ in range(10):
         r.g._text(6, "x")
     assert len(r.g._out) == 4 and r.g.tx_dropped == 6
+
+
+def test_idle_step_allocation_small():
+    import gc
+    r = Rig().ready()
+    ts = list(range(1020, 2000, 10))  # between two heartbeats (at 1010 and 2010)
+    r.g.step(1010)
+    assert r.g.pop_tx() is not None
+    gc.collect()
+    before = gc.mem_free()
+    for t in ts:
+        r.g.step(t)
+    used = before - gc.mem_free()
+    assert used < 64, used

@@ -297,3 +297,16 @@ def test_random_never_opens_without_request():
         prev = lt.state
     assert entered == granted
     assert granted > 0
+
+
+def test_steady_step_allocates_nothing():
+    import gc
+    lt = locked(mk())
+    lt.arm(0)
+    ts = list(range(10, 2000, 10))
+    gc.collect()
+    before = gc.mem_free()
+    for t in ts:
+        lt.step(t, 1, 0, 1)
+    used = before - gc.mem_free()
+    assert used < 64, used
