@@ -100,7 +100,12 @@ class World:
         op = parts[0]
         with self.lock:
             if op == b"D":
-                self.outputs[int(parts[1])] = int(parts[2])
+                pin, v = int(parts[1]), int(parts[2])
+                self.outputs[pin] = v
+                for p in self.plants:
+                    on_output = getattr(p, "on_output", None)
+                    if on_output is not None:
+                        on_output(self, pin, v)  # e.g. an HX711 clocked by the firmware
             elif op == b"P":
                 pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
                 if freq:
