@@ -43,9 +43,11 @@ class App:
     def __init__(self, board=None, config_path=CONFIG_PATH, console=None):
         self.problems = []
         if board is None:
-            board, err = load_board()
+            loaded, err = load_board()
             if err:
                 self.problems.append(err)
+            board = loaded
+        assert board is not None
         self.board = board
         self.role_name = board.get("role")
         # Import role modules first: they register their config sections.
@@ -59,6 +61,7 @@ class App:
             self.problems.append(err)
         self.config = cfg
         self.config_hash = chash
+        assert cfg is not None
         common = cfg["common"]
         self.reset_cause = hal.reset_cause()
         self.ticker = Ticker(hal, common["tick_ms"])

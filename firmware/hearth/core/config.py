@@ -107,7 +107,7 @@ def load(path="/config.json"):
     except ValueError:
         return defaults(), file_hash(raw), "%s is not valid JSON: running on defaults" % path
     cfg, err = validate(data)
-    if err:
+    if err or cfg is None:
         return defaults(), file_hash(raw), "%s rejected (%s): running on defaults" % (path, err)
     return cfg, file_hash(raw), None
 
