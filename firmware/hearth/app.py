@@ -29,6 +29,14 @@ def load_board(path=BOARD_PATH):
         return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, path + " is not valid JSON"
 
 
+def _build_id():
+    try:
+        from hearth.manifest import build_id
+    except ImportError:
+        return None
+    return build_id()
+
+
 def _role_class(name):
     if name == "printer":
         from hearth.roles.printer import Printer
@@ -40,7 +48,7 @@ def _role_class(name):
 
 
 class App:
-    def __init__(self, board=None, config_path=CONFIG_PATH, console=None):
+    def __init__(self, board=None, config_path=CONFIG_PATH, console=None, role_cls=None):
         self.problems = []
         if board is None:
             loaded, err = load_board()
@@ -51,9 +59,9 @@ class App:
         self.board = board
         self.role_name = board.get("role")
         # Import role modules first: they register their config sections.
-        role_cls = None
         try:
-            role_cls = _role_class(self.role_name)
+            if role_cls is None:
+                role_cls = _role_class(self.role_name)
         except ImportError as e:
             self.problems.append("role %s unavailable: %s" % (self.role_name, e))
         cfg, chash, err = configmod.load(config_path)
@@ -76,6 +84,10 @@ class App:
         self.journal = None
         try:
             self.journal = Journal(hal.Partition("journal"))
+            self.journal.mount()
+            if self.journal.status in ("garbage", "foreign"):
+                self.problems.append("journal image is %s: left untouched; `format_journal` erases it"
+                                     % self.journal.status)
         except (OSError, ValueError) as e:
             self.problems.append("journal unavailable: %s" % e)
         self.faults = FaultLog(self.journal)
@@ -90,8 +102,18 @@ class App:
             self.sup.register_safe(self.role.safe)
         self.power = self._power_monitor(board)
         self._register()
-        self.sup.boot_done(hal.ticks_ms())
+        # Let the power monitor see the supply before deciding anything: recovery
+        # records are only written, and the journal only erased, with power good.
+        power_ok = True
+        if self.power is not None:
+            t0 = hal.ticks_ms()
+            while not self.power.ok and hal.ticks_diff(hal.ticks_ms(), t0) < 500:
+                self.power.step(hal.ticks_ms())
+                hal.sleep_ms(common["tick_ms"])
+            power_ok = self.power.ok
+        self.sup.boot(hal.ticks_ms(), power_ok)
         self.wdt = hal.Watchdog(common["watchdog_ms"])
+        self._maint_ms = common["journal_maintain_ms"]
         self._last_maint = hal.ticks_ms()
 
     def _power_monitor(self, board):
@@ -103,8 +125,9 @@ class App:
         good = hal.Input(pins["power_good"]) if "power_good" in pins else None
         if adc is None and good is None:
             return None
-        return PowerMonitor(adc=adc, divider=sup.get("divider", 2.0), pgood=good,
-                            fail_mv=sup.get("fail_mv", 4300), restore_mv=sup.get("restore_mv", 4600))
+        return PowerMonitor(adc=adc, ratio=sup.get("divider", 2.0), pgood=good,
+                            fail_mv=sup.get("fail_mv", 4300), restore_mv=sup.get("restore_mv", 4600),
+                            restore_ms=sup.get("restore_ms", 100))
 
     # ---- console commands ------------------------------------------------------------
     def _register(self):
@@ -116,6 +139,7 @@ class App:
         p.register("clear", self.cmd_clear, writes=True)
         p.register("resume", self.cmd_resume, writes=True)
         p.register("discard", self.cmd_discard, writes=True)
+        p.register("format_journal", self.cmd_format_journal, writes=True)
         if self.role is not None:
             for name, (handler, writes) in self.role.commands().items():
                 p.register(name, handler, writes)
@@ -129,6 +153,8 @@ class App:
             "chip": hal.chip(),
             "role": self.role_name,
             "config_hash": self.config_hash,
+            "build": _build_id(),
+            "max_line": self.proto.max_line if hasattr(self.proto, "max_line") else 256,
             "reset_cause": self.reset_cause,
             "state": d.get("state"),
             "recovery": d.get("recovery"),
@@ -167,6 +193,14 @@ class App:
     def cmd_discard(self, args):
         return self._sup_call(self.sup.discard, args)
 
+    def cmd_format_journal(self, args):
+        if args.get("confirm") != "erase":
+            raise CommandError("BAD_ARGS", 'format_journal needs {"confirm": "erase"}')
+        ok = self.sup.format_journal(self.power is None or self.power.ok)
+        if not ok:
+            raise CommandError("STATE", "journal not formatted: power not good or journal unavailable")
+        return {"journal": self.journal.status if self.journal else None}
+
     def _sup_call(self, fn, args):
         from hearth.core.supervisor import SupervisorError
 
@@ -193,9 +227,14 @@ class App:
                 self.role.tick(now)
             except Exception as e:  # noqa: BLE001 - a role bug is a fault, not a crash
                 self.sup.role_exception(e)
-        if self.journal is not None and hal.ticks_diff(now, self._last_maint) >= 1000:
+        self.sup.tick(now)
+        if (self.journal is not None and hal.ticks_diff(now, self._last_maint) >= self._maint_ms
+                and self.sup.state not in ("ACTIVE", "POWERFAIL")
+                and (self.power is None or self.power.ok)):
+            # Erasing stalls the CPU for up to ~400 ms on an ESP32 (code runs from flash):
+            # only while idle and powered, never in the middle of a job.
             self._last_maint = now
-            self.journal.maintain(self.power is None or self.power.ok)
+            self.journal.maintain(True)
         self.wdt.feed()
         self.ticker.end()
 

@@ -1,0 +1,169 @@
+# The app's superloop on the simulated HAL: console commands, estop, power fail
+# making outputs safe within one tick with one flash program and no erase, recovery.
+import json
+
+from hearth import hal
+from hearth.hal import sim
+from hearth.core.protocol import crc_hex
+
+BOARD = {
+    "name": "testboard", "chip": "esp32", "role": "test",
+    "pins": {"supply_adc": 34, "heat": 25},
+    "supply": {"divider": 2.0, "fail_mv": 4300, "restore_mv": 4600, "restore_ms": 50},
+}
+
+
+class FakeConsole:
+    def __init__(self):
+        self.inbox = bytearray()
+        self.out = []
+
+    def read_available(self, max_bytes=128):
+        d = bytes(self.inbox[:max_bytes])
+        self.inbox = self.inbox[max_bytes:]
+        return d
+
+    def write(self, line):
+        self.out.append(bytes(line))
+
+
+class Role:
+    # A stand-in role with one PWM "heater" output and a job.
+    name = "test"
+
+    def __init__(self, board, config, sup, journal):
+        self.sup = sup
+        self.pwm = hal.Pwm(board["pins"]["heat"], 10, 0)
+        self.duty = 0
+        self.ticks = 0
+
+    def safe(self):
+        self.duty = 0
+        self.pwm.duty_u16(0)
+
+    def tick(self, now_ms):
+        self.ticks += 1
+        self.pwm.duty_u16(self.duty)
+
+    def commands(self):
+        return {"run": (self.cmd_run, True)}
+
+    def cmd_run(self, args):
+        self.sup.ready()
+        self.sup.job_start(int(args["job"]))
+        self.duty = 30000
+        return {"ok": 1}
+
+    def status(self):
+        return {"duty": self.duty}
+
+
+def _frame(seq, cmd, args=None):
+    body = b"%d:%s" % (seq, cmd.encode())
+    if args is not None:
+        body += b" " + json.dumps(args).encode()
+    return b"@" + body + b"*" + crc_hex(body) + b"\n"
+
+
+def _answer(con, seq):
+    for line in con.out:
+        if line.startswith(b"=%d:" % seq):
+            body = line[1:line.rindex(b"*")]
+            assert crc_hex(body) == line[line.rindex(b"*") + 1:].strip()
+            status, _, rest = body.split(b":", 1)[1].partition(b" ")
+            return status, rest
+    raise AssertionError("no answer to seq %d in %r" % (seq, con.out))
+
+
+def _app(con):
+    from hearth.app import App
+    sim.world.adc[34] = 2500000  # 5.0 V supply through a 1:2 divider
+    return App(board=BOARD, config_path="/nonexistent/config.json", console=con, role_cls=Role)
+
+
+def test_hello_status_and_person_typed_line():
+    con = FakeConsole()
+    app = _app(con)
+    assert app.sup.state == "SAFE"
+    con.inbox += _frame(7, "hello") + b"status\n"
+    app.tick()
+    st, body = _answer(con, 7)
+    h = json.loads(body)
+    assert st == b"ok" and h["board"] == "testboard" and h["role"] == "test" and h["state"] == "SAFE"
+    assert h["config_hash"] == "defaults" and h["reset_cause"] == "power_on"
+    st, body = _answer(con, 0)
+    assert st == b"ok" and json.loads(body)["loop"]["ticks"] >= 0
+
+
+def test_unframed_write_refused_nothing_moves():
+    con = FakeConsole()
+    app = _app(con)
+    con.inbox += b'run {"job": 3}\n'
+    app.tick()
+    st, body = _answer(con, 0)
+    assert st == b"err" and body.startswith(b"READ_ONLY")
+    assert sim.world.pwm[25][1] == 0 and app.sup.state == "SAFE"
+
+
+def test_estop_in_the_same_tick():
+    con = FakeConsole()
+    app = _app(con)
+    con.inbox += _frame(1, "run", {"job": 5})
+    app.tick()
+    app.tick()
+    assert sim.world.pwm[25][1] == 30000 and app.sup.state == "ACTIVE"
+    con.inbox += _frame(2, "estop")
+    app.tick()
+    assert sim.world.pwm[25][1] == 0
+    assert _answer(con, 2)[0] == b"ok"
+    assert app.sup.state == "SAFE"
+
+
+def test_power_fail_safe_within_one_tick_one_program_no_erase():
+    con = FakeConsole()
+    app = _app(con)
+    con.inbox += _frame(1, "run", {"job": 9})
+    app.tick()
+    app.tick()
+    assert sim.world.pwm[25][1] == 30000
+    p0, e0 = sim.world.programs, sim.world.erases
+    sim.world.adc[34] = 1500000  # supply collapses to 3.0 V
+    app.tick()  # the very next tick
+    assert sim.world.pwm[25][1] == 0
+    assert app.sup.state == "POWERFAIL"
+    assert sim.world.programs - p0 == 1 and sim.world.erases - e0 == 0
+    # The board dies; on the next boot the journal says a job was running.
+    flash = sim.world.flash
+    sim.world.reset()
+    sim.world.flash = flash
+    con2 = FakeConsole()
+    app2 = _app(con2)
+    assert app2.sup.state == "RECOVERY"
+    rec = app2.sup.describe()["recovery"]
+    assert rec["job"] == 9
+    assert sim.world.pwm[25][1] == 0  # nothing actuated at boot
+    con2.inbox += _frame(3, "resume", {"token": "9:999"})
+    app2.tick()
+    st, body = _answer(con2, 3)
+    assert st == b"err" and body.startswith(b"STALE")
+    assert app2.sup.state == "RECOVERY" and sim.world.pwm[25][1] == 0
+    con2.inbox += _frame(4, "discard", {"token": rec["token"]})
+    app2.tick()
+    assert _answer(con2, 4)[0] == b"ok"
+    assert app2.sup.state == "READY"
+
+
+def test_role_exception_is_a_fault_not_a_crash():
+    con = FakeConsole()
+    app = _app(con)
+
+    def boom(now_ms):
+        raise RuntimeError("bug")
+
+    app.role.tick = boom
+    app.tick()
+    assert app.sup.state == "FAULT"
+    con.inbox += _frame(5, "faults")
+    app.tick()
+    st, body = _answer(con, 5)
+    assert st == b"ok" and json.loads(body)["faults"][-1]["code"] == "ROLE_EXC"
