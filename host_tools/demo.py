@@ -22,7 +22,7 @@ from rich.table import Table
 
 BIN = Path(sys.executable).parent
 HEARTH = str(BIN / "hearth")
-con = Console()
+con = Console(width=max(100, Console().width))
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -64,8 +64,8 @@ def main() -> int:
             r = run("flash", "--board", name, "--port", eps["console"])
             con.print(f"  {r.stdout.strip()}")
         table = Table(title="hello / status")
-        for col in ("board", "role", "fw", "state", "reset", "config", "supply mV", "loop ticks", "heap free"):
-            table.add_column(col)
+        for col in ("board", "role", "fw", "state", "reset", "config", "supply mV", "ticks", "heap free"):
+            table.add_column(col, no_wrap=True)
         for eps in boards.values():
             h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
             s = json.loads(run("status", "--port", eps["console"], "--json").stdout)
@@ -79,13 +79,26 @@ def main() -> int:
         st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
         con.print(f"  powered={st['powered']} interpreter={st['interpreter']} outputs={st['outputs']} pwm={st['pwm']}")
         run("bench", eps["bench"], "power", "on")
-        time.sleep(0.5)
+        # Watch the servo signal while the board boots: it may be silent (no pulses)
+        # or at the locked pulse, never anywhere toward open.
+        worst_us = 0.0
+        t_end = time.monotonic() + 1.5
+        from host_tools.sim.bench import BenchClient
+
+        probe = BenchClient(eps["bench"])
+        samples = 0
+        while time.monotonic() < t_end:
+            pwm = probe.call(op="state")["state"]["pwm"].get("servo")
+            if pwm:
+                worst_us = max(worst_us, pwm["duty_u16"] / 65535 * 1e6 / pwm["freq"])
+            samples += 1
         h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
         st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
-        safe = all(st["outputs"].get(k, 0) == 0 for k in ("servo", "solenoid"))
+        safe = worst_us <= 1050 and st["outputs"].get("solenoid", 0) == 0
         con.print(f"  after power-on: state={h['state']} reset_cause={h['reset_cause']} recovery={h['recovery']}")
-        con.print(f"  outputs={st['outputs']} pwm={st['pwm']}")
-        con.print(f"  [{'green' if safe else 'red'}]latch actuators safe after power-on: {safe}[/]")
+        con.print(f"  servo pulse over {samples} probes during boot: at most {worst_us:.0f} us "
+                  "(locked = 1000 us, open = 2000 us); solenoid off")
+        con.print(f"  [{'green' if safe else 'red'}]latch came back locked and safe: {safe}[/]")
         return 0 if safe else 1
     finally:
         for p in procs:
