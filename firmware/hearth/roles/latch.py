@@ -1,0 +1,510 @@
+# The payload latch role: the thin shell around hearth.core.latch (the state machine)
+# and hearth.core.gripper (the MAVLink endpoint).
+#
+# One tick (app.py calls tick(now_ms) every 10 ms), in a fixed order:
+#   1. supervisor first: POWERFAIL or FAULT put the latch in FAULT (commanded lock) and
+#      the actuator in its safe state; a safe() call (estop, fault, leaving for the REPL)
+#      takes back any "open" the latch had; the supervisor leaving FAULT clears the
+#      latch's fault (into CLOSING: verified lock, never open);
+#   2. inputs: bolt switches and payload presence (switch and/or HX711), debounced;
+#      supply health (supervisor power_ok and the supply ADC, every supply_ms);
+#   3. MAVLink in: at most uart_read_max bytes from the UART, decoded, handed to the
+#      gripper endpoint;
+#   4. latch.step, gripper.step, actuator command (the latch's "lock"/"open");
+#   5. MAVLink out: the gripper's queued frames, at most tx_frames per tick;
+#   6. reporting: the latch's own faults -> sup.fault (once each), the held payload ->
+#      sup.set_held (journaled: a power cut mid-flight boots RECOVERY holding it),
+#      role_state bytes for the power-fail snapshot (byte stores only, no allocation).
+#
+# Supervisor states and the latch:
+#   * arming needs the board in SAFE/READY/ACTIVE or RECOVERY: from SAFE an accepted
+#     arm makes the board READY; from RECOVERY an accepted arm is the explicit resume
+#     (config latch.recovery_arm, default on), checked by on_resume: the latch must be
+#     LOCKED (lock switch confirmed) with no fault. Without it, only the console's
+#     `resume`/`discard` leave RECOVERY. FAULT and POWERFAIL deny the arm.
+#   * a release is also refused ("board") unless the board is READY or ACTIVE.
+#   * the latch is never commanded toward open at construction, boot or recovery: the
+#     servo's PWM starts with the lock pulse, the solenoid starts off, the EPM pulses
+#     "lock" only; the core latch starts in CLOSING (command "lock").
+#
+# role_state (the role's part of the power-fail snapshot, see core/supervisor.py):
+#   0 u8 version (1)   1 u8 latch state code (gripper.STATE_CODES)   2 u8 flags
+#   (1 payload present, 2 lock switch, 4 open switch, 8 held, 16 FC link, 32 armed)
+#   3 u8 fault code (_FAULTS index, 0 none)   4 u16 releases   6 u8 regrabs
+#   7 u8 actuator command (0 lock, 1 open)
+from hearth import hal
+from hearth.core import config as configmod
+from hearth.core import gripper as grippercore
+from hearth.core import latch as latchcore
+from hearth.core import mavlink as mv
+from hearth.core.protocol import CommandError
+from hearth.core.supervisor import (
+    FAULT as SUP_FAULT,
+    POWERFAIL as SUP_POWERFAIL,
+    READY as SUP_READY,
+    ACTIVE as SUP_ACTIVE,
+    RECOVERY as SUP_RECOVERY,
+    SAFE as SUP_SAFE,
+    SupervisorError,
+)
+from hearth.drivers.loadcell import Hx711, Presence
+from hearth.drivers.switch import Switch
+
+SCHEMA = {
+    "actuator": ("str", "servo", ("servo", "solenoid", "epm"), None, ""),
+    "servo_locked_us": ("int", 1000, 500, 2500, "us"),
+    "servo_open_us": ("int", 2000, 500, 2500, "us"),
+    "solenoid_pull_ms": ("int", 150, 10, 1000, "ms"),
+    "solenoid_max_on_ms": ("int", 2000, 100, 5000, "ms"),
+    "solenoid_hold_pct": ("int", 40, 5, 100, "%"),
+    "solenoid_max_duty_pct": ("int", 25, 1, 100, "%"),
+    "epm_pulse_ms": ("int", 30, 5, 100, "ms"),
+    "sysid": ("int", 1, 1, 255, ""),
+    "compid": ("int", 158, 7, 255, ""),  # never 1-6 (autopilot/reserved), never 0
+    "fc_sysid": ("int", 1, 1, 255, ""),
+    "fc_compid": ("int", 1, 1, 255, ""),
+    "instance": ("int", 1, 1, 255, ""),
+    "heartbeat_ms": ("int", 1000, 200, 5000, "ms"),
+    "fc_timeout_ms": ("int", 3000, 500, 60000, "ms"),
+    "arm_timeout_ms": ("int", 10000, 1000, 120000, "ms"),
+    "release_timeout_ms": ("int", 1500, 100, 10000, "ms"),
+    "close_timeout_ms": ("int", 1500, 100, 10000, "ms"),
+    "auto_close_ms": ("int", 3000, 0, 600000, "ms"),
+    "require_confirm": ("bool", False, None, None, ""),
+    "confirm_max_age_ms": ("int", 2000, 0, 60000, "ms"),
+    "require_link": ("bool", True, None, None, ""),
+    "host_release": ("bool", True, None, None, ""),
+    "recovery_arm": ("bool", True, None, None, ""),
+    "max_regrabs": ("int", 3, 0, 20, ""),
+    "switch_debounce_ms": ("int", 20, 0, 500, "ms"),
+    "switch_fault_ms": ("int", 300, 50, 5000, "ms"),
+    "switches_active_low": ("bool", False, None, None, ""),
+    "presence": ("str", "switch", ("switch", "loadcell", "either"), None, ""),
+    "loadcell_on_g": ("int", 150, 1, 50000, "g"),
+    "loadcell_off_g": ("int", 80, 0, 50000, "g"),
+    "loadcell_counts_per_g": ("int", 420, 1, 100000, "counts/g"),
+    "loadcell_offset": ("int", 8000, -8388608, 8388607, "counts"),
+    "loadcell_ms": ("int", 200, 50, 5000, "ms"),
+    "supply_min_mv": ("int", 4500, 0, 30000, "mV"),
+    "supply_ms": ("int", 50, 10, 1000, "ms"),
+    "uart_read_max": ("int", 128, 16, 1024, "bytes"),
+    "tx_frames": ("int", 4, 1, 16, "frames"),
+}
+configmod.register("latch", SCHEMA)
+
+_EXTERNAL = ("power", "supervisor", "safe")  # latch faults put there by the shell
+_FAULTS = ("", "jam", "jam_close", "switches", "regrab_limit", "power", "supervisor", "safe")
+_FLAG_PRESENT = 1
+_FLAG_LOCK_SW = 2
+_FLAG_OPEN_SW = 4
+_FLAG_HELD = 8
+_FLAG_LINK = 16
+_FLAG_ARMED = 32
+_CODES = grippercore.STATE_CODES
+_NAMES = ("LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "FAULT")
+
+
+def decode_role_state(buf):
+    # role_state bytes -> dict (diagnostics, recovery report); None if never written.
+    if len(buf) < 8 or buf[0] != 1:
+        return None
+    st = buf[1]
+    fl = buf[2]
+    fc = buf[3]
+    return {
+        "latch": _NAMES[st] if st < len(_NAMES) else "?",
+        "present": bool(fl & _FLAG_PRESENT),
+        "locked_sw": bool(fl & _FLAG_LOCK_SW),
+        "open_sw": bool(fl & _FLAG_OPEN_SW),
+        "held": bool(fl & _FLAG_HELD),
+        "fc_link": bool(fl & _FLAG_LINK),
+        "armed": bool(fl & _FLAG_ARMED),
+        "fault": _FAULTS[fc] if 0 < fc < len(_FAULTS) else None,
+        "releases": buf[4] | (buf[5] << 8),
+        "regrabs": buf[6],
+        "cmd": "open" if buf[7] == 1 else "lock",
+    }
+
+
+class _GatedLatch(latchcore.Latch):
+    # The core latch with the board's own interlocks: the supervisor's state.
+    def __init__(self, cfg, role):
+        latchcore.Latch.__init__(self, cfg)
+        self._role = role
+
+    def arm(self, now):
+        return self._role._arm(now)
+
+    def core_arm(self, now):
+        return latchcore.Latch.arm(self, now)
+
+    def check_release(self, now, source):
+        why = latchcore.Latch.check_release(self, now, source)
+        if why is None and self._role.sup.state not in (SUP_READY, SUP_ACTIVE):
+            return "board"
+        return why
+
+
+class Latch:
+    name = "latch"
+
+    def __init__(self, board, config, sup, journal=None):
+        cfg = {}
+        for k in SCHEMA:
+            cfg[k] = SCHEMA[k][1]
+        if config:
+            for k in config:
+                if k not in SCHEMA:
+                    raise ValueError("unknown latch config key: %s" % k)
+                cfg[k] = config[k]
+        if cfg["servo_locked_us"] == cfg["servo_open_us"]:
+            raise ValueError("latch.servo_locked_us == servo_open_us")
+        if cfg["loadcell_off_g"] >= cfg["loadcell_on_g"]:
+            raise ValueError("latch.loadcell_off_g must be below loadcell_on_g")
+        self.cfg = cfg
+        self.board = board
+        self.sup = sup
+        self.journal = journal
+        pins = board.get("pins", {})
+        self.pins = pins
+        # ---- actuator first: its constructor puts the pin in the safe/locked state
+        act = cfg["actuator"]
+        self.actuator_kind = act
+        self.servo = None
+        self.solenoid = None
+        self.epm = None
+        if act == "servo":
+            from hearth.drivers.servo import Servo
+
+            lim = board.get("limits", {})
+            self.servo = Servo(hal.Pwm, pins["servo"], {
+                "locked_us": cfg["servo_locked_us"], "open_us": cfg["servo_open_us"],
+                "min_us": lim.get("servo_min_us", 500), "max_us": lim.get("servo_max_us", 2500)})
+        elif act == "solenoid":
+            from hearth.drivers.solenoid import Solenoid
+
+            self.solenoid = Solenoid(hal.Pwm, pins["solenoid"], {
+                "pull_ms": cfg["solenoid_pull_ms"], "max_on_ms": cfg["solenoid_max_on_ms"],
+                "hold_pct": cfg["solenoid_hold_pct"], "max_duty_pct": cfg["solenoid_max_duty_pct"]})
+        else:
+            from hearth.drivers.solenoid import Epm
+
+            self.epm = Epm(hal.Output, pins["epm_mag"], pins["epm_demag"], {"pulse_ms": cfg["epm_pulse_ms"]})
+        # ---- inputs
+        sw_cfg = {"debounce_ms": cfg["switch_debounce_ms"], "active_low": cfg["switches_active_low"]}
+        self.sw_locked = Switch(hal.Input(pins["bolt_locked_sw"]), sw_cfg)
+        self.sw_open = Switch(hal.Input(pins["bolt_open_sw"]), sw_cfg)
+        pres = cfg["presence"]
+        self.sw_payload = None
+        if pres in ("switch", "either"):
+            self.sw_payload = Switch(hal.Input(pins["payload_sw"]), sw_cfg)
+        self.hx = None
+        self.hx_presence = None
+        if pres in ("loadcell", "either"):
+            self.hx = Hx711(hal.Output(pins["hx711_sck"], 0), hal.Input(pins["hx711_dout"]),
+                            {"counts_per_g": cfg["loadcell_counts_per_g"], "offset": cfg["loadcell_offset"]})
+            self.hx_presence = Presence({"on_g": cfg["loadcell_on_g"], "off_g": cfg["loadcell_off_g"],
+                                         "debounce_ms": 200})
+        self.grams = None
+        self._hx_t = None
+        self.supply_adc = hal.Adc(pins["supply_adc"]) if "supply_adc" in pins else None
+        self.supply_div = float(board.get("supply", {}).get("divider", 2.0))
+        self.supply_mv = None
+        self._supply_t = None
+        # ---- the pure core
+        sources = ("mavlink", "host") if cfg["host_release"] else ("mavlink",)
+        self.latch = _GatedLatch({
+            "arm_timeout_ms": cfg["arm_timeout_ms"], "release_timeout_ms": cfg["release_timeout_ms"],
+            "close_timeout_ms": cfg["close_timeout_ms"], "auto_close_ms": cfg["auto_close_ms"],
+            "require_confirm": cfg["require_confirm"], "confirm_max_age_ms": cfg["confirm_max_age_ms"],
+            "require_link": cfg["require_link"], "sources": sources,
+            "switch_fault_ms": cfg["switch_fault_ms"], "max_regrabs": cfg["max_regrabs"]}, self)
+        self.gripper = grippercore.Gripper(self.latch, {
+            "sysid": cfg["sysid"], "compid": cfg["compid"], "fc_sysid": cfg["fc_sysid"],
+            "fc_compid": cfg["fc_compid"], "instance": cfg["instance"], "heartbeat_ms": cfg["heartbeat_ms"],
+            "fc_timeout_ms": cfg["fc_timeout_ms"]})
+        self.parser = mv.Parser()
+        self.uart = None
+        ml = board.get("mavlink")
+        if ml and "mavlink_tx" in pins and "mavlink_rx" in pins:
+            self.uart = hal.Uart(ml.get("uart", 2), ml.get("baud", 57600), pins["mavlink_tx"], pins["mavlink_rx"])
+        self.rx_bytes = 0
+        self.tx_bytes = 0
+        # ---- supervisor glue
+        self._safe_req = False
+        self._sup_prev = None
+        self._fault_reported = None
+        self.held = False
+        self.recovered = None  # decoded role_state of the interrupted run, if any
+        self._first = True
+        self.role_state = sup.role_state
+        sup.on_resume = self._on_resume
+        self._last_cmd = "lock"
+
+    # ---- role interface ----------------------------------------------------------------
+    def safe(self):
+        # Outputs safe (bolt locked / release coil off); the next tick takes back any
+        # "open" in the latch. Never raises, never allocates, idempotent.
+        self._safe_req = True
+        try:
+            if self.servo is not None:
+                self.servo.safe()
+            elif self.solenoid is not None:
+                self.solenoid.safe()
+            elif self.epm is not None:
+                self.epm.safe()
+        except Exception:  # noqa: BLE001 - safe() never raises
+            pass
+
+    def _actuate(self, cmd, now):
+        self._last_cmd = cmd
+        if self.servo is not None:
+            self.servo.command(cmd)
+        elif self.solenoid is not None:
+            self.solenoid.command(cmd, now)
+            self.solenoid.step(now)
+        elif self.epm is not None:
+            self.epm.command(cmd, now, self.latch.motion_seq)
+            self.epm.step(now)
+
+    def tick(self, now):
+        lt = self.latch
+        sup = self.sup
+        st = sup.state
+        if self._first:
+            self._first = False
+            if sup.recovery is not None:
+                self.recovered = decode_role_state(self.role_state)
+                self.held = bool(sup.flags & 2)
+        # 1. supervisor
+        if self._safe_req:
+            self._safe_req = False
+            if lt.state == latchcore.ARMED:
+                lt.disarm(now)
+            elif lt.cmd == latchcore.CMD_OPEN:
+                lt.set_fault(now, "safe")
+        if st == SUP_POWERFAIL or st == SUP_FAULT:
+            if lt.state != latchcore.FAULT:
+                lt.set_fault(now, "power" if st == SUP_POWERFAIL else "supervisor")
+        elif lt.state == latchcore.FAULT and (lt.fault in _EXTERNAL or self._sup_prev == SUP_FAULT):
+            lt.clear_fault(now)  # into CLOSING: verified lock
+            self._fault_reported = None
+        self._sup_prev = st
+        if st == SUP_POWERFAIL:
+            self.safe()
+            self._safe_req = False
+            self._snapshot()
+            return
+        # 2. inputs
+        locked = self.sw_locked.step(now)
+        opened = self.sw_open.step(now)
+        present = self._presence(now)
+        self._supply(now)
+        # 3. MAVLink in
+        g = self.gripper
+        if self.uart is not None:
+            data = self.uart.read(self.cfg["uart_read_max"])
+            if data:
+                self.rx_bytes += len(data)
+                self.parser.feed(data)
+            m = self.parser.get()
+            while m is not None:
+                g.handle(m, now)
+                m = self.parser.get()
+        # 4. step
+        cmd = lt.step(now, locked, opened, present)
+        g.step(now)
+        self._actuate(cmd, now)
+        # 5. MAVLink out
+        n = self.cfg["tx_frames"]
+        f = g.pop_tx()
+        while f is not None:
+            if self.uart is not None:
+                self.uart.write(f)
+                self.tx_bytes += len(f)
+            n -= 1
+            if n <= 0:
+                break
+            f = g.pop_tx()
+        while lt.pop_event() is not None:  # events are reported through status/MAVLink
+            pass
+        # 6. reporting
+        if lt.state == latchcore.FAULT and lt.fault not in _EXTERNAL and self._fault_reported != lt.fault:
+            self._fault_reported = lt.fault
+            if st != SUP_FAULT:
+                sup.fault("LATCH_" + str(lt.fault).upper(),
+                          {"why": lt.why, "lock_sw": locked, "open_sw": opened}, now)
+        if present and lt.state in (latchcore.LOCKED, latchcore.ARMED):
+            held = True
+        elif not present:
+            held = False
+        else:
+            held = self.held
+        changed = held != self.held
+        self.held = held
+        self._snapshot()  # before set_held: its checkpoint records these bytes
+        if changed:
+            sup.set_held(held, now)
+
+    def _presence(self, now):
+        sw = None
+        if self.sw_payload is not None:
+            sw = self.sw_payload.step(now)
+        if self.hx is not None and self.hx_presence is not None:
+            if self._hx_t is None or hal.ticks_diff(now, self._hx_t) >= self.cfg["loadcell_ms"]:
+                raw = self.hx.read_raw()
+                if raw is not None:
+                    self._hx_t = now
+                    self.grams = None if self.hx.saturated(raw) else self.hx.grams(raw)
+            hv = self.hx_presence.step(now, self.grams)
+            if sw is None:
+                return bool(hv)
+            return bool(sw) or bool(hv)
+        return bool(sw)
+
+    def _supply(self, now):
+        ok = self.sup.power_ok
+        if self.supply_adc is not None:
+            if self._supply_t is None or hal.ticks_diff(now, self._supply_t) >= self.cfg["supply_ms"]:
+                self._supply_t = now
+                self.supply_mv = int(self.supply_adc.read_uv() * self.supply_div) // 1000
+            if self.supply_mv is not None and self.supply_mv < self.cfg["supply_min_mv"]:
+                ok = False
+        self.latch.set_supply(ok, now)
+
+    def _snapshot(self):
+        rs = self.role_state
+        if len(rs) < 8:
+            return
+        lt = self.latch
+        fl = 0
+        if lt.present:
+            fl |= _FLAG_PRESENT
+        if lt.locked_sw:
+            fl |= _FLAG_LOCK_SW
+        if lt.open_sw:
+            fl |= _FLAG_OPEN_SW
+        if self.held:
+            fl |= _FLAG_HELD
+        if lt.link_ok:
+            fl |= _FLAG_LINK
+        if lt.state == latchcore.ARMED:
+            fl |= _FLAG_ARMED
+        fc = 0
+        if lt.state == latchcore.FAULT:
+            for i in range(1, len(_FAULTS)):
+                if _FAULTS[i] == lt.fault:
+                    fc = i
+                    break
+        r = lt.releases
+        rs[0] = 1
+        rs[1] = _CODES[lt.state]
+        rs[2] = fl
+        rs[3] = fc
+        rs[4] = r & 0xFF
+        rs[5] = (r >> 8) & 0xFF
+        rs[6] = lt.regrabs & 0xFF
+        rs[7] = 1 if self._last_cmd == "open" else 0
+
+    # ---- supervisor gate ---------------------------------------------------------------
+    def _arm(self, now):
+        sup = self.sup
+        st = sup.state
+        if st == SUP_FAULT:
+            return False, "fault"
+        if st == SUP_POWERFAIL:
+            return False, "supply"
+        if st == SUP_RECOVERY and not self.cfg["recovery_arm"]:
+            return False, "recovery"
+        ok, why = self.latch.core_arm(now)
+        if not ok:
+            return ok, why
+        try:
+            if st == SUP_RECOVERY:
+                rec = sup.recovery
+                sup.resume(rec["token"] if rec else "0:0")
+            elif st == SUP_SAFE:
+                sup.ready()
+        except SupervisorError:
+            self.latch.disarm(now)
+            return False, "recovery" if st == SUP_RECOVERY else "board"
+        return True, "ok"
+
+    def _on_resume(self, rec):
+        lt = self.latch
+        if lt.state not in (latchcore.LOCKED, latchcore.ARMED) or not lt.locked_sw:
+            raise SupervisorError("REFUSED", "latch not verified locked (state %s)" % lt.state)
+
+    # ---- console commands --------------------------------------------------------------
+    def commands(self):
+        return {
+            "arm": (self.cmd_arm, True),
+            "disarm": (self.cmd_disarm, True),
+            "release": (self.cmd_release, True),
+            "grab": (self.cmd_grab, True),
+            "hold": (self.cmd_hold, True),
+            "confirm": (self.cmd_confirm, True),
+            "latch": (self.cmd_latch, False),
+        }
+
+    def _refuse(self, what, why):
+        if why == "busy":
+            raise CommandError("BUSY", "%s refused: the bolt is moving" % what)
+        raise CommandError("STATE", "%s denied: interlock %s" % (what, why))
+
+    def cmd_arm(self, args):
+        now = hal.ticks_ms()
+        ok, why = self.latch.arm(now)
+        if not ok:
+            self._refuse("arm", why)
+        return {"state": self.latch.state, "armed_ms": self.latch.armed_left_ms(now), "board": self.sup.state}
+
+    def cmd_disarm(self, args):
+        self.latch.disarm(hal.ticks_ms())
+        return {"state": self.latch.state}
+
+    def cmd_release(self, args):
+        now = hal.ticks_ms()
+        if self.latch.state == latchcore.OPEN:
+            return {"state": latchcore.OPEN, "result": "open"}
+        ok, why = self.latch.request_release(now, "host")
+        if not ok:
+            self._refuse("release", why)
+        return {"state": self.latch.state, "result": "in_progress"}
+
+    def cmd_grab(self, args):
+        ok, why = self.latch.grab(hal.ticks_ms())
+        if not ok:
+            self._refuse("grab", why)
+        return {"state": self.latch.state, "result": why}
+
+    def cmd_hold(self, args):
+        ok, why = self.latch.hold(hal.ticks_ms())
+        if not ok:
+            self._refuse("hold", why)
+        return {"state": self.latch.state, "result": why}
+
+    def cmd_confirm(self, args):
+        ok = args.get("ok", True) if isinstance(args, dict) else True
+        if not isinstance(ok, bool):
+            raise CommandError("BAD_ARGS", "confirm takes {\"ok\": true|false}")
+        self.latch.confirm(hal.ticks_ms(), ok)
+        return {"confirmed": ok}
+
+    def cmd_latch(self, args):
+        return self.status()
+
+    def status(self):
+        lt = self.latch
+        now = hal.ticks_ms()
+        d = lt.status(now)
+        d["actuator"] = self.actuator_kind
+        d["held"] = self.held
+        d["grams"] = self.grams
+        d["supply_mv"] = self.supply_mv
+        d["mavlink"] = self.gripper.status()
+        d["rx_bytes"] = self.rx_bytes
+        d["tx_bytes"] = self.tx_bytes
+        d["mav_crc_errors"] = self.parser.crc_errors
+        d["recovered"] = self.recovered
+        return d
