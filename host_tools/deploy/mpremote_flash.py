@@ -31,12 +31,25 @@ def mpremote_cmd() -> list[str]:
 
 
 def stage(board: str, dest: Path) -> Path:
-    """What goes on the board's root: boot.py, main.py, hearth/, board.json."""
+    """What goes on the board's root: boot.py, main.py, hearth/, board.json, manifest.json.
+
+    Sources, not .mpy; the manifest (target "source") lets boot.py see a complete
+    firmware. `mpremote cp` copies in sorted order, so manifest.json lands last.
+    """
+    from host_tools.deploy.build import Manifest, firmware_version, sha256
+
     b = load_board(board)
     shutil.copy2(FIRMWARE / "boot.py", dest / "boot.py")
     shutil.copy2(FIRMWARE / "main.py", dest / "main.py")
     shutil.copytree(FIRMWARE / "hearth", dest / "hearth", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "board.json").write_text(__import__("json").dumps(b, indent=1) + "\n")
+    files = {}
+    for f in sorted(dest.rglob("*")):
+        if f.is_file():
+            data = f.read_bytes()
+            files[f.relative_to(dest).as_posix()] = (len(data), sha256(data))
+    man = Manifest(board=board, target="source", fw=firmware_version(), mpy="source", files=files)
+    (dest / "manifest.json").write_bytes(man.to_json())
     return dest
 
 
