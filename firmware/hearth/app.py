@@ -112,6 +112,10 @@ class App:
                 hal.sleep_ms(common["tick_ms"])
             power_ok = self.power.ok
         self.sup.boot(hal.ticks_ms(), power_ok)
+        if self.reset_cause == "wdt":
+            # The watchdog reset us: a stuck loop. Logged (the state it was in comes
+            # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
+            self.faults.add("WDT_RESET", hal.ticks_ms(), {"boots": self.sup.boots})
         self.wdt = hal.Watchdog(common["watchdog_ms"])
         self._maint_ms = common["journal_maintain_ms"]
         self._last_maint = hal.ticks_ms()
@@ -252,10 +256,10 @@ class App:
             pass
 
 
-def main():
+def main(role_cls=None):
     app = None
     try:
-        app = App()
+        app = App(role_cls=role_cls)
         app.run()
     except KeyboardInterrupt:
         if app is not None:

@@ -91,6 +91,18 @@ class BenchServer:
                 vb.power_on()
             elif arg == "brownout":
                 self._brownout(req)
+            elif arg == "fail":
+                # A real power cut: the supply collapses at once, the hold-up capacitor
+                # keeps the chip alive for holdup_ms, then it dies.
+                holdup = float(req.get("holdup_ms", vb.board.get("supply", {}).get("holdup_ms", 20)))
+                w.power_fail_begin()
+                time.sleep(holdup / 1000 / vb.speed)
+                report = w.power_fail_report()
+                vb.power_off()
+                if req.get("restore_after_ms") is not None:
+                    time.sleep(float(req["restore_after_ms"]) / 1000)
+                    vb.power_on()
+                return {"powered": w.powered, "holdup_ms": holdup, **report}
             elif arg == "cut-at":
                 n = int(req["program"])
                 if n < 1:
@@ -106,7 +118,7 @@ class BenchServer:
                 threading.Timer(delay, vb.power_off).start()
                 return {"cut_in_ms": round(delay * 1000, 1)}
             else:
-                raise BenchError("power takes off, on, cycle, brownout, cut-at N or cut-random")
+                raise BenchError("power takes off, on, cycle, fail, brownout, cut-at N or cut-random")
             return {"powered": w.powered}
         if op == "fault":
             name = str(req.get("name", ""))

@@ -352,6 +352,7 @@ class VirtualBoard:
                 if self.world.wdt_expired():
                     self._log("watchdog reset")
                     self._kill()
+                    self.world.wdt_timeout_ms = 0  # a chip reset stops the watchdog
                     self._boot(mode="friendly", cause="wdt")
                     continue
                 if p.poll() is None:
@@ -363,6 +364,7 @@ class VirtualBoard:
                 if req:
                     self.world.reset_requested = None
                     self._log(f"reset ({req})")
+                    self.world.wdt_timeout_ms = 0
                     self.world.power_on()
                     self._boot(mode="friendly", cause="hard")
                     continue

@@ -31,6 +31,9 @@ class World:
         self.wdt_timeout_ms = 0
         self.wdt_fed_s = 0.0
         self.programs = 0
+        self.erases = 0
+        self.drop_at: float | None = None  # when the bench dropped the supply (power fail)
+        self.safe_at: float | None = None  # first moment after the drop with every actuator safe
         self.cut_at_program = 0  # absolute count of programs since power-on; 0 = never
         self.tear_bytes = 1
         self.cut_requested = threading.Event()  # set when the firmware tore a program
@@ -78,11 +81,25 @@ class World:
             self.pwm.clear()
             self.wdt_timeout_ms = 0
 
+    def power_fail_report(self) -> dict[str, Any]:
+        with self.lock:
+            if self.drop_at is None:
+                return {}
+            return {
+                "safe_after_ms": None if self.safe_at is None else round((self.safe_at - self.drop_at) * 1000 / self.speed, 3),
+                "programs": self.programs - self._programs_at_drop,
+                "erases": self.erases - self._erases_at_drop,
+            }
+
     def power_on(self) -> None:
         with self.lock:
             self.powered = True
             self.supply_mv = self.nominal_mv
             self.programs = 0
+            self.erases = 0
+            self.cut_at_program = 0  # a cut is armed for one power-on only
+            self.drop_at = None
+            self.safe_at = None
             self.reset_requested = None
             self.cut_requested.clear()
             self.boots += 1
@@ -106,12 +123,14 @@ class World:
                     on_output = getattr(p, "on_output", None)
                     if on_output is not None:
                         on_output(self, pin, v)  # e.g. an HX711 clocked by the firmware
+                self._note_safe()
             elif op == b"P":
                 pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
                 if freq:
                     self.pwm[pin] = (freq, duty)
                 else:
                     self.pwm.pop(pin, None)
+                self._note_safe()
             elif op == b"I":
                 self.step()
                 return b"%d\n" % self.read_input(int(parts[1]))
@@ -141,13 +160,50 @@ class World:
                 n = int(parts[1])
                 self.programs += 1
                 if self.cut_at_program and self.programs >= self.cut_at_program:
-                    return b"%d\n" % min(self.tear_bytes, n)
+                    # tear >= the program's size: it lands whole, then power dies (-1)
+                    return b"%d\n" % (self.tear_bytes if self.tear_bytes < n else -1)
                 return b"%d\n" % n
+            elif op == b"E":
+                self.erases += 1
             elif op == b"Z":
                 self.cut_requested.set()
             elif op == b"X":
                 self.reset_requested = parts[1].decode()
         return None
+
+    def actuators_safe(self) -> bool:
+        """Every actuator at its safe level, by the board file's safe_outputs/safe_pwm."""
+        for item in self.board.get("safe_outputs", []):
+            pin = int(item["pin"])
+            if pin in self.pwm:
+                continue  # judged by safe_pwm below
+            if self.outputs.get(pin, item["level"]) != item["level"]:
+                return False
+        for name, rule in self.board.get("safe_pwm", {}).items():
+            pin = self.pins.get(name)
+            fd = self.pwm.get(int(pin)) if pin is not None else None
+            if not fd:
+                continue  # not pulsing: safe (the pin level is checked above)
+            freq, duty = fd
+            if "max_duty_u16" in rule and duty > rule["max_duty_u16"]:
+                return False
+            if "max_pulse_us" in rule and duty / 65535.0 * 1e6 / freq > rule["max_pulse_us"]:
+                return False
+        return True
+
+    def power_fail_begin(self) -> None:
+        """The supply collapses (the board's hold-up capacitor now carries it)."""
+        with self.lock:
+            self._ramp = None
+            self.supply_mv = 0
+            self.drop_at = self.now_s()
+            self.safe_at = self.drop_at if self.actuators_safe() else None
+            self._programs_at_drop = self.programs
+            self._erases_at_drop = self.erases
+
+    def _note_safe(self) -> None:
+        if self.drop_at is not None and self.safe_at is None and self.actuators_safe():
+            self.safe_at = self.now_s()
 
     def read_input(self, pin: int) -> int:
         for p in self.plants:

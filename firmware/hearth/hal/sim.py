@@ -128,11 +128,15 @@ class LocalWorld:
                 img[off:off + 4096] = blk
         return img
 
+    def note_erase(self):
+        self.erases += 1
+
     def before_program(self, nbytes):
         # Returns how many bytes of this program reach the flash before power dies.
+        # -1: the whole program lands, then power dies (a cut right at the boundary).
         self.programs += 1
         if self.cut_at_program and self.programs >= self.cut_at_program:
-            return min(self.tear_bytes, nbytes)
+            return self.tear_bytes if self.tear_bytes < nbytes else -1
         return nbytes
 
     def power_died(self):
@@ -211,6 +215,10 @@ class LinkWorld:
     def before_program(self, nbytes):
         self.programs += 1
         return int(self._ask(b"G %d\n" % nbytes))
+
+    def note_erase(self):
+        self.erases += 1
+        self._send(b"E\n")
 
     def power_died(self):
         # The bench cut power in the middle of this program: tell it the torn write
@@ -445,6 +453,9 @@ class Partition:
     def program(self, block, data, off=0):
         start = self._span(block, off, len(data))
         n = world.before_program(len(data))
+        die_after = n < 0
+        if die_after:
+            n = len(data)
         img = self._img
         if isinstance(img, bytearray):
             # In place: the power-fail path is measured for allocation, and a flash
@@ -457,12 +468,12 @@ class Partition:
             for i in range(n):
                 new[i] = old[i] & data[i]
             img[start:start + n] = new
-        if n < len(data):
+        if n < len(data) or die_after:
             world.power_died()
 
     def erase(self, block):
         start = self._span(block, 0, self.BLOCK)
-        world.erases += 1
+        world.note_erase()
         self._img[start:start + self.BLOCK] = b"\xff" * self.BLOCK
 
 
