@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -39,7 +41,8 @@ def main() -> None:
 @click.option("--baud", type=int, default=None, help="Throttle the console to this baud rate (default: unthrottled).")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Virtual time runs at this multiple of real time.")
 @click.option("--heap", default="256K", show_default=True, help="MicroPython heap size of the board.")
-def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str) -> None:
+@click.option("--image", "image_file", default=None, help="Boot from this filesystem image (`hearth image --target sim`).")
+def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str, image_file: str | None) -> None:
     """Run a virtual board until interrupted.
 
     Prints one `name: value` line per endpoint (console first, then bench, then mavlink
@@ -56,7 +59,16 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap)
     except SimError as e:
         die(str(e))
-    run_forever(vb)
+    if image_file:
+        from host_tools.deploy.image import ImageError, install_sim_image
+
+        try:
+            install_sim_image(Path(image_file), vb.state)
+        except ImageError as e:
+            die(str(e))
+    from host_tools.deploy.multi import SimRecorder
+
+    run_forever(vb, out=SimRecorder(vb, sys.stdout))
 
 
 @main.command()
@@ -200,38 +212,134 @@ def call(port: str, as_json: bool, timeout: float, command: str, args_json: str 
 
 
 # ---- deploy ---------------------------------------------------------------------------------
+_target = click.option(
+    "--target", default="auto", show_default=True,
+    help="What to build for: board (the board file's chip), sim (the virtual board: unix-port bytecode, "
+    "native parts for this host's arch), or a chip name. flash: auto = ask the board (virtual or ESP32).",
+)
+
+
 @main.command()
 @click.option("--board", required=True, help="Board name (a file in boards/).")
-@_port
-@_timeout
-def flash(board: str, port: str, timeout: float) -> None:
-    """Copy the firmware and the board file to a board with mpremote, restart it, check `hello`."""
-    from host_tools.deploy.mpremote_flash import FlashError
-    from host_tools.deploy.mpremote_flash import flash as do_flash
-    from host_tools.protocol import BoardError, ProtocolTimeout
-    from host_tools.sim.state import SimError, load_board
-    from host_tools.transport.serialport import PortError, open_port
+@_target
+@click.option("--out", default=None, help="Output folder (default build/BOARD, build/BOARD-sim for --target sim).")
+@_json
+def build(board: str, target: str, out: str | None, as_json: bool) -> None:
+    """Compile the firmware (mpy-cross) for a board, with board.json, config and manifest."""
+    from host_tools.deploy.commands import UsageError, build_summary, do_build
 
     try:
-        load_board(board)
-        open_port(port).close()
-    except (SimError, PortError) as e:
+        path, man = do_build(board, "board" if target == "auto" else target, out)
+    except UsageError as e:
         die(str(e))
-    click.echo(f"flashing {board} to {port} ...")
+    emit({"path": str(path), "build": man.build, "target": man.target, "files": len(man.files),
+          "bytes": man.total_bytes(), "fw": man.fw, "mpy": man.mpy, "native": man.native},
+         as_json, build_summary(path, man))
+
+
+@main.command()
+@click.option("--board", default=None, help="Board name (a file in boards/); with --all, virtual boards know theirs.")
+@click.option("--port", "-p", "ports", multiple=True, help="Serial port of a board; repeat for several boards.")
+@click.option("--all", "all_ports", is_flag=True, help="Every board found: ESP32 USB serial ports and running `hearth sim`s.")
+@_target
+@click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
+@click.option("--base", "base", default=None, metavar="FIRMWARE.bin",
+              help="First erase and write this MicroPython base image with esptool (its chip is checked).")
+@click.option("--image", "image", is_flag=True, help="Write the whole app filesystem as one LittleFS image with esptool.")
+@click.option("--size", type=int, default=None, help="--image: vfs partition size in bytes (default: the chip's).")
+@click.option("--dry-run", is_flag=True, help="--base/--image: print the esptool commands, run nothing.")
+@click.option("--frame", type=int, default=128, show_default=True, help="Transfer frame size (bytes).")
+@click.option("--window", type=int, default=2, show_default=True, help="Frames in flight (frame*window <= 256 for an ESP32 UART).")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds of board silence before giving up.")
+@_json
+def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
+          base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
+          timeout: float, as_json: bool) -> None:
+    """Flash boards: build, send only the files that differ, verify every hash on the board,
+    write the manifest last, reset, check `hello` reports the new build.
+
+    \b
+    Exit code: 0 ok; one board: 1 a check failed, 2 usage or connection error;
+    several boards: the number that failed (at most 125).
+    """
+    from host_tools.deploy import commands as c
+
+    plist = list(ports)
+    known: dict[str, str] = {}
+    if all_ports:
+        found, known = c.all_ports()
+        plist += [p for p in found if p not in plist]
+        if not plist:
+            die("--all found no boards: plug one in or start `hearth sim`")
+    if not plist:
+        die("no port given: pass --port PORT (repeat for several boards) or --all")
+    if base and image:
+        die("--base and --image are separate steps: run them one after the other")
     try:
-        secs = do_flash(board, port)
-    except FlashError as e:
+        if base or image:
+            if not board:
+                die("--base and --image need --board NAME")
+            code = c.esptool_flash("base" if base else "image", board, plist, base, target, size, dry_run, as_json)
+            if code or image or dry_run:
+                sys.exit(code)
+            time.sleep(2.0)  # the board boots MicroPython for the first time (it makes its filesystem)
+        if board is not None:
+            from host_tools.sim.state import SimError, load_board
+
+            try:
+                load_board(board)
+            except SimError as e:
+                die(str(e))
+        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout))
+    except c.UsageError as e:
         die(str(e))
-    client = _client(port, timeout)
+
+
+@main.command()
+@click.option("--board", required=True, help="Board name (a file in boards/).")
+@click.option("--target", default="board", show_default=True, help="board (the chip's vfs partition) or sim (the virtual board's).")
+@click.option("--size", type=int, default=None, help="vfs partition size in bytes (default: the chip's stock partition table).")
+@click.option("--out", "-o", default=None, help="Image file (default build/BOARD.img or build/BOARD-sim.img).")
+@_json
+def image(board: str, target: str, size: int | None, out: str | None, as_json: bool) -> None:
+    """Make a LittleFS image of the app filesystem for the board's vfs partition."""
+    from host_tools.deploy.commands import UsageError, do_build
+    from host_tools.deploy.image import ImageError, make_image, vfs_partition
+    from host_tools.sim.state import load_board
+
     try:
-        h = client.request("hello", None, retries=5)
-    except (BoardError, ProtocolTimeout) as e:
-        die(f"firmware copied but the board does not answer `hello`: {e}", EXIT_FAIL)
-    finally:
-        client.close()
-    if h.get("board") != board:
-        die(f"board answers as {h.get('board')!r}, expected {board!r}", EXIT_FAIL)
-    click.echo(f"flashed {board} in {secs:.1f} s; hello: fw {h.get('fw')}, role {h.get('role')}, state {h.get('state')}")
+        path, man = do_build(board, target, None)
+        offset, part = vfs_partition(load_board(board), man.target)
+        data, man, nbytes = make_image(path, size or part)
+    except UsageError as e:
+        die(str(e))
+    except ImageError as e:
+        die(str(e), EXIT_FAIL)
+    dest = Path(out) if out else path.parent / f"{path.name}.img"
+    dest.write_bytes(data)
+    emit({"image": str(dest), "bytes": len(data), "offset": offset, "files": len(man.files), "data_bytes": nbytes,
+          "build": man.build, "target": man.target}, as_json,
+         f"{dest}: {len(data)} bytes LittleFS image ({len(man.files)} files, {nbytes} bytes of data, build {man.build}) "
+         f"for the vfs partition at 0x{offset:x}")
+
+
+@main.command(name="test")
+@_port
+@click.argument("modules", nargs=-1)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds a single test may run.")
+@_json
+def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool) -> None:
+    """Run the firmware's unit tests (tests/firmware, as CI runs them) on a board.
+
+    MODULES: test module names (default: all). The board keeps its firmware; the tests
+    go to /_hearth_test. Exit code: 0 all passed, 1 a test failed or timed out, 2 connection.
+    """
+    from host_tools.deploy.commands import UsageError, test_board
+
+    try:
+        sys.exit(test_board(port, modules, timeout, as_json))
+    except UsageError as e:
+        die(str(e))
 
 
 if __name__ == "__main__":

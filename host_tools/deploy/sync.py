@@ -79,7 +79,8 @@ def frames(enc: bytes, size: int = FRAME) -> list[bytes]:
 
 
 # Runs on the board: prints "path size sha256[:16]" per file.
-INVENTORY = b"""import os,hashlib,binascii
+INVENTORY = b"""import os,sys,hashlib,binascii
+print('#',sys.platform)
 def _h(p,z):
  if z>262144:return '-'
  h=hashlib.sha256();b=bytearray(1024);m=memoryview(b)
@@ -208,9 +209,13 @@ def _noprogress(phase: str, done: int, total: int) -> None:
 
 
 def inventory(r: RawRepl, timeout: float = 30.0) -> dict[str, tuple[int, str]]:
+    """{path: (size, sha256[:16])} of every file on the board; r.platform is set too."""
     out = r.run(INVENTORY, timeout)
     files: dict[str, tuple[int, str]] = {}
     for line in out.decode(errors="replace").splitlines():
+        if line.startswith("# "):
+            r.platform = line[2:].strip()
+            continue
         parts = line.strip().rsplit(" ", 2)
         if len(parts) == 3 and parts[1].isdigit():
             files[parts[0]] = (int(parts[1]), parts[2])
@@ -295,23 +300,39 @@ def _raw_sizes(fr: list[bytes]) -> list[int]:
     return out
 
 
-def flash_build(build_dir: Path, port: str, progress: Progress = _noprogress, frame: int = FRAME,
+Resolver = Callable[[str], Path]  # board's sys.platform ("esp32", "linux" = virtual) -> build folder
+
+
+def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogress, frame: int = FRAME,
                 window: int = WINDOW, timeout: float = 10.0, check_hello: bool = True,
                 baud: int = 115200) -> FlashResult:
-    """Flash the build in `build_dir` to the board on `port`. Raises nothing: see `.ok`/`.code`."""
+    """Flash a build folder (or the one `build(platform)` names once the board said
+    what it is) to the board on `port`. Raises nothing: see `.ok` and `.code`."""
     t0 = time.monotonic()
-    try:
-        man = load_build(build_dir)
-    except BuildError as e:
-        return FlashResult(port, "?", "?", ok=False, message=str(e), code=2)
-    res = FlashResult(port, man.board, man.build)
+    res = FlashResult(port, "?", "?")
     try:
         r = RawRepl.open(port, baud)
     except Exception as e:  # noqa: BLE001 - PortError and serial errors alike
         res.message, res.code = str(e), 2
         return res
     try:
-        _flash(r, build_dir, man, res, progress, frame, window, timeout)
+        progress("connect", 0, 0)
+        try:
+            r.enter()
+        except ReplError as e:
+            raise FlashError(str(e), 2) from e
+        progress("inventory", 0, 0)
+        try:
+            board_files = inventory(r)
+        except BoardExecError as e:
+            raise FlashError(f"{r.name}: listing the board's files failed: {e}") from e
+        build_dir = build if isinstance(build, Path) else build(r.platform)
+        try:
+            man = load_build(build_dir)
+        except BuildError as e:
+            raise FlashError(str(e), 2) from e
+        res.board, res.build = man.board, man.build
+        _flash(r, build_dir, man, board_files, res, progress, frame, window, timeout)
         if check_hello:
             progress("hello", res.payload_bytes, res.payload_bytes)
             r.close()
@@ -321,30 +342,28 @@ def flash_build(build_dir: Path, port: str, progress: Progress = _noprogress, fr
         res.message, res.code = str(e), e.code
     except ReplError as e:
         res.message = f"{e}. If the board reset or lost power mid-flash it boots safe (incomplete firmware): run `hearth flash` again."
-        res.code = 2 if not r.wire_in else 1
+        res.code = 1
+    except (BuildError, OSError) as e:
+        res.message, res.code = str(e), 2
     finally:
+        if not res.ok and not res.code:
+            res.code = 1
         res.wire_bytes = r.wire_out
         r.close()
         res.seconds = time.monotonic() - t0
     return res
 
 
-def _flash(r: RawRepl, build_dir: Path, man: Manifest, res: FlashResult, progress: Progress, frame: int,
-           window: int, timeout: float) -> None:
-    progress("connect", 0, 0)
-    r.enter()
-    progress("inventory", 0, 0)
-    try:
-        board_files = inventory(r)
-        old = None
-        if MANIFEST in board_files:
-            try:
-                old = Manifest.from_json(r.run(b"print(open('/manifest.json').read())", timeout))
-            except (BuildError, BoardExecError):
-                old = None
-    except BoardExecError as e:
-        raise FlashError(f"{r.name}: listing the board's files failed: {e}") from e
+def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tuple[int, str]],
+           res: FlashResult, progress: Progress, frame: int, window: int, timeout: float) -> None:
+    old = None
     mbytes = man.to_json()
+    same = board_files.get(MANIFEST) == (len(mbytes), hashlib.sha256(mbytes).hexdigest()[:16])
+    if MANIFEST in board_files and not same:  # the old list tells what to remove
+        try:
+            old = Manifest.from_json(r.run(b"print(open('/manifest.json').read())", timeout))
+        except (BuildError, BoardExecError):
+            old = None
     send, keep, remove, needs_manifest = plan(man, board_files, old, mbytes)
     res.payload_bytes = sum(man.files[p][0] for p in send) + sum(man.keep[p][0] for p in keep) + len(mbytes) * needs_manifest
     if not needs_manifest and not keep:

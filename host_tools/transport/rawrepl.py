@@ -45,6 +45,7 @@ class RawRepl:
         self.wire_out = 0  # bytes written to the board
         self.wire_in = 0  # bytes read from the board
         self._buf = bytearray()
+        self.platform = ""  # the board's sys.platform, once a program printed it
 
     @classmethod
     def open(cls, port: str, baud: int = 115200) -> RawRepl:
@@ -120,6 +121,30 @@ class RawRepl:
                     f"{self.name}: no {what or repr(ending)} from the board within {timeout:g} s "
                     f"(last output: {bytes(self._buf[-160:])!r})"
                 )
+
+    def read_line(self, timeout: float) -> bytes | None:
+        """One output line of a running program (with its newline), or None at the
+        program's end-of-output marker (0x04, consumed). Raises ReplError after
+        `timeout` seconds without a complete line."""
+        last = time.monotonic()
+        start = 0
+        while True:
+            nl = self._buf.find(b"\n", start)
+            eof = self._buf.find(b"\x04", start)
+            if eof >= 0 and (nl < 0 or eof < nl):
+                line = bytes(self._buf[:eof])
+                del self._buf[: eof + 1]
+                self._buf[:0] = b"\x04"  # let finish() see the end of output
+                return line or None
+            if nl >= 0:
+                line = bytes(self._buf[: nl + 1])
+                del self._buf[: nl + 1]
+                return line
+            start = len(self._buf)
+            if self._fill():
+                last = time.monotonic()
+            elif time.monotonic() - last > timeout:
+                raise ReplError(f"{self.name}: no output for {timeout:g} s")
 
     def drain(self, quiet: float = 0.05, limit: float = 1.0) -> bytes:
         """Read and drop whatever arrives until the line is quiet for `quiet` seconds."""

@@ -1,0 +1,227 @@
+"""The deploy verbs behind cli.py's `build`, `flash`, `image` and `test` (cli.py stays thin)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from host_tools.deploy.build import BuildError, Manifest, build, resolve_target
+from host_tools.sim.state import SimError, load_board
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+err = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """Bad arguments: exit code 2."""
+
+
+def target_for_platform(platform: str, chip_target: str) -> str:
+    # The unix port says "linux" (or darwin): a virtual board, bytecode + host arch.
+    return chip_target if platform in ("esp32",) else "sim"
+
+
+def do_build(board: str, target: str, out: str | None) -> tuple[Path, Manifest]:
+    try:
+        return build(board, target, Path(out) if out else None)
+    except (BuildError, SimError) as e:
+        raise UsageError(str(e)) from e
+
+
+def build_summary(path: Path, man: Manifest) -> str:
+    nat = f", native: {', '.join(man.native)}" if man.native else ""
+    note = " (virtual board: unix-port bytecode; native parts for this host's arch)" if man.target == "sim" else ""
+    return (f"built {man.board} for {man.target}{note} in {path}: {len(man.files)} files, "
+            f"{man.total_bytes()} bytes, fw {man.fw}, mpy {man.mpy}, build {man.build}{nat}")
+
+
+# ---- flash --------------------------------------------------------------------------------
+def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str], target: str,
+                build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float) -> int:
+    from host_tools.deploy.multi import Job, exit_code, flash_many
+
+    builds: dict[tuple[str, str], Path] = {}
+    lock = threading.Lock()
+    problems: list[str] = []
+
+    def resolver_for(port: str) -> Any:
+        name = board or boards_for.get(port)
+        if not name:
+            raise UsageError(f"which board is on {port}? pass --board NAME")
+        try:
+            b = load_board(name)
+        except SimError as e:
+            raise UsageError(str(e)) from e
+        if build_dir:
+            return Path(build_dir)
+
+        def resolve(platform: str) -> Path:
+            if target == "auto":
+                tgt = target_for_platform(platform, str(b["chip"]))
+            else:
+                tgt = resolve_target(b, target)
+            with lock:
+                key = (name, tgt)
+                if key not in builds:
+                    try:
+                        builds[key], _ = build(name, tgt)
+                    except BuildError as e:
+                        problems.append(str(e))
+                        raise
+                return builds[key]
+
+        return resolve
+
+    jobs = [Job(p, resolver_for(p)) for p in ports]
+    console = err
+    prog = Progress(
+        TextColumn("{task.fields[port]:<14}"), TextColumn("{task.fields[phase]:<9}"), BarColumn(),
+        DownloadColumn(), TransferSpeedColumn(), console=console, disable=as_json, transient=False,
+    )
+    tasks: dict[int, TaskID] = {}
+    with prog:
+        for i, j in enumerate(jobs):
+            tasks[i] = prog.add_task("", total=None, port=Path(j.port).name if j.port.startswith("/dev/") else j.port,
+                                     phase="waiting")
+
+        def on(i: int, phase: str, done: int, total: int) -> None:
+            if total:
+                prog.update(tasks[i], completed=done, total=total, phase=phase)
+            else:
+                prog.update(tasks[i], phase=phase)
+
+        t0 = time.monotonic()
+        results = flash_many(jobs, on, frame=frame, window=window, timeout=timeout)
+        wall = time.monotonic() - t0
+    if as_json:
+        click.echo(json.dumps({"ok": all(r.ok for r in results), "seconds": round(wall, 3),
+                               "boards": [r.as_dict() for r in results]}, indent=1, sort_keys=True))
+    else:
+        t = Table(title=f"flash: {sum(r.ok for r in results)}/{len(results)} ok in {wall:.1f} s")
+        for col in ("port", "board", "build", "result", "files sent", "bytes", "time"):
+            t.add_column(col)
+        for r in results:
+            what = ("unchanged" if r.unchanged else "ok") if r.ok else "FAILED"
+            t.add_row(r.port, r.board, r.build, what, str(len(r.sent_files)), str(r.payload_bytes), f"{r.seconds:.1f} s")
+        if len(results) > 1:
+            err.print(t)
+        for r in results:
+            if r.ok:
+                h = r.hello
+                click.echo(f"{r.port}: {r.board} build {r.build} "
+                           f"{'unchanged' if r.unchanged else f'({len(r.sent_files)} files, {r.payload_bytes} bytes)'} "
+                           f"in {r.seconds:.1f} s; hello: fw {h.get('fw')}, state {h.get('state')}"
+                           + (f" [{r.message}]" if r.message else ""))
+            else:
+                click.secho(f"error: {r.port}: {r.message}", fg="red", err=True)
+    return exit_code(results)
+
+
+def esptool_flash(kind: str, board: str, ports: list[str], file: str | None, target: str, size: int | None,
+                  dry_run: bool, as_json: bool) -> int:
+    from host_tools.deploy import esp
+    from host_tools.deploy.image import ImageError, make_image, vfs_partition
+
+    try:
+        b = load_board(board)
+    except SimError as e:
+        raise UsageError(str(e)) from e
+    chip = str(b["chip"])
+    cmds: list[list[str]] = []
+    try:
+        for port in ports:
+            _refuse_virtual(port)
+            if kind == "base":
+                assert file
+                cmds += esp.base_commands(port, chip, Path(file))
+            else:
+                off, part = vfs_partition(b, "board")
+                out, _ = build(board, target if target not in ("auto", "sim") else "board")
+                img, _man, _n = make_image(out, size or part)
+                path = out.parent / f"{board}.img"
+                path.write_bytes(img)
+                cmds += esp.image_commands(port, chip, path, off)
+    except (esp.EspError, ImageError, BuildError) as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        return EXIT_FAIL
+    if dry_run or as_json:
+        click.echo(json.dumps({"commands": cmds, "dry_run": dry_run}, indent=1) if as_json
+                   else "\n".join(" ".join(c) for c in cmds))
+        if dry_run:
+            return EXIT_OK
+    try:
+        esp.run(cmds)
+    except esp.EspError as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _refuse_virtual(port: str) -> None:
+    from host_tools.deploy.multi import discover
+
+    if any(f.port == port and f.kind == "virtual" for f in discover()):
+        raise UsageError(f"{port} is a virtual board: esptool needs a real ESP32 (use `hearth sim --image` instead)")
+
+
+def all_ports() -> tuple[list[str], dict[str, str]]:
+    from host_tools.deploy.multi import discover
+
+    found = discover()
+    return [f.port for f in found], {f.port: f.board for f in found if f.board}
+
+
+# ---- test ---------------------------------------------------------------------------------
+def test_board(port: str, modules: tuple[str, ...], timeout: float, as_json: bool) -> int:
+    from host_tools.deploy.fwtest import ModuleResult, run_tests, select_modules
+    from host_tools.transport.rawrepl import ReplError
+    from host_tools.transport.serialport import PortError
+
+    try:
+        mods = select_modules(modules)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+
+    def show(m: ModuleResult) -> None:
+        if as_json:
+            return
+        mark = "ok" if m.ok else "FAIL"
+        click.echo(f"{mark:>4} {m.module}: {len(m.passed)} passed, {len(m.failed)} failed"
+                   + (f", TIMEOUT {m.timeout}" if m.timeout else "") + f" ({m.seconds:.1f} s)")
+        for name, text in m.failed.items():
+            click.echo(f"     FAIL {name}\n" + "\n".join("       " + ln for ln in text.splitlines()[-8:]))
+        if m.crashed:
+            click.echo("     module crashed:\n" + "\n".join("       " + ln for ln in m.crashed.splitlines()[-8:]))
+
+    t0 = time.monotonic()
+    try:
+        res = run_tests(port, mods, timeout, show)
+    except (PortError, ReplError) as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        return EXIT_USAGE
+    passed = sum(len(m.passed) for m in res)
+    failed = sum(len(m.failed) for m in res)
+    bad = [m for m in res if not m.ok]
+    if as_json:
+        click.echo(json.dumps({"ok": not bad, "passed": passed, "failed": failed, "seconds": round(time.monotonic() - t0, 2),
+                               "modules": [{"module": m.module, "passed": m.passed, "failed": m.failed,
+                                            "timeout": m.timeout, "crashed": m.crashed, "seconds": round(m.seconds, 3)}
+                                           for m in res]}, indent=1))
+    else:
+        click.echo(f"{passed} passed, {failed} failed, {sum(1 for m in res if m.timeout)} timed out, "
+                   f"{sum(1 for m in res if m.crashed)} crashed, in {time.monotonic() - t0:.1f} s on {port}")
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+def fail_usage(msg: str) -> None:
+    click.secho(f"error: {msg}", fg="red", err=True)
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,88 @@
+"""esptool: the MicroPython base image and production filesystem images.
+
+Only argument lists are built here and handed to esptool in a subprocess; nothing is
+pretended. Before a base image is written its header is checked: an ESP image starts
+with 0xE9, and its extended header carries the chip id at bytes 12-13 (little-endian),
+so a firmware built for another chip is refused before anything is erased.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+# esptool's chip ids (ESP_CHIP_ID in the image's extended header).
+CHIP_IDS = {"esp32": 0, "esp32s2": 2, "esp32c3": 5, "esp32s3": 9, "esp32c2": 12, "esp32c6": 13, "esp32h2": 16}
+CHIP_NAMES = {v: k for k, v in CHIP_IDS.items()}
+# Where the second-stage bootloader (the start of MicroPython's firmware.bin) lives.
+BOOTLOADER_OFFSET = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0, "esp32c6": 0x0,
+                     "esp32c2": 0x0, "esp32h2": 0x0}
+IMAGE_MAGIC = 0xE9
+
+
+class EspError(Exception):
+    """A base or filesystem image cannot go to this board; the message says why."""
+
+
+def image_chip(data: bytes) -> str:
+    """The chip an ESP image is built for, from its header."""
+    if len(data) < 24:
+        raise EspError(f"not an ESP image: {len(data)} bytes, shorter than its 24-byte header")
+    if data[0] != IMAGE_MAGIC:
+        raise EspError(f"not an ESP image: first byte 0x{data[0]:02x}, expected 0xE9 (is this a .bin from micropython.org?)")
+    chip_id = int.from_bytes(data[12:14], "little")
+    if chip_id not in CHIP_NAMES:
+        raise EspError(f"unknown chip id {chip_id} in the image header")
+    return CHIP_NAMES[chip_id]
+
+
+def check_base_image(path: Path, chip: str) -> int:
+    """Refuse an image for another chip; return the offset to write it at."""
+    if chip not in BOOTLOADER_OFFSET:
+        raise EspError(f"no base-image offset known for chip {chip!r}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EspError(f"cannot read {path}: {e}") from e
+    got = image_chip(data)
+    if got != chip:
+        raise EspError(
+            f"{path.name} is a MicroPython image for {got}, but this board is an {chip}: "
+            f"download the {chip.upper()} firmware (refusing before anything is erased)"
+        )
+    return BOOTLOADER_OFFSET[chip]
+
+
+def esptool_cmd() -> list[str]:
+    return [sys.executable, "-m", "esptool"]
+
+
+def base_commands(port: str, chip: str, image: Path, baud: int = 460800) -> list[list[str]]:
+    """Erase the whole flash, then write the base image at the chip's bootloader offset."""
+    off = check_base_image(image, chip)
+    common = [*esptool_cmd(), "--chip", chip, "--port", port, "--baud", str(baud)]
+    return [
+        [*common, "erase-flash"],
+        [*common, "write-flash", "-z", f"0x{off:x}", str(image)],
+    ]
+
+
+def image_commands(port: str, chip: str, image: Path, offset: int, baud: int = 460800) -> list[list[str]]:
+    """Write a filesystem image over the vfs partition, in one pass (a production line)."""
+    return [[*esptool_cmd(), "--chip", chip, "--port", port, "--baud", str(baud),
+             "write-flash", "-z", f"0x{offset:x}", str(image)]]
+
+
+def run(commands: list[list[str]], timeout: float = 600) -> None:
+    for cmd in commands:
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise EspError(f"esptool did not run: {e}") from e
+        if p.returncode != 0:
+            tail = (p.stderr or p.stdout).strip().splitlines()[-5:]
+            raise EspError(
+                f"esptool failed ({' '.join(cmd[3:])}):\n" + "\n".join(tail)
+                + "\nHold BOOT while pressing EN to enter the download mode, and check the port."
+            )
