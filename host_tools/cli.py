@@ -342,5 +342,149 @@ def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool)
         die(str(e))
 
 
+# ---- diag: the payload latch over MAVLink ---------------------------------------------------
+@main.group()
+def diag() -> None:
+    """Diagnostics on a board (real or virtual)."""
+
+
+_mav_port = click.option("--mavlink", "-m", "mav_port", required=True,
+                         help="The latch's MAVLink serial (UART2 to the flight controller; a virtual board's "
+                         "`mavlink:` endpoint).")
+_mav_baud = click.option("--baud", type=int, default=57600, show_default=True, help="MAVLink baud rate.")
+_mav_ids = [
+    click.option("--sysid", type=int, default=1, show_default=True, help="System id we speak as (the vehicle's FC)."),
+    click.option("--compid", type=int, default=158, show_default=True, help="The latch's component id."),
+]
+
+
+def _fc(port: str, baud: int, sysid: int, compid: int) -> Any:
+    from host_tools.latch import FlightController, LatchLinkError
+
+    try:
+        return FlightController(port, baud=baud, sysid=sysid, compid=1, target_system=sysid, target_component=compid)
+    except LatchLinkError as e:
+        die(f"{e}. Check the port (`hearth ports`) and that nothing else holds it.")
+
+
+def _await_latch(fc: Any, port: str, compid: int) -> Any:
+    import time
+
+    hb = fc.wait_heartbeat(timeout=5.0)
+    if hb is None:
+        fc.close()
+        die(f"no gripper HEARTBEAT on {port} within 5 s: check wiring (TX/RX crossed), baud and power", EXIT_FAIL)
+    if hb.get_srcComponent() != compid:
+        click.secho(f"note: the latch answers as component {hb.get_srcComponent()}, not {compid}", err=True)
+        fc.target_component = hb.get_srcComponent()
+    time.sleep(1.2)  # let the latch see our heartbeat: it refuses to arm without the FC link
+    return hb
+
+
+@diag.command("latch-cycle")
+@_mav_port
+@_mav_baud
+@_mav_ids[0]
+@_mav_ids[1]
+@click.option("--cycles", "-n", type=int, default=10, show_default=True, help="Open/lock cycles to run.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each motion.")
+@_json
+def latch_cycle(mav_port: str, baud: int, sysid: int, compid: int, cycles: int, timeout: float, as_json: bool) -> None:
+    """Run N verified open/lock cycles of a payload latch over MAVLink, with timings.
+
+    Each cycle: arm, RELEASE (ACCEPTED only when the open switch confirms), GRAB
+    (ACCEPTED only when the lock switch confirms). THE LATCH OPENS: take the parcel
+    off first. Exit 1 if any cycle failed."""
+    from host_tools.latch import STATES, run_cycles
+
+    if cycles < 1:
+        die("--cycles must be at least 1")
+    fc = _fc(mav_port, baud, sysid, compid)
+    try:
+        hb = _await_latch(fc, mav_port, compid)
+        if not as_json:
+            click.echo(f"latch on {mav_port}: state {STATES.get(hb.custom_mode, '?')}; running {cycles} cycles")
+
+        def progress(i: int, n: int) -> None:
+            if not as_json:
+                click.echo(f"  cycle {i}/{n} done", err=True)
+
+        res = run_cycles(fc, cycles, timeout, progress)
+    finally:
+        fc.close()
+    if as_json:
+        emit(res, True)
+    else:
+        for key, label in (("release_ack_ms", "release ACK"), ("release_confirmed_ms", "release confirmed"),
+                           ("lock_confirmed_ms", "lock confirmed")):
+            s = res[key]
+            if s:
+                click.echo(f"{label:>18}: median {s['median']} ms, p95 {s['p95']} ms, min {s['min']}, max {s['max']} (n={s['n']})")
+        for f in res["failures"]:
+            click.secho(f"FAILED {f}", fg="red")
+        click.echo(f"{res['ok']}/{cycles} releases confirmed by the open switch")
+    sys.exit(EXIT_FAIL if res["failures"] else EXIT_OK)
+
+
+@diag.command("mavlink")
+@_mav_port
+@_mav_baud
+@_mav_ids[0]
+@_mav_ids[1]
+@click.argument("action", type=click.Choice(["watch", "arm", "disarm", "release", "grab", "hold"]), default="watch")
+@click.option("--seconds", type=float, default=5.0, show_default=True, help="How long to listen after the action.")
+@_json
+def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str, seconds: float, as_json: bool) -> None:
+    """Play the flight controller (pymavlink) for a latch on the bench.
+
+    Sends our HEARTBEAT at 1 Hz, optionally one command (arm, disarm, release, grab,
+    hold), and prints what the latch says: its heartbeat state, COMMAND_ACKs and
+    STATUSTEXTs. `watch` only listens."""
+    import time
+
+    from host_tools.latch import GRAB, HOLD, RELEASE, RESULTS, STATES
+
+    fc = _fc(mav_port, baud, sysid, compid)
+    out: list[dict[str, Any]] = []
+    try:
+        _await_latch(fc, mav_port, compid)
+        mk = fc.mark()
+        t0 = time.monotonic()
+        if action == "arm":
+            fc.arm(True)
+        elif action == "disarm":
+            fc.arm(False)
+        elif action != "watch":
+            fc.gripper({"release": RELEASE, "grab": GRAB, "hold": HOLD}[action])
+        time.sleep(seconds)
+        with fc._cv:
+            msgs = list(fc.msgs[mk:])
+    finally:
+        fc.close()
+    for t, m in msgs:
+        kind = m.get_type()
+        e: dict[str, Any] = {"t_ms": round((t - t0) * 1000, 1), "type": kind}
+        if kind == "HEARTBEAT":
+            e["state"] = STATES.get(m.custom_mode, "?")
+            e["armed"] = bool(m.base_mode & 128)
+        elif kind == "COMMAND_ACK":
+            e["command"] = m.command
+            e["result"] = RESULTS.get(m.result, str(m.result))
+        elif kind == "STATUSTEXT":
+            e["text"] = m.text
+        else:
+            continue
+        out.append(e)
+    if as_json:
+        emit({"action": action, "messages": out}, True)
+    else:
+        for e in out:
+            detail = {k: v for k, v in e.items() if k not in ("t_ms", "type")}
+            click.echo(f"{e['t_ms']:>8.1f} ms  {e['type']:<12} {detail}")
+    acks = [e for e in out if e["type"] == "COMMAND_ACK"]
+    if action != "watch" and not any(a["result"] == "ACCEPTED" for a in acks):
+        sys.exit(EXIT_FAIL)
+
+
 if __name__ == "__main__":
     main()
