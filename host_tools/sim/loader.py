@@ -25,6 +25,7 @@ class _FileBlockDev:
         self.f.readinto(buf)
 
     def writeblocks(self, block, buf, off=None):
+        _counts[0] += 1  # flash programs through the filesystem (benchmarks read these)
         if off is None:
             off = 0
         self.f.seek(block * self.bs + off)
@@ -36,6 +37,7 @@ class _FileBlockDev:
         if op == 5:
             return self.bs
         if op == 6:
+            _counts[1] += 1
             self.f.seek(arg * self.bs)
             self.f.write(b"\xff" * self.bs)
             return 0
@@ -44,6 +46,9 @@ class _FileBlockDev:
 
 class _SimModule:
     pass
+
+
+_counts = [0, 0]  # [filesystem programs, filesystem erases] since this interpreter started
 
 
 def _env(name, default=None):
@@ -83,6 +88,7 @@ def _start():
     flash = _env("HEARTH_SIM_FLASH")
     mod.flash_file = open(flash, "r+b") if flash else None
     mod.flash_size = int(_env("HEARTH_SIM_FLASH_SIZE", "65536"))
+    mod.fs_counts = _counts
     mode = _env("HEARTH_SIM_MODE", "friendly")
     if fs_path:
         f = open(fs_path, "r+b")
