@@ -27,6 +27,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.power_fail"], {}),
     ("flash", "Deploy at 115200 baud vs mpremote cp -r and the wire limit",
      [sys.executable, "-m", "bench.flash"], {}),
+    ("latch", "Payload latch over MAVLink at 57600 baud",
+     [sys.executable, "-m", "bench.latch"], {}),
 ]
 
 
@@ -57,7 +59,8 @@ def main(argv: list[str]) -> int:
             failed += 1
             sections += [f"_failed (exit {r.returncode}):_", "", "```", (r.stderr or r.stdout)[-3000:], "```", ""]
         else:
-            sections += [r.stdout.strip(), "", f"_({name}: {secs:.0f} s of wall time)_", ""]
+            text = "\n".join(ln for ln in r.stdout.strip().splitlines() if ln.strip(".") != "" or not ln)
+            sections += [text, "", f"_({name}: {secs:.0f} s of wall time)_", ""]
     out = ROOT / "docs" / "benchmarks.md"
     if only and out.exists():
         # Re-running one benchmark keeps the others' sections.
