@@ -161,7 +161,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description="Payload latch MAVLink latency benchmark (57600 baud).")
     ap.add_argument("--cycles", type=int, default=20)
     a = ap.parse_args(argv)
     r = run(a.cycles)
