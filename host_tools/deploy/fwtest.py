@@ -93,13 +93,14 @@ def run_module(r: RawRepl, mod: str, timeout: float) -> ModuleResult:
     r.soft_reset_raw()
     r.start(RUN % (BOARD_DIR, mod))
     current: str | None = None
+    last = "the module's first test"
     text: list[str] = []
     ended = False
     while True:
         try:
             line = r.read_line(timeout)
         except ReplError:
-            res.timeout = f"no result within {timeout:g} s (after {current or 'start'})"
+            res.timeout = f"the test after {last} gave no result within {timeout:g} s"
             r.write(b"\x03")
             try:
                 r.finish(5.0)
@@ -114,6 +115,7 @@ def run_module(r: RawRepl, mod: str, timeout: float) -> ModuleResult:
         s = line.decode(errors="replace").rstrip("\r\n")
         m = re.match(r"^(PASS|FAIL) \S+?\.(test_\w+)$", s)
         if m:
+            last = m.group(2)
             if current is not None:
                 res.failed[current] = "\n".join(text)
             current = None
