@@ -72,6 +72,8 @@ def test_heartbeat_as_gripper_comp_158(latch) -> None:
     assert hb is not None, "no HEARTBEAT from the latch"
     assert hb.type == 48 and hb.get_srcComponent() == 158 and hb.get_srcSystem() == 1
     assert hb.autopilot == 8
+    h = console(vb, "hello")
+    assert h["role"] == "latch" and not [p for p in h["problems"] if "role" in p], h["problems"]
     # 1 Hz
     mk = fc.mark()
     time.sleep(3.2)
