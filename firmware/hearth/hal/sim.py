@@ -111,7 +111,7 @@ class LocalWorld:
         if not buf:
             return None
         out = bytes(buf[:n])
-        del buf[:n]
+        self.uart_rx[uid] = buf[n:]  # MicroPython bytearrays have no slice deletion
         return out
 
     def uart_any(self, uid):
