@@ -1,0 +1,437 @@
+# Printer toolhead role: the shell around the heater, the extruder, jobs and food
+# safety. The controllers are pure (core.pid, core.thermal, core.printjob with
+# core.extruder, core.gcode, core.foodsafety); this module reads the pins, steps them
+# in a fixed order once per superloop tick and writes the outputs.
+#
+# Tick order: supervisor state gate (outputs follow the board state before anything
+# runs) -> clog switch (also keeps the simulated world stepping) -> heater (its own
+# 100 ms period inside) -> heater fault to the supervisor -> host dead-man -> job
+# queue and extruder -> danger-zone time and HACCP record -> snapshot bytes.
+#
+# Jobs: `job_start {id, material}`, then one `gcode {n, line}` per job line numbered
+# from 1 (core/printjob.py). Progress goes into the supervisor's snapshot each tick
+# while a job runs (never in RECOVERY/POWERFAIL, so the record stays the cut's); a
+# checked `resume` takes the job up at done+1 or is refused with the food-safety
+# reason (sup.on_resume). The host's dead-man counts the role's own commands (`job`
+# is the cheap one to poll with).
+import gc
+
+gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
+
+from hearth import hal  # noqa: E402
+from hearth.core import config as configmod  # noqa: E402
+from hearth.core.foodsafety import check_resume  # noqa: E402
+from hearth.core.pid import ModelPid  # noqa: E402
+from hearth.core.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
+from hearth.core.protocol import CommandError  # noqa: E402
+from hearth.core.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
+from hearth.core.thermal import ThermalProtection  # noqa: E402
+from hearth.drivers.heater import Heater  # noqa: E402
+from hearth.drivers.stepper import Stepper  # noqa: E402
+from hearth.drivers.thermistor import Thermistor  # noqa: E402
+
+# setpoint, tolerance, min extrusion temp, max setpoint (C), danger-zone limit (min; 0 exempt)
+_PRESETS = {
+    "dark": (32.0, 0.5, 30.0, 34.0, 0),
+    "milk": (30.0, 0.5, 28.5, 32.0, 0),
+    "white": (28.5, 0.5, 27.0, 30.0, 0),
+    "dough": (30.0, 1.0, 20.0, 38.0, 240),
+    "puree": (65.0, 1.0, 60.0, 70.0, 120),
+}
+
+SCHEMA = {
+    "max_c": ("float", 70.0, 20.0, 80.0, "C"),            # no setpoint above (also the board's limit)
+    "min_setpoint_c": ("float", 20.0, 0.0, 60.0, "C"),     # no setpoint below, except 0 = off
+    "steps_per_mm": ("float", 400.0, 1.0, 10000.0, "steps/mm"),
+    "max_feed_mm_s": ("float", 5.0, 0.01, 50.0, "mm/s"),
+    "accel_mm_s2": ("float", 50.0, 1.0, 5000.0, "mm/s2"),
+    "max_extrude_mm": ("float", 50.0, 0.1, 500.0, "mm"),   # longest extrude-only move
+    "max_step_hz": ("int", 20000, 100, 40000, "Hz"),
+    "danger_lo_c": ("float", 5.0, -10.0, 20.0, "C"),
+    "danger_hi_c": ("float", 57.0, 40.0, 75.0, "C"),
+    "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
+    "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
+    "haccp_every_s": ("int", 10, 1, 3600, "s"),
+    # heater model (core.pid.ModelPid)
+    "model_power_w": ("float", 20.0, 1.0, 500.0, "W"),
+    "model_mass_j_k": ("float", 44.0, 1.0, 5000.0, "J/K"),
+    "model_core_j_k": ("float", 3.0, 0.0, 500.0, "J/K"),
+    "model_core_w_k": ("float", 3.0, 0.0, 100.0, "W/K"),
+    "model_loss_w_k": ("float", 0.10, 0.001, 10.0, "W/K"),
+    "model_sensor_s": ("float", 1.5, 0.0, 60.0, "s"),
+    "model_ambient_c": ("float", 22.0, -10.0, 45.0, "C"),
+    "model_response_s": ("float", 1.0, 0.1, 60.0, "s"),
+    # thermal protection (core.thermal)
+    "watch_s": ("float", 6.0, 1.0, 600.0, "s"),
+    "max_error_cs": ("float", 60.0, 5.0, 3600.0, "C.s"),
+    "stuck_rise_c": ("float", 1.0, 0.3, 20.0, "C"),
+}
+for _m in MATERIALS:
+    _sp, _tol, _mn, _mx, _dz = _PRESETS[_m]
+    SCHEMA[_m + "_c"] = ("float", _sp, 0.0, 80.0, "C")
+    SCHEMA[_m + "_tol_c"] = ("float", _tol, 0.1, 10.0, "C")
+    SCHEMA[_m + "_min_c"] = ("float", _mn, 0.0, 80.0, "C")
+    SCHEMA[_m + "_max_c"] = ("float", _mx, 0.0, 80.0, "C")
+    SCHEMA[_m + "_dz_min"] = ("int", _dz, 0, 1440, "min")
+configmod.register("printer", SCHEMA)
+
+_WALL_EPOCH = 946684800  # 2000-01-01 in Unix seconds
+
+
+def _diff(a, b):
+    return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
+
+def _num(args, key):
+    v = args.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise CommandError("BAD_ARGS", "'%s' must be a number" % key)
+    return v
+
+
+def _material(args):
+    m = args.get("material")
+    if m not in MATERIALS:
+        raise CommandError("BAD_ARGS", "unknown material %r; known: %s" % (m, ", ".join(MATERIALS)))
+    return MATERIALS.index(m)
+
+
+class Printer:
+    name = "printer"
+
+    def __init__(self, board, config, sup, journal):
+        c = {}
+        for k in SCHEMA:
+            c[k] = SCHEMA[k][1]
+        if config:
+            for k in config:
+                c[k] = config[k]
+        self.cfg = c
+        self.board = board
+        self.sup = sup
+        self.journal = journal
+        pins = board.get("pins", {})
+        limits = board.get("limits", {})
+        hw = board.get("heater", {})
+        self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
+        # ---- outputs first, each created in its safe state --------------------------
+        self.stepper = Stepper(hal.Pwm(pins["stepper_step"], 1000, 0), hal.Output(pins["stepper_dir"], 0),
+                               hal.Output(pins["stepper_enable"], 1), enable_active_low=True)
+        self.heater_pwm = hal.Pwm(pins["heater"], int(hw.get("pwm_hz", 10)), 0)
+        th = board.get("thermistor", {})
+        tcfg = {}
+        if "r25" in th:
+            tcfg["r0"] = float(th["r25"])
+        if "beta" in th:
+            tcfg["beta"] = float(th["beta"])
+        if "pullup" in th:
+            tcfg["r_pullup"] = float(th["pullup"])
+        if "vref_mv" in th:
+            tcfg["vref_uv"] = int(th["vref_mv"]) * 1000
+        self.thermistor = Thermistor(hal.Adc(pins["thermistor_adc"]), tcfg)
+        self.ctl = ModelPid({
+            "power_w": c["model_power_w"], "mass_j_k": c["model_mass_j_k"], "core_j_k": c["model_core_j_k"],
+            "core_w_k": c["model_core_w_k"], "loss_w_k": c["model_loss_w_k"], "sensor_s": c["model_sensor_s"],
+            "ambient_c": c["model_ambient_c"], "response_s": c["model_response_s"],
+        })
+        self.prot = ThermalProtection({
+            "min_c": float(limits.get("min_c", 0)), "max_c": float(limits.get("max_c", 80)),
+            "watch_s": c["watch_s"], "max_error_cs": c["max_error_cs"], "stuck_rise_c": c["stuck_rise_c"],
+        })
+        self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
+        self.clog_in = hal.Input(pins["clog_sw"], "up") if "clog_sw" in pins else None
+        self.job = PrintJob(c, self.hw_max)
+        self.state_buf = sup.role_state
+        sup.on_resume = self._on_resume
+        self.last_host = hal.ticks_ms()
+        self.last_us = hal.ticks_us()
+        self._fault_raised = False
+        self._pf_ms = None          # uptime at a power-fail this boot (outage known without wall time)
+        self._wall_s = None         # wall seconds since 2000 at uptime _wall_ms (from the host)
+        self._wall_ms = 0
+        self.clogged = False
+        self._last_state = sup.state
+
+    # ---- safety ---------------------------------------------------------------------
+    def safe(self):
+        # Heater off (and its target dropped so the next tick cannot turn it back on),
+        # no step pulses, driver disabled. No allocation, never raises, idempotent.
+        self.heater.target = None
+        self.heater.safe()
+        self.stepper.safe()
+
+    def _temp(self):
+        # the nozzle temperature, None without a valid reading
+        return self.heater.temp if self.thermistor.fault is None else None
+
+    def _host_seen(self):
+        self.last_host = hal.ticks_ms()
+
+    def _arm(self):
+        st = self.sup.state
+        if st == SAFE:
+            self.sup.ready()
+        elif st not in (READY, ACTIVE):
+            raise CommandError("STATE", "board is %s: nothing switches on (clear/resume first)" % st)
+
+    def wall_now(self, now_ms):
+        if self._wall_s is None:
+            return None
+        return self._wall_s + _diff(now_ms, self._wall_ms) // 1000
+
+    def _set_wall(self, args):
+        unix = args.get("unix")
+        if unix is None:
+            return False
+        if isinstance(unix, bool) or not isinstance(unix, (int, float)) or unix < _WALL_EPOCH:
+            raise CommandError("BAD_ARGS", "'unix' must be the wall time in Unix seconds")
+        now = hal.ticks_ms()
+        self._wall_s = int(unix) - _WALL_EPOCH
+        self._wall_ms = now
+        f = getattr(self.sup, "faults", None)
+        if f is not None:
+            f.set_wall(self._wall_s, now)
+        return True
+
+    # ---- commands -----------------------------------------------------------------------
+    def commands(self):
+        return {
+            "heat": (self.cmd_heat, True),
+            "cool": (self.cmd_cool, True),
+            "gcode": (self.cmd_gcode, True),
+            "job_start": (self.cmd_job_start, True),
+            "job_end": (self.cmd_job_end, True),
+            "job": (self.cmd_job, False),
+            "haccp": (self.cmd_haccp, False),
+            "clock": (self.cmd_clock, True),
+        }
+
+    def cmd_heat(self, args):
+        self._host_seen()
+        job = self.job
+        if "material" in args:
+            m = _material(args)
+            if job.material >= 0 and m != job.material:
+                raise CommandError("STATE", "job material is %s" % MATERIALS[job.material])
+            s = self.cfg[MATERIALS[m] + "_c"]
+        else:
+            s = _num(args, "c")
+            if s <= 0:
+                raise CommandError("RANGE", "setpoint must be > 0 C (use cool to turn off)")
+        s = job.check_setpoint(s)
+        self._arm()
+        self.heater.set_target(s)
+        return {"target": s, "state": self.sup.state}
+
+    def cmd_cool(self, args):
+        self._host_seen()
+        self.heater.set_target(None)
+        return {"target": None}
+
+    def cmd_clock(self, args):
+        if not self._set_wall(args):
+            raise CommandError("BAD_ARGS", "send {\"unix\": <seconds>}")
+        self._host_seen()
+        return {"wall_s": self._wall_s}
+
+    def cmd_job_start(self, args):
+        self._host_seen()
+        jid = args.get("id")
+        if isinstance(jid, bool) or not isinstance(jid, int) or not 0 < jid < (1 << 30):
+            raise CommandError("BAD_ARGS", "'id' must be an integer 1..2**30-1")
+        m = _material(args)
+        if self.sup.state == ACTIVE:
+            raise CommandError("STATE", "job %d is running: job_end first" % self.job.id)
+        self._set_wall(args)
+        self._arm()
+        now = hal.ticks_ms()
+        self.job.start(jid, m, now)
+        self.stepper.enable(True)
+        self.job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
+        try:
+            self.sup.job_start(jid, now)
+        except SupervisorError as e:
+            self.job.reset()
+            self.stepper.enable(False)
+            raise CommandError(e.code, e.message)
+        return {"job": jid, "material": MATERIALS[m], "next": 1}
+
+    def cmd_job_end(self, args):
+        self._host_seen()
+        job = self.job
+        if self.sup.state != ACTIVE or not job.id:
+            raise CommandError("STATE", "no job running (board %s)" % self.sup.state)
+        if job.busy() and not args.get("abort"):
+            raise CommandError("BUSY", "%d line(s) still running; wait, or job_end {\"abort\": true}" % job.busy())
+        now = hal.ticks_ms()
+        job.stop_motion()
+        self.stepper.stop()
+        if not args.get("keep_heat"):
+            self.heater.set_target(None)
+        job.haccp.event(now, "end", job.done)
+        out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000}
+        self.sup.job_end(now)
+        self.stepper.enable(False)
+        job.reset()
+        return out
+
+    def cmd_job(self, args):
+        self._host_seen()
+        d = self.job.info()
+        d["temp"] = self.heater.temp
+        d["target"] = self.heater.target
+        d["state"] = self.sup.state
+        if self.sup.state == RECOVERY:
+            d["recovered"] = PrintJob.read(self.state_buf)
+        return d
+
+    def cmd_haccp(self, args):
+        self._host_seen()
+        start = args.get("from", 0)
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise CommandError("BAD_ARGS", "'from' must be an integer >= 0")
+        job = self.job
+        r = job.haccp.report(start, 40)
+        r["danger_zone_s"] = job.dz.ms // 1000
+        r["material"] = MATERIALS[job.material] if job.material >= 0 else None
+        return r
+
+    def cmd_gcode(self, args):
+        self._host_seen()
+        n = args.get("n")
+        line = args.get("line")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise CommandError("BAD_ARGS", "'n' must be the line number (integer >= 1)")
+        if not isinstance(line, str):
+            raise CommandError("BAD_ARGS", "'line' must be a string")
+        if self.sup.state != ACTIVE and self.job.id:
+            raise CommandError("STATE", "board is %s" % self.sup.state)
+        out = self.job.accept(n, line, self._temp(), self.heater.target)
+        if out.get("estop"):
+            self.sup.estop("M112 line %d" % n)
+            out["state"] = self.sup.state
+        return out
+
+    # ---- recovery ------------------------------------------------------------------------
+    def _outage_s(self, snap, now_ms):
+        if self._pf_ms is not None:
+            return _diff(now_ms, self._pf_ms) // 1000
+        wall = self.wall_now(now_ms)
+        if wall is None or snap["wall_s"] is None:
+            return None
+        return wall - snap["wall_s"]
+
+    def _on_resume(self, rec):
+        # Called by sup.resume() in RECOVERY; raising SupervisorError refuses and leaves
+        # the board in RECOVERY with outputs safe.
+        if not rec.get("job"):
+            return
+        now = hal.ticks_ms()
+        snap = PrintJob.read(self.state_buf)
+        if snap is None or snap["material"] is None:
+            raise SupervisorError("REFUSED", "no printer progress in the recovery record: discard the job")
+        m = snap["material"]
+        outage = self._outage_s(snap, now)
+        reason = check_resume(self.cfg[m + "_dz_min"], snap["danger_zone_ms"], outage)
+        if reason:
+            raise SupervisorError("REFUSED", reason)
+        sp = snap["setpoint"]
+        ceiling = min(self.hw_max, self.cfg[m + "_max_c"])
+        if sp is not None and sp > ceiling:
+            raise SupervisorError("REFUSED", "recorded setpoint %.1f C is above the %s maximum %.1f C" % (
+                sp, m, ceiling))
+        self.job.restore(rec["job"], snap, outage, now)
+        self._pf_ms = None
+        self.last_host = now
+        # never above the job's own setpoint: the one recorded, checked above
+        self.heater.set_target(sp)
+        self.stepper.enable(True)
+        self.job.write(self.state_buf, self.wall_now(now), sp, self._temp())
+
+    # ---- the tick ----------------------------------------------------------------------------
+    def tick(self, now_ms):
+        sup = self.sup
+        st = sup.state
+        now_us = hal.ticks_us()
+        dt_us = _diff(now_us, self.last_us)
+        self.last_us = now_us
+        if st != self._last_state:
+            self._state_changed(self._last_state, st)
+            self._last_state = st
+        if st != READY and st != ACTIVE:
+            # outputs follow the board state before anything else runs
+            self.heater.target = None
+            if self.stepper.hz or self.stepper.enabled:
+                self.stepper.safe()
+        if self.clog_in is not None:
+            self.clogged = self.clog_in.value() == 0
+        h = self.heater
+        h.tick(now_ms)
+        job = self.job
+        if h.fault is not None:
+            if not self._fault_raised:
+                self._fault_raised = True
+                self._stop(now_ms, h.fault[0])
+                sup.fault(h.fault[0].upper(), h.fault[1], now_ms)
+            return
+        self._fault_raised = False
+        if st != ACTIVE or not job.id:
+            return
+        if _diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
+            self._stop(now_ms, "host_silent")
+            sup.fault("HOST_SILENT", {"ms": _diff(now_ms, self.last_host), "line": job.done}, now_ms)
+            return
+        if self.clogged and job.running:
+            steps = job.ext.emitted()
+            self._stop(now_ms, "clog")
+            sup.fault("CLOG", {"line": job.cur[0] if job.cur else 0, "steps": steps}, now_ms)
+            return
+        temp = self._temp()
+        hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"])
+        if job.want_target != KEEP:
+            h.set_target(job.want_target)
+            job.want_target = KEEP
+        if job.want_dir:
+            self.stepper.set_dir(job.want_dir)
+            if not self.stepper.enabled:
+                self.stepper.enable(True)
+            job.want_dir = 0
+        self.stepper.run(hz)
+        if job.dz.step(now_ms, temp):
+            job.haccp.event(now_ms, "dz_in" if job.dz.inside else "dz_out", temp)
+        job.haccp.sample(now_ms, temp, h.target)
+        job.write(self.state_buf, self.wall_now(now_ms), h.target, temp)
+
+    def _stop(self, now_ms, why):
+        self.job.stop_motion()
+        self.stepper.stop()
+        if self.job.id:
+            self.job.haccp.event(now_ms, "fault", why)
+
+    def _state_changed(self, old, new):
+        if new == POWERFAIL:
+            self._pf_ms = hal.ticks_ms()
+        if old == FAULT and self.heater.fault is not None:
+            # the operator cleared the board fault: clear the heater's latch too
+            self.heater.clear_fault()
+        if new in (SAFE, FAULT) and self.job.id:
+            # an estop or a fault ended the job (the HACCP record stays readable)
+            self.job.reset()
+        if new == READY and old == RECOVERY:
+            self.job.reset()   # discarded
+            self._pf_ms = None
+
+    # ---- status ------------------------------------------------------------------------------
+    def status(self):
+        h = self.heater
+        job = self.job
+        s = {
+            "temp": h.temp, "target": h.target, "duty": h.duty,
+            "fault": h.fault[0] if h.fault else None,
+            "job": job.id, "done": job.done, "next": job.next,
+            "moving": job.running, "step_hz": self.stepper.hz,
+            "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
+        }
+        if self.sup.state == RECOVERY:
+            s["recovered"] = PrintJob.read(self.state_buf)
+        return s
