@@ -39,6 +39,7 @@ from host_tools.deploy.build import KEEP, MANIFEST, BuildError, Manifest, load_b
 from host_tools.transport.rawrepl import BoardExecError, RawRepl, ReplError
 
 ESC = 0x10
+ZBITS = 10  # deflate window 2**10: 1 KiB of RAM on the board to inflate
 SPECIAL = bytes((0x01, 0x02, 0x03, 0x10, 0x1A, 0x1C))
 FRAME = 128
 WINDOW = 2
@@ -52,6 +53,15 @@ def encode(data: bytes) -> bytes:
     if not any(b in data for b in (b"\x01", b"\x02", b"\x03", b"\x10", b"\x1a", b"\x1c")):
         return data
     return b"".join(_TABLE[b] for b in data)
+
+
+def compressed(data: bytes) -> bytes | None:
+    """Raw deflate of `data` when that saves at least 10 % on the wire, else None."""
+    import zlib
+
+    co = zlib.compressobj(9, zlib.DEFLATED, -ZBITS)
+    z = co.compress(data) + co.flush()
+    return z if len(encode(z)) < 0.9 * len(encode(data)) else None
 
 
 def decode(data: bytes) -> bytes:
@@ -80,7 +90,10 @@ def frames(enc: bytes, size: int = FRAME) -> list[bytes]:
 
 # Runs on the board: prints "path size sha256[:16]" per file.
 INVENTORY = b"""import os,sys,hashlib,binascii
-print('#',sys.platform)
+try:
+ import deflate;_z=1
+except ImportError:_z=0
+print('#',sys.platform,_z)
 def _h(p,z):
  if z>262144:return '-'
  h=hashlib.sha256();b=bytearray(1024);m=memoryview(b)
@@ -146,21 +159,33 @@ while 1:
   if k=='Q':break
   p='/'+c[1] if len(c)>1 else ''
   if k=='D':_rm(p)
-  elif k=='W':
-   _md(p);t=p+'~';_rx(t,int(c[2]));h,z=_h(t)
-   if h!=c[3]:
-    _rm(t);_o('e %s: sha256 on the board %s\\n'%(c[1],h));continue
-   os.rename(t,p)
-  elif k=='M':
-   t=p+'~';_rx(t,int(c[2]))
-   with open(t) as f:m=json.load(f)
-   bad=[]
-   for q in m['files']:
-    try:h,z=_h('/'+q)
-    except OSError:h,z='missing',0
-    if h!=m['files'][q][1] or z!=m['files'][q][0]:bad.append(q)
-   if bad:
-    _rm(t);_o('e files differ from the manifest: %s\\n'%' '.join(bad[:8]));continue
+  elif k and k in 'WZMN':
+   _md(p);t=p+'~'
+   if k in 'WM':_rx(t,int(c[2]))
+   else:
+    import deflate
+    _rx(t+'z',int(c[2]))
+    with open(t+'z','rb') as g:
+     d=deflate.DeflateIO(g,deflate.RAW,10)
+     with open(t,'wb') as f:
+      while 1:
+       b=d.read(512)
+       if not b:break
+       f.write(b)
+    _rm(t+'z')
+   if k in 'WZ':
+    h,z=_h(t)
+    if h!=c[3]:
+     _rm(t);_o('e %s: sha256 on the board %s\\n'%(c[1],h));continue
+   else:
+    with open(t) as f:m=json.load(f)
+    bad=[]
+    for q in m['files']:
+     try:h,z=_h('/'+q)
+     except OSError:h,z='missing',0
+     if h!=m['files'][q][1] or z!=m['files'][q][0]:bad.append(q)
+    if bad:
+     _rm(t);_o('e files differ from the manifest: %s\\n'%' '.join(bad[:8]));continue
    os.rename(t,p)
   _o('k\\n')
  except Exception as e:
@@ -187,6 +212,7 @@ class FlashResult:
     sent_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     payload_bytes: int = 0  # file bytes that had to move
+    sent_bytes: int = 0  # the same after compression (before the wire encoding)
     wire_bytes: int = 0  # bytes actually written to the wire (encoding, framing, programs)
     seconds: float = 0.0
     hello: dict[str, Any] = field(default_factory=dict)
@@ -196,7 +222,7 @@ class FlashResult:
         return {
             "port": self.port, "board": self.board, "build": self.build, "ok": self.ok,
             "message": self.message, "unchanged": self.unchanged, "sent_files": self.sent_files,
-            "removed": self.removed, "payload_bytes": self.payload_bytes, "wire_bytes": self.wire_bytes,
+            "removed": self.removed, "payload_bytes": self.payload_bytes, "sent_bytes": self.sent_bytes, "wire_bytes": self.wire_bytes,
             "seconds": round(self.seconds, 3), "hello": self.hello, "exit_code": self.code,
         }
 
@@ -214,7 +240,9 @@ def inventory(r: RawRepl, timeout: float = 30.0) -> dict[str, tuple[int, str]]:
     files: dict[str, tuple[int, str]] = {}
     for line in out.decode(errors="replace").splitlines():
         if line.startswith("# "):
-            r.platform = line[2:].strip()
+            head = line[2:].split()
+            r.platform = head[0] if head else ""
+            r.deflate = len(head) > 1 and head[1] == "1"
             continue
         parts = line.strip().rsplit(" ", 2)
         if len(parts) == 3 and parts[1].isdigit():
@@ -261,6 +289,7 @@ class _Agent:
         self._reply(line.split(" ")[0] + " " + line.split(" ")[1] if " " in line else line, timeout)
 
     def send(self, kind: str, path: str, data: bytes, sha: str | None = None, timeout: float | None = None) -> None:
+        """W: a file (Z: the same, deflated; `data` is then the compressed bytes); M: the manifest."""
         head = f"{kind} {path} {len(data)}" + (f" {sha}" if sha else "")
         self.r.write(head.encode() + b"\n")
         fr = frames(encode(data), self.frame)
@@ -305,7 +334,7 @@ Resolver = Callable[[str], Path]  # board's sys.platform ("esp32", "linux" = vir
 
 def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogress, frame: int = FRAME,
                 window: int = WINDOW, timeout: float = 10.0, check_hello: bool = True,
-                baud: int = 115200) -> FlashResult:
+                baud: int = 115200, compress: bool = True) -> FlashResult:
     """Flash a build folder (or the one `build(platform)` names once the board said
     what it is) to the board on `port`. Raises nothing: see `.ok` and `.code`."""
     t0 = time.monotonic()
@@ -332,7 +361,7 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
         except BuildError as e:
             raise FlashError(str(e), 2) from e
         res.board, res.build = man.board, man.build
-        _flash(r, build_dir, man, board_files, res, progress, frame, window, timeout)
+        _flash(r, build_dir, man, board_files, res, progress, frame, window, timeout, compress)
         if check_hello:
             progress("hello", res.payload_bytes, res.payload_bytes)
             r.close()
@@ -355,7 +384,7 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
 
 
 def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tuple[int, str]],
-           res: FlashResult, progress: Progress, frame: int, window: int, timeout: float) -> None:
+           res: FlashResult, progress: Progress, frame: int, window: int, timeout: float, compress: bool) -> None:
     old = None
     mbytes = man.to_json()
     same = board_files.get(MANIFEST) == (len(mbytes), hashlib.sha256(mbytes).hexdigest()[:16])
@@ -366,10 +395,17 @@ def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tu
             old = None
     send, keep, remove, needs_manifest = plan(man, board_files, old, mbytes)
     res.payload_bytes = sum(man.files[p][0] for p in send) + sum(man.keep[p][0] for p in keep) + len(mbytes) * needs_manifest
+    payloads: dict[str, tuple[str, bytes]] = {}
+    for p in [*send, *keep]:
+        data = (build_dir / p).read_bytes()
+        z = compressed(data) if (compress and r.deflate) else None
+        payloads[p] = ("Z", z) if z is not None else ("W", data)
+    res.sent_bytes = sum(len(d) for _, d in payloads.values()) + len(
+        (compressed(mbytes) if (compress and r.deflate) else None) or mbytes) * needs_manifest
     if not needs_manifest and not keep:
         res.unchanged = True
     else:
-        ag = _Agent(r, progress, res.payload_bytes, frame, window, timeout)
+        ag = _Agent(r, progress, res.sent_bytes, frame, window, timeout)
         r.start(AGENT, timeout)
         if MANIFEST in board_files:
             ag.command(f"D {MANIFEST}")
@@ -377,12 +413,13 @@ def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tu
             ag.command(f"D {p}")
             res.removed.append(p)
         for p in send:
-            ag.send("W", p, (build_dir / p).read_bytes(), man.files[p][1])
+            ag.send(payloads[p][0], p, payloads[p][1], man.files[p][1])
             res.sent_files.append(p)
         for p in keep:
-            ag.send("W", p, (build_dir / p).read_bytes(), man.keep[p][1])
+            ag.send(payloads[p][0], p, payloads[p][1], man.keep[p][1])
             res.sent_files.append(p)
-        ag.send("M", MANIFEST, mbytes, timeout=max(timeout, 60.0))
+        mz = compressed(mbytes) if (compress and r.deflate) else None
+        ag.send("N" if mz else "M", MANIFEST, mz or mbytes, timeout=max(timeout, 60.0))
         r.write(b"Q\n")
         out, err = r.finish(timeout)
         if err:

@@ -46,6 +46,7 @@ class RawRepl:
         self.wire_in = 0  # bytes read from the board
         self._buf = bytearray()
         self.platform = ""  # the board's sys.platform, once a program printed it
+        self.deflate = False  # the board has the deflate module
 
     @classmethod
     def open(cls, port: str, baud: int = 115200) -> RawRepl:
