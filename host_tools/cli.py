@@ -486,5 +486,105 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
         sys.exit(EXIT_FAIL)
 
 
+# ---- the printer toolhead: print a job, heater step response --------------------------------
+@main.command("print")
+@_port
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--material", default="dark", show_default=True,
+              help="Material preset on the board (dark, milk, white, dough, puree).")
+@click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
+@click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line.")
+@_json
+def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, as_json: bool) -> None:
+    """Stream a G-code job FILE to a printer toolhead, with progress and live temperature."""
+    from host_tools.printer import JobError, read_job, stream_job
+    from host_tools.protocol import BoardError, ProtocolError
+
+    try:
+        lines = read_job(file)
+    except (JobError, OSError) as e:
+        die(str(e))
+    if not lines:
+        die(f"{file} has no G-code lines")
+    total = len(lines)
+
+    def progress(j: dict[str, Any]) -> None:
+        if as_json:
+            return
+        t = j.get("temp")
+        tgt = j.get("target")
+        temp = "--" if t is None else f"{t:.1f}"
+        target = "off" if tgt is None else f"{tgt:.1f}"
+        click.echo(f"  line {j.get('done', 0)}/{total}  nozzle {temp} C -> {target}  "
+                   f"danger zone {j.get('danger_zone_s', 0)} s", err=True)
+
+    client = _client(port, 2.0)
+    try:
+        res = stream_job(client, lines, material, job_id=job_id, resume=resume, progress=progress)
+    except BoardError as e:
+        if as_json:
+            emit({"error": e.code, "message": e.message}, True)
+        else:
+            click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+        sys.exit(EXIT_FAIL)
+    except JobError as e:
+        die(str(e), EXIT_FAIL)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.close()
+    if as_json:
+        emit(res, True)
+    else:
+        h = res["haccp"]
+        lo, hi = h.get("min_c"), h.get("max_c")
+        rng = "--" if lo is None or hi is None else f"{lo:.1f}..{hi:.1f} C"
+        click.echo(f"job {res['job']}: {res['done']}/{res['lines']} lines done"
+                   + (f" (resumed at line {res['resumed_at']})" if res["resumed_at"] else "")
+                   + f"; nozzle {rng}; danger zone {res['danger_zone_s']} s")
+
+
+@diag.command("heater-test")
+@_port
+@click.option("--setpoint", type=float, default=32.0, show_default=True, help="Step target, C.")
+@click.option("--seconds", type=float, default=120.0, show_default=True, help="How long to record (real time).")
+@click.option("--interval", type=float, default=0.5, show_default=True, help="Seconds between samples.")
+@click.option("--out", default="heater-test", show_default=True, help="Output path without extension: OUT.csv, OUT.png.")
+@_json
+def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, as_json: bool) -> None:
+    """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot."""
+    from host_tools.printer import JobError, heater_test, plot, step_metrics, write_csv
+    from host_tools.protocol import BoardError, ProtocolError
+
+    client = _client(port, 2.0)
+    try:
+        h = client.hello()
+        if h.get("role") != "printer":
+            die(f"{port} is a {h.get('role')} board, not a printer toolhead")
+
+        def progress(s: dict[str, Any]) -> None:
+            if not as_json and int(s["t_s"] / interval) % max(1, int(5 / interval)) == 0:
+                t, d = s["temp_c"], s["duty"]
+                click.echo(f"  {s['t_s']:6.1f} s  {'--' if t is None else f'{t:.2f}'} C  "
+                           f"duty {'--' if d is None else f'{d:.2f}'}", err=True)
+
+        samples = heater_test(client, setpoint, seconds, interval, progress)
+    except BoardError as e:
+        click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+        sys.exit(EXIT_FAIL)
+    except JobError as e:
+        die(str(e), EXIT_FAIL)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.close()
+    base = Path(out)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(samples, base.with_suffix(".csv"))
+    png_path = plot(samples, setpoint, base.with_suffix(".png"), f"{h.get('board')}: step to {setpoint:g} C")
+    res = {"csv": str(csv_path), "png": str(png_path), **step_metrics(samples, setpoint)}
+    emit(res, as_json, "\n".join(f"{k:>12}: {v}" for k, v in res.items()))
+
+
 if __name__ == "__main__":
     main()

@@ -164,7 +164,7 @@ def test_power_cut_mid_job_resumes_from_the_right_line(make_board) -> None:
     _send(c, nxt, "G1 E1 F120")
     _poll_until(c, lambda j: j["done"] == nxt, timeout=20)
     time.sleep(0.1)
-    assert abs(_world(vb)["extruded_steps"] - steps0 - 400) <= 8
+    assert abs(_world(vb)["extruded_steps"] - steps0 - 400) <= 12
     c.request("job_end")
     assert c.request("status")["state"] == "READY"
     c.close()
@@ -189,3 +189,33 @@ def test_resume_refused_for_food_safety(make_board) -> None:
     c.request("discard", {"token": h["recovery"]["token"]})
     assert c.request("status")["state"] == "READY"
     c.close()
+
+
+def test_cli_print_and_heater_test(make_board, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+
+    vb, c = _board(make_board)
+    c.close()
+    job = tmp_path / "bar.gcode"
+    job.write_text("; a small chocolate bar\nM83\nM109 S32 ; wait for the nozzle\n"
+                   + "G1 E0.5 F120\n" * 6 + "G4 P200\nG1 E-0.2 F300\nG1 E0.2\nM104 S0\n")
+    r = CliRunner().invoke(main, ["print", "--port", vb.console_path, str(job), "--material", "dark", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    res = json.loads(r.stdout)
+    assert res["done"] == res["lines"] == 12 and res["haccp"]["material"] == "dark"
+    # open-loop step count (PWM x counted ticks): at 20x a tick's jitter in board time is
+    # 20x a real board's, so allow 3 % here (firmware tests hold it to a step or two)
+    assert abs(_world(vb)["extruded_steps"] - 1200) <= 36
+    # heater step response at 20x: 3 s real = 60 s of board time
+    out = tmp_path / "step"
+    r = CliRunner().invoke(main, ["diag", "heater-test", "--port", vb.console_path, "--setpoint", "32",
+                                  "--seconds", "3", "--interval", "0.1", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert (tmp_path / "step.png").stat().st_size > 10000
+    assert len((tmp_path / "step.csv").read_text().splitlines()) > 20
+    assert m["overshoot_c"] <= 0.5 and m["reach_s"] is not None, m
