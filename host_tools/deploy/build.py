@@ -7,9 +7,10 @@ What goes on the board's filesystem root:
   native machine code for the few hot modules in ``NATIVE`` and for the functions
   decorated ``@micropython.viper``/``native``. The architecture is the chip's
   (``xtensawin`` for ESP32/S2/S3, ``rv32imc`` for C3/C6). The virtual board is the
-  unix port, which cannot load xtensa/riscv code: ``target="sim"`` uses the host's own
-  architecture (``x64`` on x86-64, which the unix port loads) and, on a host mpy-cross
-  cannot emit for, keeps modules that need native code as ``.py`` source;
+  unix port, which cannot load xtensa/riscv code: ``target="sim"`` is bytecode only,
+  except the functions decorated viper/native, which cannot be bytecode: those modules
+  use the host's own architecture (``x64`` on x86-64, which the unix port loads) or, on
+  a host mpy-cross cannot emit for, stay ``.py`` source for the board to compile;
 * ``board.json`` (the board file) and ``config.json`` (``{}``: every setting at its
   default; written to a board only when it has none, so ``hearth config`` edits survive);
 * ``manifest.json``: for every file its size and sha256, plus firmware version, mpy
@@ -227,7 +228,7 @@ def build(board_name: str, target: str = "sim", out: Path | None = None, native:
         if needs_arch and arch is None:
             put(rel, p.read_bytes())  # no native compiler for this host: the board compiles it
             continue
-        emit_native = bool(native and arch and rel in NATIVE)
+        emit_native = bool(native and arch and rel in NATIVE and tgt != "sim")
         mrel = rel[:-3] + ".mpy"
         dest = out / mrel
         dest.parent.mkdir(parents=True, exist_ok=True)
