@@ -48,29 +48,10 @@ def new_plant(payload_g=500, **cfg):
     return attach(w, LatchPlant(w, SERVO, LOCK_SW, OPEN_SW, HX_CLK, HX_DOUT, PAYLOAD_SW, cfg))
 
 
-class Fifo:
-    # The UART's receive buffer. LocalWorld keeps a bytearray and `del buf[:n]`, which
-    # the unix port refuses (no bytearray slice deletion): this stands in for it.
-    def __init__(self):
-        self.b = b""
-
-    def extend(self, data):
-        self.b += bytes(data)
-
-    def __len__(self):
-        return len(self.b)
-
-    def __getitem__(self, sl):
-        return self.b[sl]
-
-    def __delitem__(self, sl):
-        self.b = self.b[sl.stop:]
-
-
 def rx_buf():
     buf = sim.world.uart_rx.get(2)
     if buf is None:
-        buf = sim.world.uart_rx[2] = Fifo()
+        buf = sim.world.uart_rx[2] = bytearray()
     return buf
 
 
