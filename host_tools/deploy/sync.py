@@ -17,6 +17,11 @@ One flash, over the raw REPL:
    /manifest.json. The manifest is always the last thing written.
 4. soft reset (boot.py, then main.py), then `hello` must report the new build.
 
+Compression: when the board has `deflate`, the files go as one raw-deflate stream
+(4 KiB window, matches across files) that the board inflates file by file, checking
+each one's sha256; a single file goes deflated on its own (1 KiB window) when that
+saves 10 %.
+
 Wire encoding: raw bytes, except the few a console or tty would act on (0x01-0x03
 raw REPL / interrupt, 0x1a/0x1c tty suspend/quit, and the escape 0x10 itself), each
 sent as 0x10, byte+0x40. About 4 % overhead on .mpy files, against 33 % for base64
@@ -39,7 +44,8 @@ from host_tools.deploy.build import KEEP, MANIFEST, BuildError, Manifest, load_b
 from host_tools.transport.rawrepl import BoardExecError, RawRepl, ReplError
 
 ESC = 0x10
-ZBITS = 10  # deflate window 2**10: 1 KiB of RAM on the board to inflate
+ZBITS = 10  # deflate window 2**10: 1 KiB of RAM on the board to inflate one file
+ABITS = 12  # the archive of many files: 4 KiB window (matches across files)
 SPECIAL = bytes((0x01, 0x02, 0x03, 0x10, 0x1A, 0x1C))
 FRAME = 128
 WINDOW = 2
@@ -159,6 +165,25 @@ while 1:
   if k=='Q':break
   p='/'+c[1] if len(c)>1 else ''
   if k=='D':_rm(p)
+  elif k=='A':
+   import deflate
+   L=[_l().split(' ') for i in range(int(c[3]))];_o('.')
+   _rx('/~a',int(c[2]))
+   bad=[]
+   with open('/~a','rb') as g:
+    d=deflate.DeflateIO(g,deflate.RAW,12)
+    for q,n,s in L:
+     t='/'+q+'~';_md(t);n=int(n);h=hashlib.sha256()
+     with open(t,'wb') as f:
+      while n>0:
+       b=d.read(min(n,512))
+       if not b:break
+       f.write(b);h.update(b);n-=len(b)
+     if n or binascii.hexlify(h.digest()).decode()!=s or _h(t)[0]!=s:_rm(t);bad.append(q)
+     else:os.rename(t,'/'+q)
+   _rm('/~a')
+   if bad:
+    _o('e sha256 on the board differs for: %s\\n'%' '.join(bad[:8]));continue
   elif k and k in 'WZMN':
    _md(p);t=p+'~'
    if k in 'WM':_rx(t,int(c[2]))
@@ -260,7 +285,8 @@ def plan(man: Manifest, board_files: dict[str, tuple[int, str]], old: Manifest |
     for p in sorted(board_files):
         if p in listed:
             continue
-        stale = p.startswith("hearth/") or p.endswith(TMP_SUFFIX) or (old is not None and p in old.files)
+        tmp = p.endswith((TMP_SUFFIX, TMP_SUFFIX + "z")) or p == TMP_SUFFIX + "a"  # left by an interrupted flash
+        stale = p.startswith("hearth/") or tmp or (old is not None and p in old.files)
         if stale and p not in KEEP:
             remove.append(p)
     mh = hashlib.sha256(manifest_bytes).hexdigest()[:16]
@@ -292,6 +318,23 @@ class _Agent:
         """W: a file (Z: the same, deflated; `data` is then the compressed bytes); M: the manifest."""
         head = f"{kind} {path} {len(data)}" + (f" {sha}" if sha else "")
         self.r.write(head.encode() + b"\n")
+        self._frames(path, data)
+        self._reply(f"writing {path}", timeout)
+
+    def send_archive(self, archive: bytes, count: int, listing: str, timeout: float) -> None:
+        """A: `count` files as one deflate stream; `listing` has a "path size sha256" line each."""
+        self.r.write(f"A ~a {len(archive)} {count}\n".encode())
+        # the listing is paced like data (a board's receive buffer is 256 bytes), then acked
+        lb = listing.encode()
+        for i in range(0, len(lb), self.frame):
+            self.r.write(lb[i : i + self.frame])
+            if i + self.frame < len(lb):
+                time.sleep(self.frame / 11520 / 2)
+        self._ack("archive listing")
+        self._frames("archive", archive)
+        self._reply("unpacking the archive", timeout)
+
+    def _frames(self, path: str, data: bytes) -> None:
         fr = frames(encode(data), self.frame)
         sizes = _raw_sizes(fr)
         unacked = 0
@@ -306,7 +349,6 @@ class _Agent:
         while unacked:
             self._ack(path)
             unacked -= 1
-        self._reply(f"writing {path}", timeout)
 
     def _ack(self, path: str) -> None:
         c = self.r.read_exact(1, self.timeout)
@@ -396,11 +438,21 @@ def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tu
     send, keep, remove, needs_manifest = plan(man, board_files, old, mbytes)
     res.payload_bytes = sum(man.files[p][0] for p in send) + sum(man.keep[p][0] for p in keep) + len(mbytes) * needs_manifest
     payloads: dict[str, tuple[str, bytes]] = {}
-    for p in [*send, *keep]:
-        data = (build_dir / p).read_bytes()
-        z = compressed(data) if (compress and r.deflate) else None
-        payloads[p] = ("Z", z) if z is not None else ("W", data)
-    res.sent_bytes = sum(len(d) for _, d in payloads.values()) + len(
+    archive: bytes | None = None
+    todo = [*send, *keep]
+    shas = {**{p: h for p, (_, h) in man.files.items()}, **{p: h for p, (_, h) in man.keep.items()}}
+    if compress and r.deflate and len(todo) > 1:
+        # One deflate stream for all files: matches across files, ~8 % fewer bytes than per file.
+        import zlib
+
+        co = zlib.compressobj(9, zlib.DEFLATED, -ABITS)
+        archive = b"".join(co.compress((build_dir / p).read_bytes()) for p in todo) + co.flush()
+    else:
+        for p in todo:
+            data = (build_dir / p).read_bytes()
+            z = compressed(data) if (compress and r.deflate) else None
+            payloads[p] = ("Z", z) if z is not None else ("W", data)
+    res.sent_bytes = (len(archive) if archive else 0) + sum(len(d) for _, d in payloads.values()) + len(
         (compressed(mbytes) if (compress and r.deflate) else None) or mbytes) * needs_manifest
     if not needs_manifest and not keep:
         res.unchanged = True
@@ -412,12 +464,14 @@ def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tu
         for p in remove:
             ag.command(f"D {p}")
             res.removed.append(p)
-        for p in send:
-            ag.send(payloads[p][0], p, payloads[p][1], man.files[p][1])
-            res.sent_files.append(p)
-        for p in keep:
-            ag.send(payloads[p][0], p, payloads[p][1], man.keep[p][1])
-            res.sent_files.append(p)
+        if archive is not None:
+            listing = "".join(f"{p} {(build_dir / p).stat().st_size} {shas[p]}\n" for p in todo)
+            ag.send_archive(archive, len(todo), listing, max(timeout, 60.0))
+            res.sent_files += todo
+        else:
+            for p in todo:
+                ag.send(payloads[p][0], p, payloads[p][1], shas[p])
+                res.sent_files.append(p)
         mz = compressed(mbytes) if (compress and r.deflate) else None
         ag.send("N" if mz else "M", MANIFEST, mz or mbytes, timeout=max(timeout, 60.0))
         r.write(b"Q\n")
