@@ -11,6 +11,7 @@
 #
 # Aborts (done, error set, output 0) when the temperature passes setpoint +
 # abort_over_c or when timeout_s passes. Until `done` the caller applies the duty.
+from hearth.options import merge
 
 _HALF = 0x20000000
 _MASK = 0x3FFFFFFF
@@ -33,12 +34,7 @@ def _diff(a, b):
 
 class RelayAutotune:
     def __init__(self, config=None):
-        c = dict(DEFAULTS)
-        if config:
-            for k in config:
-                if k not in c:
-                    raise ValueError("unknown autotune key %s" % k)
-                c[k] = config[k]
+        c = merge(DEFAULTS, config, "autotune")
         self.cfg = c
         self.sp = float(c["setpoint"])
         self.hyst = float(c["hysteresis_c"])

@@ -21,6 +21,7 @@
 # Units: positions in mm (float) for the G-code side, steps (int) for the motor.
 # Floats allocate in MicroPython; the step path uses a handful per tick, bounded.
 import math
+from hearth.options import merge
 
 DEFAULTS = {
     "steps_per_mm": 400.0,     # motor steps (incl. microstepping) per mm of filament/plunger
@@ -42,12 +43,7 @@ class PlanError(Exception):
 
 class Extruder:
     def __init__(self, config=None):
-        c = dict(DEFAULTS)
-        if config:
-            for k in config:
-                if k not in c:
-                    raise ValueError("unknown extruder key %s" % k)
-                c[k] = config[k]
+        c = merge(DEFAULTS, config, "extruder")
         self.spm = float(c["steps_per_mm"])
         self.max_rate = float(c["max_rate_mm_s"])
         self.accel = float(c["accel_mm_s2"]) * self.spm     # steps/s^2

@@ -43,6 +43,7 @@
 
 from hearth.core import mavlink as mv
 from hearth.core.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING, ticks_diff
+from hearth.options import merge
 
 STATE_CODES = {LOCKED: 0, ARMED: 1, RELEASING: 2, OPEN: 3, CLOSING: 4, FAULT: 5}
 
@@ -62,14 +63,7 @@ DEFAULTS = {
 
 class Gripper:
     def __init__(self, latch, config=None):
-        cfg = {}
-        for k in DEFAULTS:
-            cfg[k] = DEFAULTS[k]
-        if config:
-            for k in config:
-                if k not in DEFAULTS:
-                    raise ValueError("unknown gripper config key: %s" % k)
-                cfg[k] = config[k]
+        cfg = merge(DEFAULTS, config, "gripper")
         c = cfg["compid"]
         if not 1 <= c <= 255 or 1 <= c <= 6:
             # 1..6 are autopilot / reserved component ids, 0 is broadcast

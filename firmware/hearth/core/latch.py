@@ -44,6 +44,7 @@
 #   (an EPM) knows to pulse again although the command stays "lock".
 # * FAULT is left only by clear_fault(), into CLOSING (never into open).
 # * Times are ticks_ms values (30-bit wrap, as hal.ticks_ms on the ESP32).
+from hearth.options import merge
 
 LOCKED = "LOCKED"
 ARMED = "ARMED"
@@ -80,14 +81,7 @@ DEFAULTS = {
 
 class Latch:
     def __init__(self, config=None):
-        cfg = {}
-        for k in DEFAULTS:
-            cfg[k] = DEFAULTS[k]
-        if config:
-            for k in config:
-                if k not in DEFAULTS:
-                    raise ValueError("unknown latch config key: %s" % k)
-                cfg[k] = config[k]
+        cfg = merge(DEFAULTS, config, "latch")
         for k in ("release_timeout_ms", "close_timeout_ms", "arm_timeout_ms", "switch_fault_ms"):
             if not 0 < cfg[k] < _HALF:
                 raise ValueError("%s out of range" % k)

@@ -25,6 +25,7 @@
 # block to the setpoint, which is what makes the approach both fast and overshoot-free.
 #
 # Both keep a fixed set of float attributes: no containers grow on the step path.
+from hearth.options import merge
 
 _HALF = 0x20000000
 _MASK = 0x3FFFFFFF
@@ -34,15 +35,6 @@ def ms_diff(a, b):
     # ticks_diff for millisecond ticks that wrap at 2**30, as on the ESP32.
     return ((a - b + _HALF) & _MASK) - _HALF
 
-
-def _merge(defaults, config, what):
-    cfg = dict(defaults)
-    if config:
-        for k in config:
-            if k not in cfg:
-                raise ValueError("unknown %s key %s" % (what, k))
-            cfg[k] = config[k]
-    return cfg
 
 
 PID_DEFAULTS = {
@@ -65,7 +57,7 @@ PID_DEFAULTS = {
 
 class Pid:
     def __init__(self, config=None):
-        c = _merge(PID_DEFAULTS, config, "pid")
+        c = merge(PID_DEFAULTS, config, "pid")
         self.cfg = c
         self.kp = float(c["kp"])
         self.ki = float(c["ki"])
@@ -160,7 +152,7 @@ MODEL_DEFAULTS = {
 
 class ModelPid:
     def __init__(self, config=None):
-        c = _merge(MODEL_DEFAULTS, config, "model")
+        c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c
         self.power = float(c["power_w"])
         self.cb = float(c["mass_j_k"])

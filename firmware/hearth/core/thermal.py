@@ -27,6 +27,7 @@
 #              rise of stuck_rise_c above the lowest temperature since then trips.
 #
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
+from hearth.options import merge
 
 SENSOR_LOST = "sensor_lost"
 MIN_TEMP = "min_temp"
@@ -60,12 +61,7 @@ def _diff(a, b):
 
 class ThermalProtection:
     def __init__(self, config=None):
-        c = dict(DEFAULTS)
-        if config:
-            for k in config:
-                if k not in c:
-                    raise ValueError("unknown thermal key %s" % k)
-                c[k] = config[k]
+        c = merge(DEFAULTS, config, "thermal")
         self.cfg = c
         self.min_c = float(c["min_c"])
         self.max_c = float(c["max_c"])

@@ -6,6 +6,7 @@
 # tick(now_ms) runs the loop once every `period_ms` (100 ms default: the controllers
 # and protection are tuned for it; call tick from a faster superloop freely). A fault
 # turns the heater off and latches until clear_fault(); safe() never raises.
+from hearth.options import merge
 
 _HALF = 0x20000000
 _MASK = 0x3FFFFFFF
@@ -22,12 +23,7 @@ def _diff(a, b):
 
 class Heater:
     def __init__(self, pwm, thermistor, controller, protection, config=None):
-        c = dict(DEFAULTS)
-        if config:
-            for k in config:
-                if k not in c:
-                    raise ValueError("unknown heater key %s" % k)
-                c[k] = config[k]
+        c = merge(DEFAULTS, config, "heater")
         self.period_ms = int(c["period_ms"])
         self.max_duty = float(c["max_duty"])
         self.pwm = pwm

@@ -12,6 +12,7 @@
 #   .lock() .open() .safe()   safe() == lock; never raises, never allocates
 #   .position       "lock" / "open": last command
 #   .pulse_us(us)   raw pulse, clamped to min..max (calibration on the bench)
+from hearth.options import merge
 
 DEFAULTS = {"freq": 50, "locked_us": 1000, "open_us": 2000, "min_us": 500, "max_us": 2500}
 
@@ -24,14 +25,7 @@ def duty_for_us(us, freq):
 
 class Servo:
     def __init__(self, make_pwm, pin, config=None):
-        cfg = {}
-        for k in DEFAULTS:
-            cfg[k] = DEFAULTS[k]
-        if config:
-            for k in config:
-                if k not in DEFAULTS:
-                    raise ValueError("unknown servo config key: %s" % k)
-                cfg[k] = config[k]
+        cfg = merge(DEFAULTS, config, "servo")
         f = cfg["freq"]
         if not 40 <= f <= 400:
             raise ValueError("servo freq must be 40..400 Hz")

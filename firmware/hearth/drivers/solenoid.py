@@ -32,6 +32,7 @@
 #   .step(now_ms)    ends pulses, starts a deferred one
 #   .safe()          both outputs low now (cancels a pulse and a deferred one)
 #   .magnetised      True / False / None (unknown before the first pulse)
+from hearth.options import merge
 
 _HALF = 1 << 29
 _MASK = (1 << 30) - 1
@@ -41,17 +42,6 @@ def _diff(a, b):
     return ((a - b + _HALF) & _MASK) - _HALF
 
 
-def _merge(defaults, config, what):
-    cfg = {}
-    for k in defaults:
-        cfg[k] = defaults[k]
-    if config:
-        for k in config:
-            if k not in defaults:
-                raise ValueError("unknown %s config key: %s" % (what, k))
-            cfg[k] = config[k]
-    return cfg
-
 
 SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 150, "max_on_ms": 2000,
                      "max_duty_pct": 25, "min_off_ms": 500}
@@ -59,7 +49,7 @@ SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 1
 
 class Solenoid:
     def __init__(self, make_pwm, pin, config=None):
-        cfg = _merge(SOLENOID_DEFAULTS, config, "solenoid")
+        cfg = merge(SOLENOID_DEFAULTS, config, "solenoid")
         for k in ("pull_pct", "hold_pct", "max_duty_pct"):
             if not 0 < cfg[k] <= 100:
                 raise ValueError("solenoid %s must be 1..100" % k)
@@ -130,7 +120,7 @@ EPM_DEFAULTS = {"pulse_ms": 30, "max_pulse_ms": 100, "min_interval_ms": 1000}
 
 class Epm:
     def __init__(self, make_output, pin_mag, pin_demag, config=None):
-        cfg = _merge(EPM_DEFAULTS, config, "epm")
+        cfg = merge(EPM_DEFAULTS, config, "epm")
         if not 0 < cfg["pulse_ms"] <= cfg["max_pulse_ms"]:
             raise ValueError("epm pulse_ms must be 1..max_pulse_ms")
         self.cfg = cfg

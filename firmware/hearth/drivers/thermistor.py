@@ -16,6 +16,7 @@
 # the thermal protection's job). While faulted `temp` keeps its last good value and
 # read() returns None.
 import math
+from hearth.options import merge
 
 OPEN = "sensor_open"
 SHORT = "sensor_short"
@@ -74,12 +75,7 @@ def resistance(uv, vref_uv, r_pullup, topology="low"):
 
 class Thermistor:
     def __init__(self, adc, config=None):
-        cfg = dict(DEFAULTS)
-        if config:
-            for k in config:
-                if k not in cfg:
-                    raise ValueError("unknown thermistor key %s" % k)
-                cfg[k] = config[k]
+        cfg = merge(DEFAULTS, config, "thermistor")
         self.cfg = cfg
         self.adc = adc
         self.model = cfg["model"]

@@ -49,6 +49,7 @@ from hearth.core.supervisor import (
 )
 from hearth.drivers.loadcell import Hx711, Presence
 from hearth.drivers.switch import Switch
+from hearth.options import merge
 
 SCHEMA = {
     "actuator": ("str", "servo", ("servo", "solenoid", "epm"), None, ""),
@@ -149,14 +150,10 @@ class Latch:
     name = "latch"
 
     def __init__(self, board, config, sup, journal=None):
-        cfg = {}
+        defaults = {}
         for k in SCHEMA:
-            cfg[k] = SCHEMA[k][1]
-        if config:
-            for k in config:
-                if k not in SCHEMA:
-                    raise ValueError("unknown latch config key: %s" % k)
-                cfg[k] = config[k]
+            defaults[k] = SCHEMA[k][1]
+        cfg = merge(defaults, config, "latch")
         if cfg["servo_locked_us"] == cfg["servo_open_us"]:
             raise ValueError("latch.servo_locked_us == servo_open_us")
         if cfg["loadcell_off_g"] >= cfg["loadcell_on_g"]:
