@@ -116,6 +116,21 @@ def test_power_cut_mid_job_recovers_and_resumes_from_the_right_line():
     assert r2.cmd("gcode", {"n": 5, "line": "M83"})["n"] == 5 or True
 
 
+def test_abrupt_cut_without_powerfail_signal_keeps_checkpointed_progress():
+    r = Rig(config={"checkpoint_s": 5})
+    r.start_hot_job()
+    r.line(3, "G1 E1 F120")
+    assert r.run(3, lambda: r.p.job.done == 3)
+    r.run(6)                                # a periodic checkpoint has been written since
+    r.line(4, "G4 P60000")
+    r.run(1)
+    # the plug is pulled: no power-fail record, only the STATE checkpoints
+    r2 = r.reboot()
+    assert r2.sup.state == RECOVERY
+    assert r2.sup.describe()["recovery"]["kind"] == "STATE"
+    assert PrintJob.read(r2.p.state_buf)["done"] == 3
+
+
 def test_resume_never_heats_above_the_job_setpoint():
     r = Rig()
     r.start_hot_job()

@@ -52,6 +52,7 @@ SCHEMA = {
     "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
     "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
     "haccp_every_s": ("int", 10, 1, 3600, "s"),
+    "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job progress to flash while power is good (0: off)
     # heater model (core.pid.ModelPid)
     "model_power_w": ("float", 20.0, 1.0, 500.0, "W"),
     "model_mass_j_k": ("float", 44.0, 1.0, 5000.0, "J/K"),
@@ -151,6 +152,7 @@ class Printer:
         self._wall_ms = 0
         self.clogged = False
         self._last_state = sup.state
+        self._ckpt_ms = 0
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
@@ -246,6 +248,7 @@ class Printer:
         self._arm()
         now = hal.ticks_ms()
         self.job.start(jid, m, now)
+        self._ckpt_ms = now
         self.stepper.enable(True)
         self.job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
         try:
@@ -401,6 +404,13 @@ class Printer:
             job.haccp.event(now_ms, "dz_in" if job.dz.inside else "dz_out", temp)
         job.haccp.sample(now_ms, temp, h.target)
         job.write(self.state_buf, self.wall_now(now_ms), h.target, temp)
+        # A STATE record now and then: a cut without the power-fail signal (a pulled
+        # plug with no hold-up) then loses at most checkpoint_s of progress. The
+        # journal appends into pre-erased slots; maintain() does the erasing.
+        every = self.cfg["checkpoint_s"]
+        if every and _diff(now_ms, self._ckpt_ms) >= every * 1000:
+            self._ckpt_ms = now_ms
+            sup.checkpoint(now_ms)
 
     def _stop(self, now_ms, why):
         self.job.stop_motion()
