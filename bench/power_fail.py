@@ -52,7 +52,7 @@ def main() -> int:
     try:
         flash("printer-s3", vb.console_path)
         (tmp / "main.py").write_text("import hearth.app\nimport testrole\nhearth.app.main(role_cls=testrole.Role)\n")
-        subprocess.run([MPREMOTE, "connect", vb.console_path, "fs", "cp", str(ROOT / "tests/e2e/fw_testrole.py"),
+        subprocess.run([MPREMOTE, "connect", vb.console_path, "fs", "cp", str(ROOT / "tests/firmware/testrole.py"),
                         ":testrole.py", "+", "fs", "cp", str(tmp / "main.py"), ":main.py"], check=True,
                        capture_output=True, timeout=60)
         vb.power_off()

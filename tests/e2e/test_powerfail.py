@@ -1,7 +1,7 @@
 """Power loss on a virtual board: safe within a tick, one journal record, recovery,
 cuts at flash-program boundaries, a flapping supply, a watchdog reset.
 
-A small test role (fw_testrole.py) drives the printer board's heater pin, so these
+A small test role (tests/firmware/testrole.py) drives the printer board's heater pin, so these
 tests exercise the board-level machinery (power monitor, supervisor, journal, relay)
 independently of the real roles.
 """
@@ -17,7 +17,7 @@ import pytest
 from host_tools.protocol import BoardClient, ProtocolTimeout
 from tests.e2e.conftest import bench, flash_board, mpremote, wait_for
 
-HERE = Path(__file__).parent
+TESTROLE = Path(__file__).parents[1] / "firmware" / "testrole.py"
 MAIN = "import hearth.app\nimport testrole\nhearth.app.main(role_cls=testrole.Role)\n"
 
 
@@ -25,7 +25,7 @@ def _board_with_test_role(make_board, tmp_path: Path):
     vb = make_board("printer-s3")
     flash_board(vb)
     (tmp_path / "main.py").write_text(MAIN)
-    r = mpremote(vb.console_path, "fs", "cp", str(HERE / "fw_testrole.py"), ":testrole.py", "+",
+    r = mpremote(vb.console_path, "fs", "cp", str(TESTROLE), ":testrole.py", "+",
                  "fs", "cp", str(tmp_path / "main.py"), ":main.py")
     assert r.returncode == 0, r.stderr
     vb.power_off()

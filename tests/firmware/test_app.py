@@ -2,13 +2,13 @@
 # making outputs safe within one tick with one flash program and no erase, recovery.
 import json
 
-from hearth import hal
 from hearth.hal import sim
 from hearth.core.protocol import crc_hex
+from testrole import Role
 
 BOARD = {
     "name": "testboard", "chip": "esp32", "role": "test",
-    "pins": {"supply_adc": 34, "heat": 25},
+    "pins": {"supply_adc": 34, "heater": 25},
     "supply": {"divider": 2.0, "fail_mv": 4300, "restore_mv": 4600, "restore_ms": 50},
 }
 
@@ -25,37 +25,6 @@ class FakeConsole:
 
     def write(self, line):
         self.out.append(bytes(line))
-
-
-class Role:
-    # A stand-in role with one PWM "heater" output and a job.
-    name = "test"
-
-    def __init__(self, board, config, sup, journal):
-        self.sup = sup
-        self.pwm = hal.Pwm(board["pins"]["heat"], 10, 0)
-        self.duty = 0
-        self.ticks = 0
-
-    def safe(self):
-        self.duty = 0
-        self.pwm.duty_u16(0)
-
-    def tick(self, now_ms):
-        self.ticks += 1
-        self.pwm.duty_u16(self.duty)
-
-    def commands(self):
-        return {"run": (self.cmd_run, True)}
-
-    def cmd_run(self, args):
-        self.sup.ready()
-        self.sup.job_start(int(args["job"]))
-        self.duty = 30000
-        return {"ok": 1}
-
-    def status(self):
-        return {"duty": self.duty}
 
 
 def _frame(seq, cmd, args=None):
@@ -111,7 +80,7 @@ def test_estop_in_the_same_tick():
     con.inbox += _frame(1, "run", {"job": 5})
     app.tick()
     app.tick()
-    assert sim.world.pwm[25][1] == 30000 and app.sup.state == "ACTIVE"
+    assert sim.world.pwm[25][1] == 40000 and app.sup.state == "ACTIVE"
     con.inbox += _frame(2, "estop")
     app.tick()
     assert sim.world.pwm[25][1] == 0
@@ -125,7 +94,7 @@ def test_power_fail_safe_within_one_tick_one_program_no_erase():
     con.inbox += _frame(1, "run", {"job": 9})
     app.tick()
     app.tick()
-    assert sim.world.pwm[25][1] == 30000
+    assert sim.world.pwm[25][1] == 40000
     p0, e0 = sim.world.programs, sim.world.erases
     sim.world.adc[34] = 1500000  # supply collapses to 3.0 V
     app.tick()  # the very next tick

@@ -1,6 +1,7 @@
-# MicroPython, copied to a virtual board by tests/e2e/test_powerfail.py as /testrole.py:
-# a minimal role (one PWM "heater" on the printer board's heater pin) so the board's
-# power-fail machinery is tested independently of the real roles.
+# A minimal role (one PWM "heater" on the board's heater pin, a job, a stuck-loop
+# switch) so the board-level machinery (supervisor, journal, power fail, watchdog) is
+# tested independently of the real roles: by tests/firmware/test_app.py in-process,
+# and copied to a virtual board as /testrole.py by tests/e2e/test_powerfail.py.
 from hearth import hal
 
 
