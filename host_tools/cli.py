@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 import click
 
+from host_tools.commands_tech import diag, register_tech, resolve_port_callback
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
@@ -155,11 +157,12 @@ def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, ti
     except ProtocolTimeout as e:
         die(str(e))
     finally:
-        client.close()
+        client.ser.close()  # the client does not own a port it was given: release the lock
     emit(res, as_json)
 
 
-_port = click.option("--port", "-p", required=True, help="Serial port of the board (a virtual board's console too).")
+_port = click.option("--port", "-p", required=True, callback=resolve_port_callback,
+                     help="Serial port of the board (a virtual board's console too); `auto`: the one board there is.")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 _timeout = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
 
@@ -343,9 +346,8 @@ def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool)
 
 
 # ---- diag: the payload latch over MAVLink ---------------------------------------------------
-@main.group()
-def diag() -> None:
-    """Diagnostics on a board (real or virtual)."""
+# `diag` (the group: `hearth diag --port P` is the health report), ports, config, monitor: commands_tech.py
+register_tech(main)
 
 
 _mav_port = click.option("--mavlink", "-m", "mav_port", required=True,

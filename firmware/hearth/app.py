@@ -147,6 +147,8 @@ class App:
         if self.role is not None:
             for name, (handler, writes) in self.role.commands().items():
                 p.register(name, handler, writes)
+        from hearth.core import configcmd  # config_get/set/stage/push: core/configcmd.py
+        configcmd.register(p, self)
 
     def cmd_hello(self, args):
         d = self.sup.describe()

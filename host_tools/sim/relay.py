@@ -45,6 +45,10 @@ def _set_raw(fd: int, isig: bool) -> None:
     attrs = termios.tcgetattr(fd)
     if isig:
         attrs[3] |= termios.ISIG
+        # Only Ctrl-C is special on a board's console: Ctrl-\ (SIGQUIT) and Ctrl-Z
+        # (SIGTSTP) must be plain bytes. Mapped onto ^C, which the tty checks first.
+        attrs[6][termios.VQUIT] = b"\x03"
+        attrs[6][termios.VSUSP] = b"\x03"
     attrs[1] &= ~termios.OPOST
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
@@ -355,18 +359,21 @@ class VirtualBoard:
                     self.world.wdt_timeout_ms = 0  # a chip reset stops the watchdog
                     self._boot(mode="friendly", cause="wdt")
                     continue
+                req = self.world.reset_requested
+                if req:
+                    # hal.reset() (machine.reset on a board): the firmware asked and now
+                    # waits; restart it at once, as the chip would.
+                    self.world.reset_requested = None
+                    self._log(f"reset ({req})")
+                    self._kill()
+                    self.world.wdt_timeout_ms = 0
+                    self.world.power_on()
+                    self._boot(mode="friendly", cause=req)
+                    continue
                 if p.poll() is None:
                     continue
                 self.proc = None
                 if self._expected_exit:
-                    continue
-                req = self.world.reset_requested
-                if req:
-                    self.world.reset_requested = None
-                    self._log(f"reset ({req})")
-                    self.world.wdt_timeout_ms = 0
-                    self.world.power_on()
-                    self._boot(mode="friendly", cause="hard")
                     continue
                 # The interpreter left by itself: Ctrl-D (soft reset) or a crash.
                 mode = "raw" if self.raw_mode else "friendly"

@@ -1,0 +1,181 @@
+"""Finding boards: USB serial ports by VID:PID, virtual boards by their runtime records.
+
+`hearth sim` records each running virtual board in the runtime folder
+(host_tools/deploy/multi.py: record_sim, `$HEARTH_RUNTIME/sims` or
+`/tmp/hearth-UID/sims/<pid>.json`, removed on exit); a pty is not a USB device, so
+pyserial's list_ports never shows it.
+
+`--port auto` resolves to the one board there is: a USB port whose VID:PID is a bridge
+ESP32 boards carry, or a running virtual board. It refuses to guess between two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: VID:PID -> the USB bridge it suggests
+BRIDGES: dict[tuple[int, int], str] = {
+    (0x10C4, 0xEA60): "CP210x",
+    (0x1A86, 0x7523): "CH340",
+    (0x1A86, 0x55D4): "CH9102",  # shows as /dev/ttyACM*
+    (0x0403, 0x6001): "FTDI FT232R",
+    (0x303A, 0x1001): "ESP32-C3/C6 USB-Serial/JTAG",
+    (0x303A, 0x4001): "ESP32-S2/S3 native USB (MicroPython)",
+}
+#: vendors whose other products are still likely ESP32 boards
+VENDORS = {0x10C4: "Silicon Labs", 0x1A86: "WCH", 0x0403: "FTDI", 0x303A: "Espressif"}
+
+
+class PortError(Exception):
+    """No board, or more than one for `auto`: the message says what to do."""
+
+
+@dataclass
+class PortInfo:
+    device: str
+    kind: str  # "usb", "virtual" or "other"
+    vid: int | None = None
+    pid: int | None = None
+    bridge: str | None = None
+    description: str = ""
+    serial_number: str | None = None
+    board: str | None = None  # virtual boards know theirs
+    bench: str | None = None  # a virtual board's bench endpoint
+    pid_of_sim: int | None = None
+    hello: dict[str, Any] | None = field(default=None)
+    probe_error: str | None = None
+
+    @property
+    def likely_board(self) -> bool:
+        return self.kind == "virtual" or self.bridge is not None
+
+    @property
+    def vid_pid(self) -> str:
+        return f"{self.vid:04x}:{self.pid:04x}" if self.vid is not None and self.pid is not None else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["vid_pid"] = self.vid_pid
+        d["likely_board"] = self.likely_board
+        return d
+
+
+def bridge_name(vid: int | None, pid: int | None) -> str | None:
+    if vid is None:
+        return None
+    name = BRIDGES.get((vid, pid or 0))
+    if name:
+        return name
+    if vid in VENDORS:
+        return f"{VENDORS[vid]} (unknown product)"
+    return None
+
+
+def list_usb() -> list[PortInfo]:
+    try:
+        from serial.tools import list_ports
+    except ImportError:  # pragma: no cover - pyserial is a dependency
+        return []
+    out: list[PortInfo] = []
+    for p in sorted(list_ports.comports(), key=lambda p: p.device):
+        vid, pid = p.vid, p.pid
+        out.append(PortInfo(device=p.device, kind="usb" if vid is not None else "other", vid=vid, pid=pid,
+                            bridge=bridge_name(vid, pid), description=p.description or "",
+                            serial_number=p.serial_number))
+    return out
+
+
+def _runtime_sims() -> Path:
+    from host_tools.deploy.multi import runtime_dir
+
+    return runtime_dir()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_virtual() -> list[PortInfo]:
+    out: list[PortInfo] = []
+    for f in sorted(_runtime_sims().glob("*.json")):
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        console = str(d.get("console", ""))
+        pid = int(d.get("pid", 0) or 0)
+        if not console or not os.path.exists(console) or not _alive(pid):
+            continue  # a stale record (the sim died without cleaning up)
+        bench = None
+        state = d.get("state")
+        if state and (Path(state) / "bench.sock").exists():
+            bench = str(Path(state) / "bench.sock")
+        out.append(PortInfo(device=console, kind="virtual", board=d.get("board"), bench=bench,
+                            description=f"hearth sim (pid {pid})", pid_of_sim=pid))
+    return out
+
+
+def list_all() -> list[PortInfo]:
+    return list_usb() + list_virtual()
+
+
+def candidates() -> list[PortInfo]:
+    """Ports that are probably a board: known USB bridges and running virtual boards."""
+    return [p for p in list_all() if p.likely_board]
+
+
+def resolve(port: str | None) -> str:
+    """`auto` -> the one board there is; anything else is returned as given."""
+    if port is None or port != "auto":
+        if not port:
+            raise PortError("no port given: pass --port PORT or --port auto (list them with `hearth ports`)")
+        return port
+    found = candidates()
+    if len(found) == 1:
+        return found[0].device
+    if not found:
+        raise PortError("--port auto found no board: plug one in (a CP210x/CH34x/FTDI/Espressif USB port) "
+                        "or start `hearth sim --board NAME`; `hearth ports` lists what there is")
+    names = ", ".join(f"{p.device} ({p.board or p.bridge})" for p in found)
+    raise PortError(f"--port auto will not guess between {len(found)} boards: {names}; pass --port with one of them")
+
+
+def bench_for(console: str) -> str | None:
+    """The bench endpoint of a running virtual board, from its console path."""
+    for p in list_virtual():
+        if p.device == console:
+            return p.bench
+    return None
+
+
+def probe(info: PortInfo, timeout: float = 0.5) -> PortInfo:
+    """Ask the port for `hello` (one short try); fills info.hello or info.probe_error."""
+    from host_tools.protocol import BoardClient, ProtocolError
+    from host_tools.transport.serialport import PortError as OpenError
+    from host_tools.transport.serialport import open_port
+
+    try:
+        ser = open_port(info.device)
+    except OpenError as e:
+        info.probe_error = str(e)
+        return info
+    client = BoardClient(ser)
+    try:
+        info.hello = client.request("hello", None, timeout=timeout, retries=1)
+    except ProtocolError as e:
+        info.probe_error = str(e)
+    finally:
+        client.ser.close()
+    return info

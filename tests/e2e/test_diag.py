@@ -1,0 +1,294 @@
+"""The technician's toolkit end to end on virtual boards: `hearth diag` PASS, and FAIL
+with the right reason after each bench fault; `hearth config` refusing a bad value with
+nothing applied and applying a good one; `hearth monitor` logging and plotting; invalid
+frames never moving an actuator. One board per role for the whole module (flashing is
+the slow part); the tests run in file order and each leaves the board as the next
+expects it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from host_tools.cli import main
+from host_tools.protocol import BoardClient, crc_hex, encode_request
+from host_tools.sim.latch_adapter import LatchWorldPlant, latch_plants
+from host_tools.sim.relay import VirtualBoard
+from host_tools.transport.serialport import open_port
+from tests.e2e.conftest import bench, flash_board, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def hearth(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def diag_json(port: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = hearth("diag", "--port", port, "--json")
+    assert out.strip(), err
+    return code, json.loads(out)
+
+
+def console(vb: VirtualBoard, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    ser = open_port(vb.console_path)
+    try:
+        return BoardClient(ser).request(cmd, args, timeout=3.0, retries=3)
+    finally:
+        ser.close()
+
+
+def _board(tmp_path_factory: pytest.TempPathFactory, name: str) -> Any:
+    vb = VirtualBoard(name, tmp_path_factory.mktemp(f"diag-{name}"))
+    vb.start()
+    if name.startswith("latch") and not any(isinstance(p, LatchWorldPlant) for p in vb.world.plants):
+        vb.world.plants.extend(latch_plants(vb.board))
+    try:
+        flash_board(vb)
+        wait_for(lambda: console(vb, "hello")["state"] in ("SAFE", "READY"), 15)
+    except BaseException:
+        vb.stop()
+        raise
+    return vb
+
+
+@pytest.fixture(scope="module")
+def printer(tmp_path_factory: pytest.TempPathFactory):
+    vb = _board(tmp_path_factory, "printer-s3")
+    yield vb
+    vb.stop()
+
+
+@pytest.fixture(scope="module")
+def latch(tmp_path_factory: pytest.TempPathFactory):
+    vb = _board(tmp_path_factory, "latch-esp32")
+    yield vb
+    vb.stop()
+
+
+# ---- the printer toolhead -----------------------------------------------------------------
+def test_printer_diag_passes(printer: VirtualBoard) -> None:
+    code, rep = diag_json(printer.console_path)
+    assert code == 0 and rep["result"] == "PASS", rep["reasons"]
+    names = {c["name"]: c for c in rep["checks"]}
+    for k in ("firmware", "protocol", "reset_cause", "board_state", "fault_log", "supply_mv", "heap_free", "loop",
+              "thermistor", "heater"):
+        assert k in names, k
+    assert names["thermistor"]["verdict"] == "ok" and 15 < names["thermistor"]["value"] < 30
+    code, out, _ = hearth("diag", "--port", printer.console_path)
+    assert code == 0 and out.rstrip().splitlines()[-1].startswith("PASS")
+
+
+def test_config_bad_values_rejected_with_nothing_applied(printer: VirtualBoard, tmp_path: Path) -> None:
+    before = console(printer, "hello")["config_hash"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"common": {"tick_ms": 1}, "printer": {"max_c": "hot", "no_such": 1}}))
+    code, _, err = hearth("config", "push", "--port", printer.console_path, str(bad))
+    assert code == 1
+    assert "common.tick_ms=1: must be an integer in 5..100 ms" in err
+    assert "printer.max_c" in err and "unknown config key printer.no_such" in err
+    code, _, err = hearth("config", "set", "--port", printer.console_path, "printer.max_c=95")
+    assert code == 1 and "printer.max_c=95: must be a number in 20.0..80.0 C" in err
+    # The board checks again by itself (a host that skips the check gets the same answer).
+    code, out, _ = hearth("call", "--port", printer.console_path, "--json", "config_push",
+                          '{"data": {"common": {"tick_ms": 1}}}')
+    assert code == 1 and json.loads(out)["error"] == "RANGE" and "common.tick_ms=1 is outside 5..100" in out
+    code, out, _ = hearth("call", "--port", printer.console_path, "--json", "config_set",
+                          '{"key": "common.nope", "value": 3}')
+    assert code == 1 and json.loads(out)["error"] == "BAD_ARGS"
+    h = console(printer, "hello")
+    assert h["config_hash"] == before and h["reset_cause"] == "power_on"  # nothing saved, no reboot
+
+
+def test_config_good_push_applied(printer: VirtualBoard, tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"common": {"host_timeout_ms": 20000}, "printer": {"dark_c": 31.5}}))
+    code, out, err = hearth("config", "push", "--port", printer.console_path, "--json", str(good))
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["applied"] is True and res["hash"] != res["previous_hash"]
+    h = console(printer, "hello")
+    assert h["config_hash"] == res["hash"] and h["problems"] == []
+    code, out, _ = hearth("config", "get", "--port", printer.console_path, "printer.dark_c")
+    assert code == 0 and float(out) == 31.5
+    code, out, _ = hearth("config", "diff", "--port", printer.console_path, str(good))
+    assert code == 0 and out.strip() == "same"
+    good.write_text(json.dumps({"printer": {"dark_c": 30.0}}))
+    code, out, _ = hearth("config", "diff", "--port", printer.console_path, "--json", str(good))
+    assert code == 1
+    keys = {d["key"] for d in json.loads(out)["differences"]}
+    assert keys == {"common.host_timeout_ms", "printer.dark_c"}
+    # diag compares the host's copy
+    code, rep = diag_json(printer.console_path)
+    assert code == 0, rep["reasons"]
+    code, out, _ = hearth("diag", "--port", printer.console_path, "--config", str(good), "--json")
+    assert code == 1 and any("config_match" in r for r in json.loads(out)["reasons"])
+
+
+def test_monitor_writes_csv_and_png(printer: VirtualBoard, tmp_path: Path) -> None:
+    c, p = tmp_path / "m.csv", tmp_path / "m.png"
+    code, _, err = hearth("monitor", "--port", printer.console_path, "--duration", "1.5", "--interval", "0.2",
+                          "--csv", str(c), "--plot", str(p))
+    assert code == 0, err
+    rows = list(csv.DictReader(c.open()))
+    assert len(rows) >= 5
+    assert {"t_s", "state", "supply_mv", "role.temp", "role.duty"} <= set(rows[0])
+    assert 15 < float(rows[-1]["role.temp"]) < 30
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_printer_thermistor_open_fails(printer: VirtualBoard) -> None:
+    bench(printer).call(op="fault", name="thermistor_open")
+    try:
+        wait_for(lambda: console(printer, "status")["state"] == "FAULT", 5)
+        code, rep = diag_json(printer.console_path)
+        assert code == 1 and rep["result"] == "FAIL"
+        assert any(r.startswith("thermistor: thermistor open") for r in rep["reasons"]), rep["reasons"]
+        assert any("FAULT (SENSOR_OPEN)" in r for r in rep["reasons"]), rep["reasons"]
+    finally:
+        bench(printer).call(op="fault", name="clear")
+
+
+def test_supply_low_fails(printer: VirtualBoard) -> None:
+    bench(printer).call(op="set", param="supply_mv", value=10000)
+    try:
+        time.sleep(0.5)
+        code, rep = diag_json(printer.console_path)
+        assert code == 1
+        assert any(r.startswith("supply_mv: 99") and "(LOW)" in r for r in rep["reasons"]), rep["reasons"]
+    finally:
+        bench(printer).call(op="set", param="supply_mv", value=12000)
+
+
+# ---- the payload latch --------------------------------------------------------------------
+def lstate(vb: VirtualBoard) -> dict[str, Any]:
+    st = bench(vb).call(op="state")["state"]
+    return {"servo_us": st["latch"]["servo_us"], "open_writes": st["latch"]["servo_open_writes"],
+            "solenoid": st["outputs"].get("solenoid"), "servo_pwm": st["pwm"].get("servo"),
+            "bolt_pos": st["latch"]["bolt_pos"]}
+
+
+def test_latch_diag_passes(latch: VirtualBoard) -> None:
+    code, rep = diag_json(latch.console_path)
+    assert code == 0, rep["reasons"]
+    names = {c["name"]: c for c in rep["checks"]}
+    assert names["bolt_switches"]["verdict"] == "ok" and names["latch"]["value"] == "LOCKED"
+
+
+def _fuzz_lines(rng: random.Random, n: int) -> list[bytes]:
+    writes = ["release", "arm", "grab", "estop", "hold", "config_push", "clear", "format_journal", "confirm"]
+    out: list[bytes] = []
+    for _ in range(n):
+        k = rng.random()
+        cmd = rng.choice(writes)
+        good = encode_request(rng.randint(1, 999_999_999), cmd, {"confirm": "erase"} if cmd == "format_journal" else {})
+        if k < 0.25:  # bit flip somewhere in a writing frame
+            b = bytearray(good[:-1])
+            j = rng.randrange(len(b))
+            b[j] ^= 1 << rng.randrange(7)
+            out.append(bytes(b).replace(b"\n", b"").replace(b"\r", b"").replace(b"\x03", b"") + b"\n")
+        elif k < 0.4:  # truncated
+            out.append(good[: rng.randrange(1, len(good) - 1)] + b"\n")
+        elif k < 0.5:  # wrong CRC
+            body = good[1:good.rindex(b"*")]
+            out.append(b"@" + body + b"*" + crc_hex(body + b"x") + b"\n")
+        elif k < 0.6:  # unframed writing command: READ_ONLY
+            out.append(cmd.encode() + b" {}\r\n")
+        elif k < 0.65:  # over-long
+            out.append(b"@1:release " + b"x" * rng.randint(260, 600) + b"\n")
+        elif k < 0.7:  # seq with leading zero, bad name, seq 0
+            out.append(rng.choice([b"@01:release", b"@0:release", b"@1:rel ease", b"@1:"]) + b"*00000000\n")
+        else:  # random bytes (never Ctrl-C: that is the REPL's, not the protocol's)
+            raw = bytes(rng.choice([x for x in range(256) if x != 3]) for _ in range(rng.randint(1, 60)))
+            out.append(raw + b"\n")
+    return out
+
+
+def test_invalid_frames_never_move_an_actuator(latch: VirtualBoard) -> None:
+    rng = random.Random(int(os.environ.get("HEARTH_FUZZ_SEED", "6")))
+    lines = _fuzz_lines(rng, 2500)
+    before = lstate(latch)
+    hello_before = console(latch, "hello")
+    seen: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(lstate(latch))
+            time.sleep(0.05)
+
+    ser = open_port(latch.console_path)
+    got = bytearray()
+
+    def drain() -> None:
+        while not stop.is_set():
+            got.extend(ser.read(4096))
+
+    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=drain, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        blob = b"".join(lines)
+        for i in range(0, len(blob), 512):
+            ser.write(blob[i:i + 512])
+        ser.write(b"\n")
+        # every non-ignored line is answered: wait until the board has worked through them
+        nl = b"\n="
+        try:
+            wait_for(lambda: got.count(nl) >= 1500, 20, 0.2)
+        except AssertionError:
+            raise AssertionError(f"{got.count(nl)} answers; board log {latch.events}; "
+                                 f"tail {bytes(got[-300:])!r}") from None
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(2)
+        ser.close()
+    text = bytes(got)
+    assert b":ok " not in text.replace(b"=0:ok", b""), "an invalid frame was executed"
+    for code in (b"BAD_CRC", b"BAD_FRAME", b"TOO_LONG", b"READ_ONLY"):
+        assert code in text, code
+    assert len(seen) > 20
+    for s in seen:
+        assert s["servo_us"] == before["servo_us"] and s["solenoid"] == before["solenoid"], s
+        assert s["servo_pwm"] == before["servo_pwm"] and s["open_writes"] == 0 and s["bolt_pos"] == before["bolt_pos"], s
+    h = console(latch, "hello")
+    assert h["state"] == hello_before["state"] and h["config_hash"] == hello_before["config_hash"]
+    assert console(latch, "faults")["faults"] == []
+
+
+def test_latch_config_then_jam_fails(latch: VirtualBoard) -> None:
+    # The bench has no flight controller: let the host release (require_link off).
+    code, out, err = hearth("config", "set", "--port", latch.console_path, "--json", "latch.require_link=false")
+    assert code == 0, err
+    res = json.loads(out)
+    h = console(latch, "hello")
+    assert h["config_hash"] == res["hash"] and h["reset_cause"] == "soft"
+    if h["state"] == "RECOVERY":  # it holds the parcel: a reset leaves it in RECOVERY, by design
+        console(latch, "discard", {"token": h["recovery"]["token"]})
+    wait_for(lambda: console(latch, "latch")["state"] == "LOCKED", 10)
+    code, rep = diag_json(latch.console_path)
+    assert code == 0, rep["reasons"]
+
+    bench(latch).call(op="fault", name="jam")
+    try:
+        console(latch, "arm")
+        console(latch, "release")
+        wait_for(lambda: console(latch, "status")["state"] == "FAULT", 10)
+        code, rep = diag_json(latch.console_path)
+        assert code == 1
+        assert any(r.startswith("latch: latch fault: jam") for r in rep["reasons"]), rep["reasons"]
+        assert any("board_state: board in FAULT" in r for r in rep["reasons"]), rep["reasons"]
+    finally:
+        bench(latch).call(op="fault", name="clear")
