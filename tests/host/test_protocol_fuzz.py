@@ -130,6 +130,11 @@ class Model:
                 slot = i
                 break
         self._dispatch(seq, name, argtext, framed=True)
+        if name in HANDLERS and not HANDLERS[name]:
+            # read-only: answered afresh each time, never cached (and evicts its seq)
+            if slot >= 0:
+                self.c_seq[slot] = 0
+            return None
         if slot < 0:
             slot = self.c_next
             self.c_next = (slot + 1) % CACHE

@@ -308,6 +308,14 @@ class Protocol:
                 slot = i
                 break
         resp = self._dispatch(seq, name, argtext, True)
+        h = self._handlers.get(name)
+        if h is not None and not h[1]:
+            # Answers to read-only commands are not kept: re-running a read acts on
+            # nothing, and 16 cached `status` answers would hold ~20 KB of a ~100 KB
+            # heap. Answers to writing (and unknown) commands are always kept.
+            if slot >= 0:
+                cs[slot] = 0
+            return resp
         if slot < 0:
             slot = self._c_next
             self._c_next = (slot + 1) % len(cs)
