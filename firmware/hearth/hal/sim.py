@@ -5,7 +5,7 @@
 # a pin without ADC1), so a mistake shows up on the desk, not on the drone.
 #
 # Two backends behind one `world` object:
-# * LocalWorld: in-process, virtual clock that tests advance; pins and ADC values
+# * LocalWorld (hal/simlocal.py): in-process, virtual clock that tests advance; pins and ADC values
 #   set directly by the test. Firmware unit tests use this.
 # * LinkWorld: the virtual board. The loader (host_tools/sim/loader.py) registers a
 #   `_hearth_sim` module holding two pipes to the host-side world (plants, bench,
@@ -38,113 +38,6 @@ def _check_pin(pin, kind):
             raise ValueError("pin %d is a strapping pin: not for actuators" % pin)
     if kind == "adc" and pin not in chip["adc"]:
         raise ValueError("pin %d has no ADC1 channel on %s" % (pin, world.chip))
-
-
-class LocalWorld:
-    # Virtual time in microseconds; only advances when someone sleeps or a test says so.
-    def __init__(self, chip="esp32"):
-        self.reset(chip)
-
-    def reset(self, chip="esp32"):
-        # Tests call this between cases: a fresh world, same object (modules that
-        # imported `world` keep seeing the live one).
-        self.chip = chip
-        self.now = 0
-        self.outputs = {}  # pin -> 0/1
-        self.pwm = {}  # pin -> (freq, duty_u16) ; absent once deinit
-        self.inputs = {}  # pin -> 0/1
-        self.adc = {}  # pin -> microvolts
-        self.uart_rx = {}  # uart id -> bytearray waiting to be read
-        self.uart_tx = {}  # uart id -> bytearray written
-        self.wdt_timeout = 0
-        self.wdt_fed = 0
-        self.cause = "power_on"
-        self.flash = {}  # label -> bytearray
-        self.programs = 0
-        self.erases = 0
-        self.cut_at_program = 0  # 0: never; N: the Nth program is torn, then PowerCut
-        self.tear_bytes = 1
-        self.hooks = []  # callables(now_us) run whenever time advances (plant models)
-
-    def now_us(self):
-        return self.now
-
-    def sleep_us(self, us):
-        if us > 0:
-            self.advance_us(us)
-
-    def advance_us(self, us):
-        self.now += us
-        for h in self.hooks:
-            h(self.now)
-
-    def set_output(self, pin, v):
-        self.outputs[pin] = v
-
-    def set_pwm(self, pin, freq, duty):
-        if freq:
-            self.pwm[pin] = (freq, duty)
-        elif pin in self.pwm:
-            del self.pwm[pin]
-
-    def read_input(self, pin):
-        return self.inputs.get(pin, 0)
-
-    def read_adc(self, pin):
-        return self.adc.get(pin, 0)
-
-    def wdt_start(self, timeout_ms):
-        self.wdt_timeout = timeout_ms
-        self.wdt_fed = self.now
-
-    def wdt_feed(self):
-        self.wdt_fed = self.now
-
-    def uart_write(self, uid, data):
-        buf = self.uart_tx.get(uid)
-        if buf is None:
-            buf = self.uart_tx[uid] = bytearray()
-        buf.extend(data)
-
-    def uart_read(self, uid, n):
-        buf = self.uart_rx.get(uid)
-        if not buf:
-            return None
-        out = bytes(buf[:n])
-        self.uart_rx[uid] = buf[n:]  # MicroPython bytearrays have no slice deletion
-        return out
-
-    def uart_any(self, uid):
-        buf = self.uart_rx.get(uid)
-        return len(buf) if buf else 0
-
-    def flash_image(self, label, size):
-        img = self.flash.get(label)
-        if img is None:
-            # Built block by block: one 64 KiB temporary would double the peak heap.
-            img = self.flash[label] = bytearray(size)
-            blk = b"\xff" * 4096
-            for off in range(0, size, 4096):
-                img[off:off + 4096] = blk
-        return img
-
-    def note_erase(self):
-        self.erases += 1
-
-    def before_program(self, nbytes):
-        # Returns how many bytes of this program reach the flash before power dies.
-        # -1: the whole program lands, then power dies (a cut right at the boundary).
-        self.programs += 1
-        if self.cut_at_program and self.programs >= self.cut_at_program:
-            return self.tear_bytes if self.tear_bytes < nbytes else -1
-        return nbytes
-
-    def power_died(self):
-        raise PowerCut()
-
-    def request_reset(self, cause):
-        self.cause = cause
-        raise PowerCut()
 
 
 class LinkWorld:
@@ -262,7 +155,14 @@ class _FileImage:
 
 
 _mod = sys.modules.get("_hearth_sim")
-world = LinkWorld(_mod) if _mod is not None else LocalWorld()
+if _mod is not None:
+    world = LinkWorld(_mod)
+else:
+    # Firmware tests: an in-process world (kept in its own module so a virtual board,
+    # whose heap is measured against an ESP32's, does not carry it).
+    from hearth.hal.simlocal import LocalWorld
+
+    world = LocalWorld()
 
 
 # ---- clock -------------------------------------------------------------------------
