@@ -27,7 +27,7 @@ from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAPS_K = [256, 192, 160, 144, 128, 112, 96, 80, 64]
+HEAPS_K = [256, 224, 208, 192, 176, 160, 144, 128, 112, 96]
 
 
 def _hello(c: BoardClient, timeout: float = 15) -> dict[str, Any] | None:

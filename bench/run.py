@@ -29,6 +29,10 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.flash"], {}),
     ("latch", "Payload latch over MAVLink at 57600 baud",
      [sys.executable, "-m", "bench.latch"], {}),
+    ("heap", "Firmware heap: smallest heap each role runs its workload in",
+     [sys.executable, "-m", "bench.heap"], {}),
+    ("protocol", "Console protocol exchanges per second at 115200 baud vs the wire limit",
+     [sys.executable, "-m", "bench.protocol"], {}),
 ]
 
 
