@@ -170,6 +170,22 @@ def test_supply_low_fails(printer: VirtualBoard) -> None:
         bench(printer).call(op="set", param="supply_mv", value=12000)
 
 
+def test_active_tests_listed_confirmed_and_power_fail_runs(printer: VirtualBoard) -> None:
+    code, out, _ = hearth("diag", "tests", "--json")
+    assert code == 0 and {t["name"] for t in json.loads(out)} >= {"heater-test", "latch-cycle", "power-fail"}
+    # Without a terminal and without --yes, nothing that moves or heats runs.
+    code, _, err = hearth("diag", "run", "heater-test", "--port", printer.console_path)
+    assert code == 2 and "--yes" in err
+    code, _, err = hearth("diag", "run", "latch-cycle", "--port", printer.console_path, "--yes")
+    assert code == 2 and "for latch boards" in err
+    code, out, err = hearth("diag", "run", "power-fail", "--port", printer.console_path, "--bench", printer.bench_path,
+                            "--yes", "--json")
+    assert code == 0, out + err
+    res = json.loads(out)
+    assert res["result"] == "PASS" and all(res["checks"].values()), res
+    assert res["hello_after"]["board"] == "printer-s3"
+
+
 # ---- the payload latch --------------------------------------------------------------------
 def lstate(vb: VirtualBoard) -> dict[str, Any]:
     st = bench(vb).call(op="state")["state"]
