@@ -64,6 +64,7 @@ class App:
                 role_cls = _role_class(self.role_name)
         except ImportError as e:
             self.problems.append("role %s unavailable: %s" % (self.role_name, e))
+        self.config_path = config_path
         cfg, chash, err = configmod.load(config_path)
         if err:
             self.problems.append(err)
