@@ -95,7 +95,10 @@ def main() -> int:
         h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
         st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
         safe = worst_us <= 1050 and st["outputs"].get("solenoid", 0) == 0
-        con.print(f"  after power-on: state={h['state']} reset_cause={h['reset_cause']} recovery={h['recovery']}")
+        rec = h.get("recovery") or {}
+        why = ("the journal says it held a payload when power went: LOCKED, waiting for resume/discard"
+               if rec.get("held") else "nothing was interrupted")
+        con.print(f"  after power-on: state={h['state']} (reset_cause={h['reset_cause']}): {why}")
         con.print(f"  servo pulse over {samples} probes during boot: at most {worst_us:.0f} us "
                   "(locked = 1000 us, open = 2000 us); solenoid off")
         con.print(f"  [{'green' if safe else 'red'}]latch came back locked and safe: {safe}[/]")
