@@ -48,6 +48,7 @@ BAND = 0.5
 # lumped into one first-order lag), as a datasheet-and-scale estimate would give.
 DEFAULT_ERR = {"mass_j_k": 1.10, "loss_w_k": 0.85, "power_w": 0.95, "core_j_k": 1.0, "core_w_k": 1.0}
 MODEL_ERR = dict(DEFAULT_ERR)
+DIST_RATE = 0.3
 
 # Thermal protection: firmware defaults for the nozzles; the heavy block heats at
 # ~0.13 C/s with ~5 s of lag, so its heating watch and stuck-on windows are longer.
@@ -65,6 +66,16 @@ def model_config(preset):
         c[k] = p[k] * MODEL_ERR[k]
     c["sensor_s"] = p["sensor_s"] + p["delay_s"]
     c["ambient_c"] = p["ambient_c"]
+    c["dist_rate"] = DIST_RATE
+    return c
+
+
+def protection_config(preset):
+    # the protection's own copy of the (same, imperfect) heater model: its residual checks
+    c = dict(PROTECTION[preset])
+    m = model_config(preset)
+    for k in ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c"):
+        c[k] = m[k]
     return c
 
 
@@ -79,7 +90,7 @@ class Rig:
         w.hooks.append(self.hook)
         self.pwm = sim.Pwm(PWM_PIN, 10, 0)
         self.therm = Thermistor(sim.Adc(ADC_PIN))
-        self.prot = ThermalProtection(PROTECTION[preset])
+        self.prot = ThermalProtection(protection_config(preset))
         self.heater = Heater(self.pwm, self.therm, controller, self.prot, {"period_ms": PERIOD_MS})
 
     def now_ms(self):
@@ -150,6 +161,38 @@ def autotune(preset, sp):
     return at
 
 
+# Healthy runs that must never trip, ModelPid in control (besides the heat-ups above):
+# setpoint steps up and down, a draught doubling the loss at each setpoint and taken
+# away again, the heater switched off from the hottest setpoint.
+def healthy_trips(preset):
+    rig = Rig(preset, ModelPid(model_config(preset)))
+    rig.heater.tick(rig.now_ms())
+    hold = max(300.0, 3.0 * plants.full_power_time(preset, 65.0))
+    phases = []
+    for sp in (32.0, 65.0, 45.0, 32.0, 45.0):
+        phases.append(("sp %g" % sp, sp, None))
+    for sp in (32.0, 45.0, 65.0):
+        phases.append(("sp %g" % sp, sp, None))
+        phases.append(("draught at %g" % sp, sp, rig.plant.loss_w_k))
+        phases.append(("draught off at %g" % sp, sp, 0.0))
+    phases.append(("heater off", None, None))
+    trips = []
+    for name, sp, draught in phases:
+        if draught is not None:
+            rig.plant.draught_w_k = draught
+        elif rig.heater.target != sp:
+            rig.heater.set_target(sp)
+        for _ in range(int(hold * 1000 / PERIOD_MS)):
+            rig.tick()
+            f = rig.heater.fault
+            if f is not None:
+                trips.append("%s: %s %s" % (name, f[0], f[1]))
+                rig.heater.clear_fault()
+                rig.heater.set_target(sp)
+                break
+    return {"plant": preset, "phases": len(phases), "trips": trips}
+
+
 FAULTS = (
     # (name, setpoint, inject at: "hold" after settling / "start" with the heat-up)
     ("thermistor open", 32.0, "hold"),
@@ -202,7 +245,11 @@ def main(argv):
         if "=" in a:
             for kv in a.split(","):
                 k, v = kv.split("=")
-                MODEL_ERR[k] = float(v)
+                if k == "dist_rate":
+                    global DIST_RATE
+                    DIST_RATE = float(v)
+                else:
+                    MODEL_ERR[k] = float(v)
     results = {"period_ms": PERIOD_MS, "band_c": BAND, "model_error": MODEL_ERR,
                "protection": PROTECTION, "runs": []}
     rows = []
@@ -244,6 +291,15 @@ def main(argv):
         if base is not None and mp["settled"] and base["settled"] and mp["ratio"] >= base["ratio"]:
             ok = False
     print()
+    results["healthy"] = []
+    for preset in PLANTS:
+        h = healthy_trips(preset)
+        results["healthy"].append(h)
+        print("%s: %d healthy phases (setpoint steps up/down, draught x2 on/off at 32/45/65 C, heater off): "
+              "%d false trips %s" % (preset, h["phases"], len(h["trips"]), "; ".join(h["trips"])))
+        if h["trips"]:
+            ok = False
+    print()
     print("goals met (ratio <= 1.15, overshoot <= 0.5 C, zero trips, beats baseline): %s" % ok)
     # fault injection: detection times through the same shell and protection
     results["faults"] = []
@@ -261,6 +317,8 @@ def main(argv):
             else:
                 cells.append("%.1f s (%s)" % (r["detect_s"], r["code"]))
         print("| %s | %s | %s |" % (name, "%.0f" % sp if sp else "off", " | ".join(cells)))
+    print()
+    print(NOTES)
     results["goals_met"] = ok
     if not baseline or MODEL_ERR != DEFAULT_ERR:
         return
@@ -270,6 +328,28 @@ def main(argv):
             json.dump(results, f)
     except OSError:
         print("could not write %s (run from the repo root)" % path)
+
+
+NOTES = """Fault detection: the thermistor's own checks (3 bad reads), the heating watch on the way
+up, and the protection's model checks (core/thermal.py): its own copy of the heater model,
+run on the duty in force and as if the heater gave nothing, estimates with the same lag the
+commanded power P and the heat that arrived net of unexplained loss D. An open heater holds
+D ~ 0 however hard it is driven; a stuck one delivers heat nobody asked for.
+
+Why an open heater while holding takes ~10 s on the nozzles and ~14-15 s on the block: at
+32 C the nozzle holds on ~1.2 W (6 % of 20 W) and the block on ~3 W, so an open heater first
+looks exactly like a draught taking that much (the benchmark's draught doubles the loss).
+The two only part when the controller asks for clearly more than a draught could take
+(here 3x the holding power) and that heat does not arrive. Before that the sag must show
+through the sensor lag and noise: the nozzle cools ~0.03 C/s behind ~1.5 s of lag with
+~0.015 C of reading noise (~4 s to see it), then the controller's disturbance estimate
+ramps the duty (~4 s) and the confirmation runs (1 s). The block cools only ~0.01 C/s
+behind ~5 s of lag (delay, bead, cartridge), ~12 s before the sag is beyond noise, then
+~4 s at 3x the holding power: about 4-5 s over the 10 s goal is physics, not tuning (a
+harder duty ramp, or tripping at 2x the holding power, gave false trips on the draught).
+The model checks assume a model within about +-15 % (the benchmark's error); with 40 %
+less loss than modelled they trip on the doubled draught: calibrate the model (M303) or
+set model_checks false (the watch and runaway checks remain)."""
 
 
 def _ratio(r):

@@ -9,6 +9,11 @@ sys.path.append(_here + "/../../host_tools/sim")
 
 import printer_plant  # noqa: E402
 from hearth.hal import sim  # noqa: E402
+
+# The journal's 16 KiB flash image needs one contiguous block; compiling the role
+# from source at 256 KiB leaves the heap fragmented, so take the block first (the
+# runner's world.reset() frees it again and each test's Rig gets the same hole).
+sim.world.flash_image("journal", 4 * 4096)
 from hearth.core.faults import FaultLog  # noqa: E402
 from hearth.core.journal import Journal  # noqa: E402
 from hearth.core.protocol import CommandError  # noqa: E402

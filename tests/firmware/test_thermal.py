@@ -183,3 +183,65 @@ def test_stuck_on_while_holding_and_after_heat_off():
     r = lp.run(60)
     assert r is not None and r[0] == thermal.STUCK_ON
     assert lp.ms <= 10000
+
+
+def _model_prot(preset, extra=None):
+    c = {}
+    m = _model_cfg(preset)
+    for k in ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c"):
+        c[k] = m[k]
+    if extra:
+        c.update(extra)
+    return c
+
+
+class ModelLoop(Loop):
+    # the role's set-up: controller with its disturbance estimate, protection with
+    # its own copy of the (imperfect) model
+    def __init__(self, preset="nozzle20", extra=None):
+        Loop.__init__(self, preset, _model_prot(preset, extra))
+        cfg = _model_cfg(preset)
+        cfg["dist_rate"] = 0.3
+        self.ctl = ModelPid(cfg)
+
+
+def test_model_checks_find_an_open_heater_while_holding_within_ten_seconds():
+    for preset, sp in (("nozzle20", 32.0), ("nozzle40", 32.0), ("nozzle20", 65.0)):
+        lp = ModelLoop(preset)
+        lp.sp = sp
+        assert lp.run(240) is None, (preset, lp.fault)
+        t0 = lp.ms
+        lp.plant.heater_open = True
+        r = lp.run(60)
+        assert r is not None and r[0] == thermal.HEATING_FAILED, (preset, r)
+        assert "delivered_w" in r[1]
+        assert lp.ms - t0 <= 11000, (preset, sp, lp.ms - t0)
+
+
+def test_model_checks_stuck_on_within_five_seconds_and_open_in_heat_up():
+    lp = ModelLoop("nozzle20")
+    lp.sp = 32.0
+    assert lp.run(120) is None
+    t0 = lp.ms
+    lp.plant.stuck_on = True
+    r = lp.run(30)
+    assert r is not None and r[0] == thermal.STUCK_ON and lp.ms - t0 <= 5000, (r, lp.ms - t0)
+    lp = ModelLoop("nozzle20")
+    lp.plant.heater_open = True
+    lp.sp = 45.0
+    r = lp.run(30)
+    assert r is not None and r[0] == thermal.HEATING_FAILED and lp.ms <= 6000, (r, lp.ms)
+
+
+def test_model_checks_never_trip_on_draughts_and_setpoint_changes():
+    for preset in ("nozzle20", "nozzle40"):
+        lp = ModelLoop(preset)
+        for sp in (32.0, 65.0, 45.0, 32.0):
+            lp.sp = sp
+            assert lp.run(300) is None, (preset, sp, lp.fault)
+            lp.plant.draught_w_k = lp.plant.loss_w_k  # twice the loss
+            assert lp.run(200) is None, (preset, sp, "draught", lp.fault)
+            lp.plant.draught_w_k = 0.0
+            assert lp.run(200) is None, (preset, sp, "draught off", lp.fault)
+        lp.sp = None
+        assert lp.run(200) is None, (preset, "off", lp.fault)

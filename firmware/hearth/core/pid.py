@@ -24,7 +24,15 @@
 # stored in the heater core and the not-yet-seen block temperature will carry the
 # block to the setpoint, which is what makes the approach both fast and overshoot-free.
 #
+# With dist_rate > 0 the observer also estimates the heat leaving the block that the
+# model does not explain (a draught, a heater that stopped delivering: see
+# HeaterObserver) and, within dist_band_c of the setpoint, the command adds it: the
+# holding power follows a draught within seconds instead of waiting for the slow
+# integral, and an open heater is driven up quickly, which is what lets the thermal
+# protection (core.thermal, model checks) tell the two apart.
+#
 # Both keep a fixed set of float attributes: no containers grow on the step path.
+from hearth.core.heatmodel import HeaterObserver
 from hearth.options import merge
 
 _HALF = 0x20000000
@@ -141,6 +149,8 @@ MODEL_DEFAULTS = {
     # the loop
     "response_s": 1.0,     # energy error time constant (smaller: harder approach)
     "obs_gain": 2.0,       # observer correction rate (1/s)
+    "dist_rate": 0.3,      # disturbance estimate rate (see HeaterObserver; 0: off)
+    "dist_band_c": 2.0,    # use the disturbance estimate within this band of the setpoint
     "ki": 0.002,           # integral on measured error (duty per C.s)
     "i_band_c": 2.0,       # integrate only within this band of the setpoint
     "i_max": 0.3,          # |integral| limit (duty)
@@ -149,88 +159,70 @@ MODEL_DEFAULTS = {
     "model_dt_s": 0.1,     # model integration step (sub-steps if the tick is longer)
 }
 
+_OBS_KEYS = ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c",
+             "obs_gain", "dist_rate", "model_dt_s")
+
 
 class ModelPid:
     def __init__(self, config=None):
         c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c
-        self.power = float(c["power_w"])
-        self.cb = float(c["mass_j_k"])
-        self.ch = float(c["core_j_k"])
-        self.k = float(c["core_w_k"])
-        self.loss = float(c["loss_w_k"])
-        self.ts_tau = float(c["sensor_s"])
-        self.ambient = float(c["ambient_c"])
+        oc = {}
+        for k in _OBS_KEYS:
+            oc[k] = c[k]
+        self.m = HeaterObserver(oc)
+        self.power = self.m.power
+        self.ch = self.m.ch
+        self.k = self.m.k
+        self.loss = self.m.loss
+        self.ambient = self.m.ambient
+        self.has_core = self.m.has_core
+        self.ctot = self.m.ctot
         self.resp = float(c["response_s"])
-        self.obs = float(c["obs_gain"])
+        self.dist_band = float(c["dist_band_c"])
         self.ki = float(c["ki"])
         self.i_band = float(c["i_band_c"])
         self.i_max = float(c["i_max"])
         self.out_min = float(c["out_min"])
         self.out_max = float(c["out_max"])
-        self.mdt = float(c["model_dt_s"])
-        if self.power <= 0.0 or self.cb <= 0.0 or self.resp <= 0.0:
-            raise ValueError("model needs power_w, mass_j_k, response_s > 0")
-        self.has_core = self.ch > 0.0 and self.k > 0.0
-        self.ctot = self.cb + (self.ch if self.has_core else 0.0)
+        if self.resp <= 0.0:
+            raise ValueError("model needs response_s > 0")
         self.reset()
 
     def reset(self):
         self.last_ms = None
-        self.th = self.tb = self.ts = 0.0
+        self.m.reset()
         self.i = 0.0
         self.out = 0.0
 
-    def _predict(self, dt):
-        q = self.out * self.power
-        n = int(dt / self.mdt + 0.999)
-        if n < 1:
-            n = 1
-        h = dt / n
-        for _ in range(n):
-            if self.has_core:
-                flow = self.k * (self.th - self.tb)
-                self.th += h * (q - flow) / self.ch
-            else:
-                flow = q
-            self.tb += h * (flow - self.loss * (self.tb - self.ambient)) / self.cb
-            if self.ts_tau > h:
-                self.ts += h * (self.tb - self.ts) / self.ts_tau
-            else:
-                self.ts = self.tb
-
     def step(self, now_ms, setpoint, measured):
+        m = self.m
         if self.last_ms is None:
-            self.th = self.tb = self.ts = measured
+            m.start(measured)
             dt = 0.0
         else:
             dt = ms_diff(now_ms, self.last_ms) / 1000.0
             if dt < 0.0:
                 dt = 0.0
         self.last_ms = now_ms
-        if dt > 0.0:
-            self._predict(dt)
-            g = self.obs * dt
-            if g > 1.0:
-                g = 1.0
-            innov = g * (measured - self.ts)
-            self.th += innov
-            self.tb += innov
-            self.ts += innov
+        m.update(dt, self.out, measured)
         q_ss = self.loss * (setpoint - self.ambient)
+        e = setpoint - measured
+        near = -self.dist_band < e < self.dist_band
+        if near:
+            q_ss += m.dist
         if self.has_core:
-            te = (self.ch * self.th + self.cb * self.tb) / self.ctot
+            te = (self.ch * m.th + m.cb * m.tb) / self.ctot
             # at equilibrium the core sits q_ss/k above the block
             te_sp = setpoint + self.ch * q_ss / (self.k * self.ctot)
         else:
-            te = self.tb
+            te = m.tb
             te_sp = setpoint
         q = self.ctot * (te_sp - te) / self.resp + q_ss
         u = q / self.power + self.i
         lo = self.out_min
         hi = self.out_max
         us = hi if u > hi else (lo if u < lo else u)
-        e = setpoint - measured
         if dt > 0.0 and -self.i_band < e < self.i_band:
             di = self.ki * e * dt
             if not ((u >= hi and di > 0.0) or (u <= lo and di < 0.0)):
@@ -244,4 +236,4 @@ class ModelPid:
 
     def block_estimate(self):
         # The observer's estimate of the block (food-side) temperature.
-        return self.tb
+        return self.m.tb

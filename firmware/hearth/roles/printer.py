@@ -62,6 +62,8 @@ SCHEMA = {
     "model_sensor_s": ("float", 1.5, 0.0, 60.0, "s"),
     "model_ambient_c": ("float", 22.0, -10.0, 45.0, "C"),
     "model_response_s": ("float", 1.0, 0.1, 60.0, "s"),
+    "model_dist_rate": ("float", 0.3, 0.0, 2.0, "1/(C.s)"),  # disturbance estimate (0: off)
+    "model_checks": ("bool", True, None, None, ""),             # thermal protection's model checks
     # thermal protection (core.thermal)
     "watch_s": ("float", 6.0, 1.0, 600.0, "s"),
     "max_error_cs": ("float", 60.0, 5.0, 3600.0, "C.s"),
@@ -134,10 +136,15 @@ class Printer:
             "power_w": c["model_power_w"], "mass_j_k": c["model_mass_j_k"], "core_j_k": c["model_core_j_k"],
             "core_w_k": c["model_core_w_k"], "loss_w_k": c["model_loss_w_k"], "sensor_s": c["model_sensor_s"],
             "ambient_c": c["model_ambient_c"], "response_s": c["model_response_s"],
+            "dist_rate": c["model_dist_rate"],
         })
+        # the protection runs its own copy of the heater model (core.thermal model checks)
         self.prot = ThermalProtection({
             "min_c": float(limits.get("min_c", 0)), "max_c": float(limits.get("max_c", 80)),
             "watch_s": c["watch_s"], "max_error_cs": c["max_error_cs"], "stuck_rise_c": c["stuck_rise_c"],
+            "power_w": c["model_power_w"] if c["model_checks"] else 0.0, "mass_j_k": c["model_mass_j_k"],
+            "core_j_k": c["model_core_j_k"], "core_w_k": c["model_core_w_k"], "loss_w_k": c["model_loss_w_k"],
+            "sensor_s": c["model_sensor_s"], "ambient_c": c["model_ambient_c"],
         })
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
         self.clog_in = hal.Input(pins["clog_sw"], "up") if "clog_sw" in pins else None
