@@ -534,7 +534,7 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
     except ProtocolError as e:
         die(str(e))
     finally:
-        client.close()
+        client.ser.close()  # _client opened the port; the client does not own it
     if as_json:
         emit(res, True)
     else:
@@ -579,7 +579,7 @@ def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float
     except ProtocolError as e:
         die(str(e))
     finally:
-        client.close()
+        client.ser.close()  # _client opened the port; the client does not own it
     base = Path(out)
     base.parent.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(samples, base.with_suffix(".csv"))
