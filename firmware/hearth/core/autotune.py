@@ -131,3 +131,38 @@ class RelayAutotune:
         self.done = True
         self.out = 0.0
         return 0.0
+
+
+def model_from_relay(result, power_w, setpoint, ambient_c, hyst_c=0.0):
+    # Heater model estimates from a relay result, for core.pid.ModelPid / the thermal
+    # protection's model checks (a first-order-plus-dead-time fit; approximate, good
+    # enough to start from, within a few tens of per cent on the bench plants):
+    #   holding power = the re-centred relay bias x power_w  ->  loss_w_k
+    #   static gain K = (setpoint - ambient) / bias   (C per unit duty)
+    #   at the oscillation frequency w = 2 pi / Tu the plant's gain is 1/Ku:
+    #     K / sqrt(1 + (w T)^2) = 1/Ku  ->  time constant T  ->  mass_j_k = loss x T
+    #   and its phase is -pi + asin(h/a) (the hysteresis h of the relay leads by that;
+#   a = 4 d / (pi Ku) is the oscillation's half swing): w L + atan(w T) = pi - asin(h/a)
+#   ->  lumped lag L (lag_s: sensor, dead time AND the cartridge's own lag; the
+#   three-node model's sensor_s is about lag_s - core_j_k / core_w_k)
+    # Returns None when the numbers do not fit the model (bias 0, setpoint at ambient).
+    import math
+    b = result["bias"]
+    rise = setpoint - ambient_c
+    if b <= 0.0 or rise <= 0.0 or result["tu"] <= 0.0 or result["ku"] <= 0.0:
+        return None
+    hold_w = b * power_w
+    loss = hold_w / rise
+    k = rise / b
+    w = 2.0 * math.pi / result["tu"]
+    x = k * result["ku"]
+    if x <= 1.0:
+        return None
+    t = math.sqrt(x * x - 1.0) / w
+    a = 4.0 * result["d"] / (math.pi * result["ku"])
+    lead = math.asin(hyst_c / a) if 0.0 < hyst_c < a else 0.0
+    lag = (math.pi - lead - math.atan(w * t)) / w
+    if lag < 0.0:
+        lag = 0.0
+    return {"power_w": power_w, "loss_w_k": loss, "mass_j_k": loss * t, "lag_s": lag,
+            "ambient_c": ambient_c, "hold_w": hold_w}

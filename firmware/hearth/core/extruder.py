@@ -92,6 +92,20 @@ class Extruder:
         self.pos_mm += d
         return steps, rate, clamped
 
+    def plan_raw(self, d, feed_mm_s):
+        """A move of d mm at feed_mm_s that leaves the logical E position alone (firmware
+        retract / unretract): (signed steps, rate steps/s, clamped)."""
+        clamped = False
+        fs = feed_mm_s
+        if fs > self.max_rate:
+            fs = self.max_rate
+            clamped = True
+        rate = fs * self.spm
+        if rate > self.max_hz:
+            rate = float(self.max_hz)
+            clamped = True
+        return int(d * self.spm + (0.5 if d >= 0 else -0.5)), rate, clamped
+
     def set_position(self, e):
         self.pos_mm = float(e)
 

@@ -17,7 +17,8 @@
 #   M112             emergency stop
 #   M302 [S<c>]      report or raise the cold-extrusion limit (P1, "allow cold
 #                    extrusion", is refused: the guard stays on)
-#   M303 [S<c>]      heater autotune (the role decides whether it is allowed)
+#   M303 E0 S<c> [C<cycles>]  heater autotune (relay method) at S; the job waits for it
+#   G10 / G11        firmware retract / unretract (length and speed from the config)
 #
 # parse(n, line) -> (code, params) where code is a short str ("G1", "M104", ...) and
 # params a dict letter -> float ("", {} for a blank or comment-only line); raises GcodeError(code, message) with code one of
@@ -28,6 +29,8 @@ MAX_LINE = 96
 SUPPORTED = {
     "G1": "EF",
     "G4": "PS",
+    "G10": "",
+    "G11": "",
     "G92": "E",
     "M82": "",
     "M83": "",
@@ -36,7 +39,7 @@ SUPPORTED = {
     "M109": "S",
     "M112": "",
     "M302": "SP",
-    "M303": "SC",
+    "M303": "ESC",
 }
 
 

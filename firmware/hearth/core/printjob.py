@@ -11,7 +11,8 @@
 #
 # Snapshot (the role's part of the supervisor's power-fail payload, written in place):
 #   0  u8   layout version (1)
-#   1  u8   flags: 1 relative E (M83), 2 wall time known, 4 in the danger zone
+#   1  u8   flags: 1 relative E (M83), 2 wall time known, 4 in the danger zone,
+#                  8 retracted (G10 in force)
 #   2  u8   material index (MATERIALS), 255 none
 #   3  u8   0
 #   4  u32  last finished line
@@ -38,6 +39,7 @@ _M104 = 1
 _M109 = 2
 _DWELL = 3
 _MOVE = 4
+_TUNE = 5
 
 
 def _diff(a, b):
@@ -79,6 +81,8 @@ class PrintJob:
         self.haccp = Haccp(every_s=cfg["haccp_every_s"])
         self.want_target = KEEP
         self.want_dir = 0
+        self.want_tune = None   # (setpoint, cycles): the shell starts an autotune
+        self.tune_busy = False  # the shell clears it when the autotune ends
         self.reset()
 
     def reset(self):
@@ -99,6 +103,10 @@ class PrintJob:
         self._until = 0
         self.ext.relative = True
         self.ext.set_position(0.0)
+        self.retracted = False   # G10 in force (planning side)
+        self.retr_done = False   # ... as of the last finished line
+        self.want_tune = None
+        self.tune_busy = False
 
     def mat(self, key, idx=-2):
         return self.cfg[MATERIALS[self.material if idx == -2 else idx] + key]
@@ -174,6 +182,30 @@ class PrintJob:
             if ms < 0 or ms > 3600000:
                 raise CommandError("RANGE", "G4 dwell must be 0..3600 s")
             kind, a = _DWELL, ms
+        elif code == "G10" or code == "G11":
+            want = code == "G10"
+            if want != self.retracted:
+                self._check_extrude(temp)
+                c = self.cfg
+                d = -float(c["retract_mm"]) if want else float(c["retract_mm"]) + float(c["unretract_extra_mm"])
+                a, b, clamped = self.ext.plan_raw(d, float(c["retract_feed_mm_s"]))
+                kind = _MOVE
+                self.retracted = want
+                if clamped:
+                    out["clamped"] = True
+            out["retracted"] = want
+        elif code == "M303":
+            if p.get("E", 0.0) != 0.0:
+                raise CommandError("BAD_ARGS", "M303: this toolhead has one heater, E0")
+            if "S" not in p:
+                raise CommandError("BAD_ARGS", "M303 needs S<temp>")
+            s = self.check_setpoint(p["S"])
+            if s is None:
+                raise CommandError("RANGE", "M303 S must be above 0 C")
+            cyc = int(p.get("C", 4.0))
+            if not 2 <= cyc <= 20:
+                raise CommandError("RANGE", "M303 C (cycles) must be 2..20")
+            kind, a, b = _TUNE, s, cyc
         elif code == "G1":
             if "E" in p:
                 self._check_extrude(temp)
@@ -187,7 +219,7 @@ class PrintJob:
         elif code:
             raise CommandError("UNSUPPORTED", "%s is not available during a job" % code)
         # the entry carries the planner's E position and mode after it, for the snapshot
-        self.queue.append((n, kind, a, b, int(self.ext.pos_mm * 1000), self.ext.relative))
+        self.queue.append((n, kind, a, b, int(self.ext.pos_mm * 1000), self.ext.relative, self.retracted))
         self.next = n + 1
         out["queued"] = len(self.queue)
         return out
@@ -227,6 +259,7 @@ class PrintJob:
             self.done = c[0]
             self.e_done_um = c[4]
             self.rel_done = c[5]
+            self.retr_done = c[6]
         self.cur = None
         self.running = False
 
@@ -240,6 +273,10 @@ class PrintJob:
         if kind == _DWELL:
             self._until = now_ms + c[2]
             return c[2] == 0
+        if kind == _TUNE:
+            self.want_tune = (c[2], c[3])
+            self.tune_busy = True
+            return False
         if kind == _MOVE:
             if c[2] == 0:
                 return True
@@ -296,6 +333,11 @@ class PrintJob:
                 else:
                     self._hold = None
                 return 0
+            if kind == _TUNE:
+                if self.tune_busy or self.want_tune is not None:
+                    return 0
+                self._finish()
+                continue
             if kind == _DWELL:
                 if _diff(now_ms, self._until) >= 0:
                     self._finish()
@@ -311,6 +353,8 @@ class PrintJob:
             flags |= 2
         if self.dz.inside:
             flags |= 4
+        if self.retr_done:
+            flags |= 8
         b[0] = SNAP_VERSION
         b[1] = flags
         b[2] = self.material if self.material >= 0 else 255
@@ -332,7 +376,7 @@ class PrintJob:
         return {
             "material": MATERIALS[mi] if mi < len(MATERIALS) else None,
             "done": get(b, 4, 4), "e_um": get(b, 8, 4, True),
-            "relative": bool(b[1] & 1), "setpoint": get(b, 12, 2) / 10 or None,
+            "relative": bool(b[1] & 1), "retracted": bool(b[1] & 8), "setpoint": get(b, 12, 2) / 10 or None,
             "min_extrude_c": get(b, 14, 2) / 10, "danger_zone_ms": get(b, 16, 4),
             "wall_s": get(b, 20, 4) if b[1] & 2 else None,
             "temp": None if t == -32768 else t / 10,
@@ -350,6 +394,7 @@ class PrintJob:
         self.rel_done = snap["relative"]
         self.ext.relative = snap["relative"]
         self.ext.set_position(snap["e_um"] / 1000)
+        self.retracted = self.retr_done = bool(snap.get("retracted"))
         self.dz.reset(snap["danger_zone_ms"] + (outage_s or 0) * 1000)
         self.haccp.reset(jid, now_ms)
         self.haccp.event(now_ms, "resume", {"line": self.next, "outage_s": outage_s})

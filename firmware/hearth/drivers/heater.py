@@ -53,6 +53,11 @@ class Heater:
             self.ctl.reset()
         self.target = setpoint
 
+    def use(self, controller):
+        # Swap the controller (an autotune's relay and back); the protection stays on.
+        controller.reset()
+        self.ctl = controller
+
     def clear_fault(self):
         # Explicit operator action; the target is dropped, the heater stays off.
         self.fault = None

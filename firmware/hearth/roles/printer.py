@@ -46,6 +46,11 @@ SCHEMA = {
     "max_feed_mm_s": ("float", 5.0, 0.01, 50.0, "mm/s"),
     "accel_mm_s2": ("float", 50.0, 1.0, 5000.0, "mm/s2"),
     "max_extrude_mm": ("float", 50.0, 0.1, 500.0, "mm"),   # longest extrude-only move
+    "retract_mm": ("float", 1.0, 0.0, 20.0, "mm"),          # G10 / G11 firmware retract
+    "retract_feed_mm_s": ("float", 2.0, 0.01, 50.0, "mm/s"),
+    "unretract_extra_mm": ("float", 0.0, 0.0, 5.0, "mm"),   # G11 pushes this much more
+    "tune_hyst_c": ("float", 0.5, 0.1, 5.0, "C"),           # autotune relay hysteresis
+    "tune_over_c": ("float", 5.0, 1.0, 15.0, "C"),          # autotune aborts this far above
     "max_step_hz": ("int", 20000, 100, 40000, "Hz"),
     "danger_lo_c": ("float", 5.0, -10.0, 20.0, "C"),
     "danger_hi_c": ("float", 57.0, 40.0, 75.0, "C"),
@@ -160,6 +165,10 @@ class Printer:
         self.clogged = False
         self._last_state = sup.state
         self._ckpt_ms = 0
+        self.tune = None            # RelayAutotune while one runs
+        self.tune_sp = 0.0
+        self.tune_line = 0          # job line of the M303 (0: the console's autotune)
+        self.tune_result = None     # the last autotune's outcome
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
@@ -213,10 +222,14 @@ class Printer:
             "job": (self.cmd_job, False),
             "haccp": (self.cmd_haccp, False),
             "clock": (self.cmd_clock, True),
+            "autotune": (self.cmd_autotune, True),
+            "tune": (self.cmd_tune, False),
         }
 
     def cmd_heat(self, args):
         self._host_seen()
+        if self.tune is not None:
+            raise CommandError("STATE", "autotune running (cool aborts it)")
         job = self.job
         if "material" in args:
             m = _material(args)
@@ -234,6 +247,8 @@ class Printer:
 
     def cmd_cool(self, args):
         self._host_seen()
+        if self.tune is not None:
+            self._end_tune(hal.ticks_ms(), "aborted")
         self.heater.set_target(None)
         return {"target": None}
 
@@ -251,6 +266,8 @@ class Printer:
         m = _material(args)
         if self.sup.state == ACTIVE:
             raise CommandError("STATE", "job %d is running: job_end first" % self.job.id)
+        if self.tune is not None:
+            raise CommandError("BUSY", "autotune running: wait for it (tune), or cool to abort")
         self._set_wall(args)
         self._arm()
         now = hal.ticks_ms()
@@ -305,6 +322,45 @@ class Printer:
         r["danger_zone_s"] = job.dz.ms // 1000
         r["material"] = MATERIALS[job.material] if job.material >= 0 else None
         return r
+
+    # ---- autotune (M303) ------------------------------------------------------------------
+    def cmd_autotune(self, args):
+        # autotune {c, cycles}: relay autotune at c when idle (a job runs M303 instead)
+        self._host_seen()
+        if self.sup.state == ACTIVE and self.job.id:
+            raise CommandError("STATE", "job %d is running: put M303 in the job" % self.job.id)
+        if self.tune is not None:
+            raise CommandError("BUSY", "autotune already running (tune shows it, cool aborts it)")
+        c = _num(args, "c")
+        cyc = args.get("cycles", 4)
+        if isinstance(cyc, bool) or not isinstance(cyc, int) or not 2 <= cyc <= 20:
+            raise CommandError("BAD_ARGS", "'cycles' must be an integer 2..20")
+        if c <= 0:
+            raise CommandError("RANGE", "setpoint must be > 0 C")
+        sp = self.job.check_setpoint(c)
+        self._arm()
+        self._start_tune(sp, cyc, 0)
+        return {"tuning": sp, "cycles": cyc, "state": self.sup.state}
+
+    def cmd_tune(self, args):
+        self._host_seen()
+        at = self.tune
+        d = {"running": at is not None, "result": self.tune_result}
+        if at is not None:
+            d["setpoint"] = self.tune_sp
+            d["cycle"] = at.cycle
+            d["line"] = self.tune_line
+        return d
+
+    def _start_tune(self, sp, cycles, line):
+        # the autotune glue is imported when first used: it costs the idle role no heap
+        gc.collect()
+        from hearth.roles.printer_tune import start
+        start(self, sp, cycles, line)
+
+    def _end_tune(self, now_ms, why=None):
+        from hearth.roles.printer_tune import end
+        end(self, now_ms, why)
 
     def cmd_gcode(self, args):
         self._host_seen()
@@ -378,6 +434,13 @@ class Printer:
         h = self.heater
         h.tick(now_ms)
         job = self.job
+        if self.tune is not None:
+            if h.fault is not None:
+                self._end_tune(now_ms, "heater fault " + h.fault[0])
+            elif st != READY and st != ACTIVE:
+                self._end_tune(now_ms, "board " + st)
+            elif self.tune.done:
+                self._end_tune(now_ms)
         if h.fault is not None:
             if not self._fault_raised:
                 self._fault_raised = True
@@ -398,6 +461,10 @@ class Printer:
             return
         temp = self._temp()
         hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"])
+        if job.want_tune is not None:
+            sp, cyc = job.want_tune
+            job.want_tune = None
+            self._start_tune(sp, cyc, job.cur[0] if job.cur else 0)
         if job.want_target != KEEP:
             h.set_target(job.want_target)
             job.want_target = KEEP
@@ -448,6 +515,7 @@ class Printer:
             "job": job.id, "done": job.done, "next": job.next,
             "moving": job.running, "step_hz": self.stepper.hz,
             "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
+            "tuning": self.tune is not None,
         }
         if self.sup.state == RECOVERY:
             s["recovered"] = PrintJob.read(self.state_buf)
