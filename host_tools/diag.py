@@ -12,15 +12,43 @@ one for the board's name):
 * heap: warn under 20 KB free;
 * loop: fail when more than 25 % of ticks overran; warn over 1 % or when the worst
   tick took longer than a period;
+* a board in FAULT fails, with the fault code explained (FAULT_WHY) and, for a latch
+  jam or a switch fault, which part the fault record points at;
 * printer: the thermistor reads a temperature (None = open or short), inside the board's
-  `limits` min_c..max_c; no heater fault; no heater duty without a setpoint; no clog;
+  `limits` min_c..max_c; no heater fault (each protection code explained); no heater
+  duty without a setpoint; no clog; and the heater's power margin (below);
 * latch: never both bolt switches closed at once; a LOCKED latch has its lock switch
-  closed and an OPEN one its open switch; no latch fault; the supply flag healthy.
+  closed and an OPEN one its open switch; no latch fault while the latch is in FAULT
+  (the `fault` field keeps the last code after a `clear`: reported as info then);
+  no payload lost while locked (a slip: the latch re-gripped with no parcel left);
+  the supply flag healthy; the flight-controller link up if one was ever heard
+  (MAVLink bytes received this boot and no heartbeat now = link lost).
+
+Heater power margin (printer): while the heater holds a setpoint (within HOLD_BAND_C,
+no fault), the duty it needs is compared with the holding duty its own model predicts,
+model_loss_w_k * (temp - model_ambient_c) / model_power_w, from the board's printer
+config. The status is sampled MARGIN_SAMPLES times (the median duty is judged: one
+tick's duty is noisy). Verdicts:
+
+* duty above MARGIN_WARN_X x the model's + MARGIN_WARN_ABS: WARN. A draught (airflow
+  on the nozzle, an open enclosure) or a heater that delivers less than its rated
+  power. The board still holds its temperature, so it is fit to use: a draught is a
+  property of where the printer stands, not a broken board, and failing a healthy
+  board on a production line for the room it was tested in would be wrong. The
+  warning names the duty and the model's figure so the technician can act (shield
+  the nozzle, re-tune the model);
+* duty saturated (median >= SATURATED_DUTY) with the temperature below the setpoint
+  and not rising: FAIL "heater power margin": the heater can no longer hold the
+  setpoint, whatever the cause, and food will leave the nozzle too cold. (Firmware
+  thermal protection may trip HEATING_FAILED first; the explanation of that code
+  names a draught it cannot make up as one of the causes.)
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +60,36 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAP_WARN = 20_000
 SUPPLY_TOL = 0.15
 ORDER = {"ok": 0, "info": 0, "warn": 1, "fail": 2}
+HOLD_BAND_C = 1.0  # |temp - setpoint| within which the heater is "holding"
+SAG_BAND_C = 3.0  # a saturated heater this far below its setpoint: no margin left
+MARGIN_SAMPLES = 6
+MARGIN_EVERY_S = 0.15
+MARGIN_WARN_X = 2.0
+MARGIN_WARN_ABS = 0.05
+SATURATED_DUTY = 0.9
+RISING_C_S = 0.05  # still heating up faster than this (board time): margin not judged
+
+#: what a board fault code means, for the technician (supervisor codes: the role's
+#: fault name upper-cased; printer heater codes from core/thermal.py and the
+#: thermistor driver, latch codes from core/latch.py)
+FAULT_WHY = {
+    "SENSOR_OPEN": "thermistor open (unplugged or broken wire)",
+    "SENSOR_SHORT": "thermistor shorted",
+    "SENSOR_LOST": "no valid thermistor reading",
+    "HEATING_FAILED": "heater driven but the nozzle did not warm: open heater element or wiring, heater off "
+                      "its block, or heat loss (a draught) beyond the heater's power",
+    "STUCK_ON": "heater stuck on: the nozzle heated with the output off (shorted MOSFET or driver)",
+    "RUNAWAY": "temperature ran away from the setpoint and did not come back",
+    "MAX_TEMP": "temperature above the board's maximum",
+    "MIN_TEMP": "temperature below the board's minimum",
+    "HEATER_ERROR": "the heater loop raised an error",
+    "CLOG": "extruder clog: the clog sensor tripped during an extrusion",
+    "HOST_SILENT": "the host stopped talking during a job (dead-man)",
+    "LATCH_JAM": "the bolt did not reach open within the release timeout",
+    "LATCH_JAM_CLOSE": "the bolt did not reach the lock within the close timeout (the latch may NOT be locked)",
+    "LATCH_SWITCHES": "both bolt switches closed at once: a bolt switch stuck or shorted",
+    "LATCH_REGRAB_LIMIT": "the latch kept re-gripping (payload slipping or lock switch dropping) past its limit",
+}
 
 
 @dataclass
@@ -50,6 +108,10 @@ class Report:
     hello: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
     faults: list[Any] = field(default_factory=list)
+    #: the board's running config per section, where a rule needs it (printer: the heater model)
+    config: dict[str, Any] = field(default_factory=dict)
+    #: extra role-status samples (printer: taken while the heater holds a setpoint)
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, group: str, name: str, verdict: str, value: Any = None, detail: str = "") -> None:
         self.checks.append(Check(group, name, verdict, value, detail))
@@ -72,6 +134,7 @@ class Report:
             "hello": self.hello,
             "status": self.status,
             "faults": self.faults,
+            "samples": self.samples,
         }
 
 
@@ -95,7 +158,35 @@ def collect(client: Any, port: str, timeout: float = 2.0) -> Report:
         rep.faults = list(client.request("faults", None, timeout=timeout).get("faults", []))
     except BoardError:
         rep.faults = []
+    if rep.hello.get("role") == "printer":
+        _printer_extra(client, rep, timeout)
     return rep
+
+
+def _holding(r: dict[str, Any], band: float) -> bool:
+    t, sp = r.get("temp"), r.get("target")
+    return (isinstance(t, (int, float)) and isinstance(sp, (int, float)) and not r.get("fault")
+            and sp - band <= t <= sp + HOLD_BAND_C)
+
+
+def _printer_extra(client: Any, rep: Report, timeout: float) -> None:
+    """The heater model (config) and, while the heater holds a setpoint, a few more
+    status samples for the power-margin rule."""
+    try:
+        rep.config["printer"] = client.request("config_get", {"section": "printer"}, timeout=timeout).get("config", {})
+    except ProtocolError:  # firmware without config commands: the margin rule is skipped
+        rep.config.pop("printer", None)
+    role = rep.status.get("role") or {}
+    if not _holding(role, SAG_BAND_C):
+        return
+    rep.samples.append({"uptime_ms": rep.status.get("uptime_ms"), **role})
+    for _ in range(MARGIN_SAMPLES - 1):
+        time.sleep(MARGIN_EVERY_S)
+        try:
+            st = client.request("status", None, timeout=timeout)
+        except ProtocolError:
+            break
+        rep.samples.append({"uptime_ms": st.get("uptime_ms"), **(st.get("role") or {})})
 
 
 def evaluate(rep: Report, host_config: dict[str, Any] | None = None, board_config: dict[str, Any] | None = None,
@@ -159,7 +250,9 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
     elif st == "RECOVERY":
         rep.add("state", "board_state", "warn", st, "an interrupted job waits for `resume` or `discard`")
     elif st == "FAULT":
-        rep.add("state", "board_state", "fail", st, f"board in FAULT ({code or 'no fault code'})")
+        why = FAULT_WHY.get(str(code), "")
+        rep.add("state", "board_state", "fail", st, f"board in FAULT ({code or 'no fault code'})"
+                + (f": {why}" if why else "") + "; `hearth call clear` once fixed")
     elif st == "POWERFAIL":
         rep.add("state", "board_state", "fail", st, "the board sees a failing supply (POWERFAIL)")
     else:
@@ -221,16 +314,81 @@ def _printer(rep: Report, r: dict[str, Any], bf: dict[str, Any]) -> None:
     else:
         rep.add("sensors", "thermistor", "ok", round(t, 2), f"{t:.2f} C (plausible {lo}..{hi} C)")
     if fault:
-        rep.add("sensors", "heater_fault", "fail", fault, f"thermal protection tripped: {fault}")
+        why = FAULT_WHY.get(str(fault).upper(), "see the fault log")
+        rep.add("sensors", "heater_fault", "fail", fault, f"thermal protection tripped: {fault}: {why}")
     duty, target = r.get("duty"), r.get("target")
     if duty and target is None:
         rep.add("sensors", "heater", "fail", duty, "heater driven with no setpoint")
     else:
         rep.add("sensors", "heater", "ok", duty, f"duty {duty}, setpoint {target}")
+    _heater_margin(rep, rep.config.get("printer"))
     if r.get("clog"):
-        rep.add("sensors", "clog_switch", "fail", True, "the clog sensor reports a blocked nozzle")
+        rep.add("sensors", "clog_switch", "fail", True, "the clog sensor reports a blocked nozzle (extruder clog)")
     else:
         rep.add("sensors", "clog_switch", "ok", False)
+
+
+def _heater_margin(rep: Report, cfg: dict[str, Any] | None) -> None:
+    """The heater's power margin while it holds a setpoint (see the module doc)."""
+    ss = rep.samples
+    if not ss:
+        rep.add("sensors", "heater_margin", "info", None, "the heater holds no setpoint: margin not judged")
+        return
+    try:
+        power, loss, amb = (float((cfg or {})[k]) for k in ("model_power_w", "model_loss_w_k", "model_ambient_c"))
+    except (KeyError, TypeError, ValueError):
+        rep.add("sensors", "heater_margin", "info", None, "no heater model from the board: margin not judged")
+        return
+    temps = [float(t) for t in (s.get("temp") for s in ss) if isinstance(t, (int, float))]
+    sp = ss[-1].get("target")
+    if any(s.get("fault") for s in ss) or not isinstance(sp, (int, float)) or power <= 0 or len(temps) < len(ss):
+        rep.add("sensors", "heater_margin", "info", None, "the heater stopped holding while sampled: not judged")
+        return
+    duty = float(statistics.median(float(s.get("duty") or 0.0) for s in ss))
+    temp = float(statistics.median(temps))
+    model = max(0.0, loss * (temp - amb) / power)
+    t0, t1 = ss[0].get("uptime_ms"), ss[-1].get("uptime_ms")
+    span = (t1 - t0) / 1000 if isinstance(t0, int) and isinstance(t1, int) and t1 > t0 else 0.0
+    rate = (temps[-1] - temps[0]) / span if span else 0.0
+    value = {"duty": round(duty, 3), "model_duty": round(model, 3), "temp": round(temp, 2), "setpoint": sp,
+             "rate_c_s": round(rate, 3)}
+    if rate > RISING_C_S:
+        rep.add("sensors", "heater_margin", "info", value, f"still heating up ({rate:.2f} C/s): margin not judged")
+    elif duty >= SATURATED_DUTY:
+        rep.add("sensors", "heater_margin", "fail", value,
+                f"heater power margin: the heater runs saturated ({duty:.0%} duty) and holds {temp:.1f} C for a "
+                f"{sp} C setpoint, not rising; its model expects {model:.0%}: a draught or heat loss beyond the "
+                "heater's power, or a weak heater: food leaves the nozzle too cold")
+    elif abs(temp - sp) > HOLD_BAND_C:
+        rep.add("sensors", "heater_margin", "info", value, f"{temp:.1f} C, not settled at {sp} C: margin not judged")
+    elif duty > MARGIN_WARN_X * model + MARGIN_WARN_ABS:
+        rep.add("sensors", "heater_margin", "warn", value,
+                f"holding {sp} C takes {duty:.0%} duty where the heater model expects {model:.0%}: a draught "
+                "(airflow on the nozzle, open enclosure) or a heater delivering less than its rated power; "
+                "shield the nozzle or re-tune the model (printer.model_loss_w_k)")
+    else:
+        rep.add("sensors", "heater_margin", "ok", value, f"holding {sp} C at {duty:.0%} duty (model {model:.0%})")
+
+
+def _latch_fault_why(rep: Report, r: dict[str, Any], fault: str) -> str:
+    """What a latch fault points at, from the fault record's switch readings at the trip
+    (status.last_fault.ctx) and the switches now."""
+    lf = rep.status.get("last_fault")
+    ctx = lf.get("ctx") if isinstance(lf, dict) and lf.get("code") == "LATCH_" + fault.upper() else None
+    ctx = ctx if isinstance(ctx, dict) else {}
+    if fault == "jam" and ctx:
+        if ctx.get("lock_sw"):
+            return "the bolt never left the lock (lock switch still closed): bolt or servo jammed"
+        if not ctx.get("open_sw"):
+            return ("the bolt left the lock but the open switch never closed: open switch dead or unplugged "
+                    "(or the bolt stuck part-way)")
+    if fault == "switches":
+        if r.get("locked_sw") and r.get("open_sw"):
+            return "the open switch reads closed with the bolt at lock: open switch stuck closed or shorted"
+        if r.get("locked_sw"):
+            return ("both bolt switches read closed at once, and the open switch has opened again with the bolt "
+                    "back at lock: the lock switch is stuck closed or shorted")
+    return FAULT_WHY.get("LATCH_" + fault.upper(), "see the fault log")
 
 
 def _latch(rep: Report, r: dict[str, Any]) -> None:
@@ -246,18 +404,35 @@ def _latch(rep: Report, r: dict[str, Any]) -> None:
                 "latch OPEN but its open switch is not closed")
     else:
         rep.add("sensors", "bolt_switches", "ok", {"lock": lock, "open": opn}, f"consistent with {st}")
+    # The core latch keeps `fault` after clear_fault(): only a latch in FAULT fails.
     fault = r.get("fault")
-    if fault or st == "FAULT":
-        rep.add("sensors", "latch", "fail", st, f"latch fault: {fault or 'unknown'}")
+    if st == "FAULT":
+        rep.add("sensors", "latch", "fail", st,
+                f"latch fault: {fault or 'unknown'}: {_latch_fault_why(rep, r, str(fault or ''))}")
     else:
-        rep.add("sensors", "latch", "ok", st, r.get("why") or "")
-    rep.add("sensors", "payload", "info", r.get("payload"),
-            f"payload {'present' if r.get('payload') else 'absent'}, held {r.get('held')}, grams {r.get('grams')}")
+        rep.add("sensors", "latch", "ok", st, (r.get("why") or "") + (f"; last fault {fault} (cleared)" if fault else ""))
+    regrabs = r.get("regrabs") or 0
+    held = f"payload {'present' if r.get('payload') else 'absent'}, held {r.get('held')}, grams {r.get('grams')}"
+    if regrabs and not r.get("payload") and st in ("LOCKED", "ARMED", "CLOSING"):
+        rep.add("sensors", "payload", "fail", r.get("payload"),
+                f"payload lost while locked: the parcel slipped out (no parcel after {regrabs} re-grip(s) since the "
+                "last clear, never released); check the hook and the bag, then reload")
+    else:
+        rep.add("sensors", "payload", "info", r.get("payload"), held)
+        if regrabs:
+            rep.add("sensors", "regrabs", "warn", regrabs,
+                    f"{regrabs} re-grip(s) since the last clear: the payload slipped or the lock switch dropped")
     if r.get("supply") is False:
         rep.add("sensors", "latch_supply", "fail", False, "the latch sees an unhealthy supply (release interlock)")
-    link = r.get("link")
-    rep.add("sensors", "fc_link", "ok" if link else "info", link,
-            "flight controller heartbeat seen" if link else "no flight controller heartbeat (normal on a bench)")
+    link, rx = r.get("link"), r.get("rx_bytes") or 0
+    if link:
+        rep.add("sensors", "fc_link", "ok", link, "flight controller heartbeat seen")
+    elif rx:
+        rep.add("sensors", "fc_link", "fail", link,
+                f"flight controller link lost: MAVLink heard this boot ({rx} bytes) but no heartbeat within the "
+                "link timeout: check the UART wiring and the flight controller (the latch will not arm)")
+    else:
+        rep.add("sensors", "fc_link", "info", link, "no flight controller heartbeat (normal on a bench)")
     crc = r.get("mav_crc_errors") or 0
     if crc:
         rep.add("sensors", "mavlink_crc", "warn", crc, f"{crc} MAVLink frames with bad CRC: check wiring and baud")

@@ -3,7 +3,18 @@ with the right reason after each bench fault; `hearth config` refusing a bad val
 nothing applied and applying a good one; `hearth monitor` logging and plotting; invalid
 frames never moving an actuator. One board per role for the whole module (flashing is
 the slow part); the tests run in file order and each leaves the board as the next
-expects it."""
+expects it.
+
+Bench faults: every name the bench knows for a board (bench.known_faults: the plants'
+`faults` lists, plus link_loss on a MAVLink board) has a case below, injected in the
+state where it shows (heater faults while heating, clog during an extrusion, latch
+switch faults and jam on a release attempt, link loss after the flight controller's
+heartbeat), judged by `hearth diag --json`, then cleared as a technician would (bench
+fault off, `hearth call clear` for a board latched in FAULT) and diag PASSes again. A
+draught is the one that is not a board failure: diag WARNs about the heater's power
+margin and PASSes (see host_tools/diag.py). The printer faults run on a second printer
+at speed=10 (board time 10x real time), so heat-ups take a couple of seconds.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +24,8 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +33,20 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools.cli import main
+from host_tools.latch import FlightController
 from host_tools.protocol import BoardClient, crc_hex, encode_request
+from host_tools.sim.bench import known_faults
 from host_tools.sim.latch_adapter import LatchWorldPlant, latch_plants
 from host_tools.sim.relay import VirtualBoard
 from host_tools.transport.serialport import open_port
 from tests.e2e.conftest import bench, flash_board, wait_for
 
 pytestmark = pytest.mark.e2e
+# The printer for the bench faults runs board time at 10x real time: heat-ups take seconds.
+# (At 20x a 10 ms tick is 0.5 ms of real time and a loaded host makes the loop overrun
+# check fail; the power-fail self-test needs real time, so it keeps a 1x board.) The
+# latch stays at 1x: the flight controller's heartbeat is 1 Hz of real time.
+PRINTER_SPEED = 10
 
 
 def hearth(*args: str) -> tuple[int, str, str]:
@@ -48,8 +68,8 @@ def console(vb: VirtualBoard, cmd: str, args: dict[str, Any] | None = None) -> d
         ser.close()
 
 
-def _board(tmp_path_factory: pytest.TempPathFactory, name: str) -> Any:
-    vb = VirtualBoard(name, tmp_path_factory.mktemp(f"diag-{name}"))
+def _board(tmp_path_factory: pytest.TempPathFactory, name: str, speed: float = 1.0) -> Any:
+    vb = VirtualBoard(name, tmp_path_factory.mktemp(f"diag-{name}"), speed=speed)
     vb.start()
     if name.startswith("latch") and not any(isinstance(p, LatchWorldPlant) for p in vb.world.plants):
         vb.world.plants.extend(latch_plants(vb.board))
@@ -65,6 +85,17 @@ def _board(tmp_path_factory: pytest.TempPathFactory, name: str) -> Any:
 @pytest.fixture(scope="module")
 def printer(tmp_path_factory: pytest.TempPathFactory):
     vb = _board(tmp_path_factory, "printer-s3")
+    yield vb
+    vb.stop()
+
+
+@pytest.fixture(scope="module")
+def hot_printer(tmp_path_factory: pytest.TempPathFactory):
+    """A second printer at speed 10 for the heater faults (heat-ups in seconds). The
+    real-time board above keeps the loop-timing and power-fail checks meaningful."""
+    vb = _board(tmp_path_factory, "printer-s3", speed=PRINTER_SPEED)
+    # past the boot's slow first ticks before the first report judges the loop
+    wait_for(lambda: console(vb, "status")["loop"]["ticks"] >= 300, 10)
     yield vb
     vb.stop()
 
@@ -147,16 +178,147 @@ def test_monitor_writes_csv_and_png(printer: VirtualBoard, tmp_path: Path) -> No
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
 
 
-def test_printer_thermistor_open_fails(printer: VirtualBoard) -> None:
-    bench(printer).call(op="fault", name="thermistor_open")
+# ---- bench faults: shared helpers ----------------------------------------------------------
+@dataclass
+class FaultCase:
+    provoke: Callable[[VirtualBoard], None]  # inject the fault in the state where it shows
+    reasons: tuple[str, ...]  # substrings, each in some FAIL reason (or warning for a WARN case)
+    verdict: str = "FAIL"  # FAIL: exit 1; WARN: exit 0 with the reasons among the warnings
+
+
+def judge(vb: VirtualBoard, case: FaultCase) -> dict[str, Any]:
+    code, rep = diag_json(vb.console_path)
+    if case.verdict == "FAIL":
+        assert code == 1 and rep["result"] == "FAIL", rep["warnings"]
+        got = rep["reasons"]
+    else:
+        assert code == 0 and rep["result"] == "PASS", rep["reasons"]
+        got = rep["warnings"]
+    for want in case.reasons:
+        assert any(want in r for r in got), (want, got)
+    return rep
+
+
+def technician_clear(vb: VirtualBoard) -> None:
+    """Bench fault off; a board latched in FAULT is cleared with `hearth call clear`."""
+    bench(vb).call(op="fault", name="clear")
+    if console(vb, "status")["state"] == "FAULT":
+        code, out, err = hearth("call", "--port", vb.console_path, "--json", "clear")
+        assert code == 0, out + err
+    wait_for(lambda: console(vb, "status")["state"] in ("SAFE", "READY"), 5)
+
+
+def diag_passes(vb: VirtualBoard) -> dict[str, Any]:
+    code, rep = diag_json(vb.console_path)
+    assert code == 0 and rep["result"] == "PASS", rep["reasons"]
+    return rep
+
+
+def _role(vb: VirtualBoard) -> dict[str, Any]:
+    return console(vb, "status")["role"]
+
+
+# ---- printer bench faults -----------------------------------------------------------------
+def _wait_fault(vb: VirtualBoard, timeout: float = 10) -> None:
+    wait_for(lambda: console(vb, "status")["state"] == "FAULT", timeout)
+
+
+def _heat(vb: VirtualBoard, c: float = 32.0) -> None:
+    console(vb, "heat", {"c": c})
+    wait_for(lambda: abs((_role(vb)["temp"] or 0.0) - c) < 0.3, 15)
+    time.sleep(0.3)  # settled (3 s of board time)
+
+
+def _sensor(name: str) -> Callable[[VirtualBoard], None]:
+    def provoke(vb: VirtualBoard) -> None:
+        bench(vb).call(op="fault", name=name)
+        _wait_fault(vb, 5)
+    return provoke
+
+
+def _heating(name: str) -> Callable[[VirtualBoard], None]:
+    def provoke(vb: VirtualBoard) -> None:
+        _heat(vb)
+        bench(vb).call(op="fault", name=name)
+        _wait_fault(vb, 10)
+    return provoke
+
+
+def _draught(vb: VirtualBoard) -> None:
+    _heat(vb)
+    rep = diag_passes(vb)  # holding without a draught: the margin is fine (no false warning)
+    margin = {c["name"]: c for c in rep["checks"]}["heater_margin"]
+    assert margin["verdict"] == "ok", margin
+    bench(vb).call(op="fault", name="draught")
+    wait_for(lambda: _role(vb)["duty"] > 0.15, 10)  # the controller makes up the extra loss
+    time.sleep(0.5)
+
+
+def _clog(vb: VirtualBoard) -> None:
+    c = BoardClient(vb.console_path)
     try:
-        wait_for(lambda: console(printer, "status")["state"] == "FAULT", 5)
-        code, rep = diag_json(printer.console_path)
-        assert code == 1 and rep["result"] == "FAIL"
-        assert any(r.startswith("thermistor: thermistor open") for r in rep["reasons"]), rep["reasons"]
-        assert any("FAULT (SENSOR_OPEN)" in r for r in rep["reasons"]), rep["reasons"]
+        c.request("job_start", {"id": 61, "material": "dark", "unix": 1767225600})
+        c.request("gcode", {"n": 1, "line": "M83"})
+        c.request("gcode", {"n": 2, "line": "M109 S32"})
+        wait_for(lambda: c.request("job")["done"] >= 2, 20)  # polling `job` feeds the job dead-man
+        c.request("gcode", {"n": 3, "line": "G1 E5 F120"})
+        wait_for(lambda: c.request("status")["role"]["moving"], 5)
+        bench(vb).call(op="fault", name="clog")
+        wait_for(lambda: c.request("job")["state"] == "FAULT", 5)
     finally:
-        bench(printer).call(op="fault", name="clear")
+        c.close()
+
+
+PRINTER_FAULTS: dict[str, FaultCase] = {
+    "thermistor_open": FaultCase(_sensor("thermistor_open"),
+                                 ("thermistor: thermistor open", "board in FAULT (SENSOR_OPEN)")),
+    "thermistor_short": FaultCase(_sensor("thermistor_short"),
+                                  ("thermistor: thermistor shorted", "board in FAULT (SENSOR_SHORT)")),
+    "heater_open": FaultCase(_heating("heater_open"),
+                             ("heater_fault: thermal protection tripped: heating_failed", "open heater element",
+                              "board in FAULT (HEATING_FAILED)")),
+    "heater_stuck_on": FaultCase(_heating("heater_stuck_on"),
+                                 ("heater_fault: thermal protection tripped: stuck_on", "heater stuck on",
+                                  "board in FAULT (STUCK_ON)")),
+    "draught": FaultCase(_draught, ("heater_margin: holding 32.0 C takes", "a draught"), verdict="WARN"),
+    "clog": FaultCase(_clog, ("clog_switch: the clog sensor reports a blocked nozzle", "board in FAULT (CLOG)")),
+}
+
+
+def test_every_printer_bench_fault_has_a_case(hot_printer: VirtualBoard) -> None:
+    assert known_faults(hot_printer) == set(PRINTER_FAULTS)
+
+
+# The firmware's thermal protection (model checks, core/thermal.py since 3966e72) trips
+# HEATING_FAILED on the bench's default draught (0.3 W/K) within ~6-10 s of board time
+# while the nozzle holds 31.8 C at ~25 % duty: a false trip, at speed 1 as at 10. Strict:
+# once the firmware tolerates the draught this XPASSes and fails; then drop the mark.
+_FIRMWARE_DRAUGHT_TRIP = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="firmware false trip: HEATING_FAILED under the default bench draught (core/thermal.py model check)")
+
+
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=_FIRMWARE_DRAUGHT_TRIP) if f == "draught" else f
+                                   for f in PRINTER_FAULTS])
+def test_printer_fault_diag(hot_printer: VirtualBoard, fault: str) -> None:
+    vb = hot_printer
+    case = PRINTER_FAULTS[fault]
+    try:
+        case.provoke(vb)
+        judge(vb, case)
+    finally:
+        bench(vb).call(op="fault", name="clear")
+        if console(vb, "status")["state"] == "FAULT":
+            # the technician lets the nozzle cool while the board is latched in FAULT (the
+            # bench skips the wait), then clears it: the heater's protection restarts from a
+            # nozzle at rest
+            bench(vb).call(op="set", param="nozzle_c", value=22.0)
+            wait_for(lambda: abs((_role(vb)["temp"] or 0.0) - 22.0) < 0.5, 5)
+        technician_clear(vb)
+        console(vb, "cool")
+    wait_for(lambda: _role(vb)["temp"] is not None, 5)
+    rep = diag_passes(vb)
+    assert not any(w.startswith("heater_margin") for w in rep["warnings"]), rep["warnings"]
 
 
 def test_supply_low_fails(printer: VirtualBoard) -> None:
@@ -284,7 +446,7 @@ def test_invalid_frames_never_move_an_actuator(latch: VirtualBoard) -> None:
     assert console(latch, "faults")["faults"] == []
 
 
-def test_latch_config_then_jam_fails(latch: VirtualBoard) -> None:
+def test_latch_config_for_the_bench(latch: VirtualBoard) -> None:
     # The bench has no flight controller: let the host release (require_link off).
     code, out, err = hearth("config", "set", "--port", latch.console_path, "--json", "latch.require_link=false")
     assert code == 0, err
@@ -294,17 +456,98 @@ def test_latch_config_then_jam_fails(latch: VirtualBoard) -> None:
     if h["state"] == "RECOVERY":  # it holds the parcel: a reset leaves it in RECOVERY, by design
         console(latch, "discard", {"token": h["recovery"]["token"]})
     wait_for(lambda: console(latch, "latch")["state"] == "LOCKED", 10)
-    code, rep = diag_json(latch.console_path)
-    assert code == 0, rep["reasons"]
+    diag_passes(latch)
 
-    bench(latch).call(op="fault", name="jam")
+
+# ---- latch bench faults -------------------------------------------------------------------
+def _settled_lock(vb: VirtualBoard) -> None:
+    """The technician waits for the bolt to come home: the board LOCKED with its lock
+    switch closed, and the bolt at rest at the lock (bench probe)."""
+    def home() -> bool:
+        r = _role(vb)
+        w = bench(vb).call(op="state")["state"]["latch"]
+        return r["state"] == "LOCKED" and r["locked_sw"] and not r["open_sw"] and w["bolt_pos"] == 0
+    wait_for(home, 5)
+    time.sleep(0.35)  # longer than switch_fault_ms: a lock declared early would have been re-gripped
+    wait_for(home, 5)
+
+
+def _load_parcel(vb: VirtualBoard) -> None:
+    bench(vb).call(op="set", param="payload_g", value=500)
+    wait_for(lambda: _role(vb)["payload"], 5)
+
+
+def _on_release(name: str) -> Callable[[VirtualBoard], None]:
+    """Faults that show only when the bolt moves: inject, then a host release attempt."""
+    def provoke(vb: VirtualBoard) -> None:
+        _load_parcel(vb)
+        _settled_lock(vb)
+        bench(vb).call(op="fault", name=name)
+        if name != "jam":
+            # at rest the bolt is locked and both switches read what they should: a
+            # passive report cannot see a stuck lock switch or a dead open switch
+            diag_passes(vb)
+        console(vb, "arm")
+        console(vb, "release")
+        _wait_fault(vb, 10)
+    return provoke
+
+
+def _payload_slip(vb: VirtualBoard) -> None:
+    _load_parcel(vb)
+    bench(vb).call(op="fault", name="payload_slip")
+    wait_for(lambda: (lambda r: not r["payload"] and r["regrabs"] >= 1 and r["state"] == "LOCKED")(_role(vb)), 5)
+
+
+_fc: list[FlightController] = []
+
+
+def _link_loss(vb: VirtualBoard) -> None:
+    fc = FlightController(vb.mavlink_path)
+    _fc.append(fc)
+    wait_for(lambda: _role(vb)["link"], 5)
+    rep = diag_passes(vb)
+    assert {c["name"]: c for c in rep["checks"]}["fc_link"]["verdict"] == "ok"
+    bench(vb).call(op="fault", name="link_loss")
+    wait_for(lambda: not _role(vb)["link"], 6)  # fc_timeout_ms: 3 s without a heartbeat
+
+
+LATCH_FAULTS: dict[str, FaultCase] = {
+    "jam": FaultCase(_on_release("jam"),
+                     ("latch: latch fault: jam: the bolt never left the lock", "board in FAULT (LATCH_JAM)")),
+    "payload_slip": FaultCase(_payload_slip, ("payload: payload lost while locked: the parcel slipped out",)),
+    "lock_sw_stuck": FaultCase(_on_release("lock_sw_stuck"),
+                               ("latch: latch fault: switches", "the lock switch is stuck closed",
+                                "board in FAULT (LATCH_SWITCHES)")),
+    "open_sw_dead": FaultCase(_on_release("open_sw_dead"),
+                              ("latch: latch fault: jam: the bolt left the lock but the open switch never closed",
+                               "open switch dead", "board in FAULT (LATCH_JAM)")),
+    # last: once the flight controller goes, the latch reports its link lost until a reboot
+    "link_loss": FaultCase(_link_loss, ("fc_link: flight controller link lost",)),
+}
+
+
+def test_every_latch_bench_fault_has_a_case(latch: VirtualBoard) -> None:
+    assert known_faults(latch) == set(LATCH_FAULTS)
+
+
+@pytest.mark.parametrize("fault", list(LATCH_FAULTS))
+def test_latch_fault_diag(latch: VirtualBoard, fault: str) -> None:
+    case = LATCH_FAULTS[fault]
     try:
-        console(latch, "arm")
-        console(latch, "release")
-        wait_for(lambda: console(latch, "status")["state"] == "FAULT", 10)
-        code, rep = diag_json(latch.console_path)
-        assert code == 1
-        assert any(r.startswith("latch: latch fault: jam") for r in rep["reasons"]), rep["reasons"]
-        assert any("board_state: board in FAULT" in r for r in rep["reasons"]), rep["reasons"]
+        try:
+            case.provoke(latch)
+            judge(latch, case)
+        finally:
+            technician_clear(latch)
+        _settled_lock(latch)
+        if fault == "payload_slip":
+            _load_parcel(latch)  # the technician hangs the parcel back on
+        if fault == "link_loss":
+            wait_for(lambda: _role(latch)["link"], 5)  # heartbeats get through again
+        rep = diag_passes(latch)
+        if fault == "payload_slip":  # the re-grip stays on record until the next clear
+            assert any(w.startswith("regrabs: 1 re-grip") for w in rep["warnings"]), rep["warnings"]
     finally:
-        bench(latch).call(op="fault", name="clear")
+        while _fc:
+            _fc.pop().close()
