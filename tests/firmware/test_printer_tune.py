@@ -1,70 +1,9 @@
 # Printer role: autotune (console `autotune` and M303 in a job) against the printer
-# plant in virtual time, protection on throughout; firmware retract G10/G11.
-import gc
-import json
-import sys
-
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
-
-import printer_plant  # noqa: E402
-from hearth.hal import sim  # noqa: E402
-
-sim.world.flash_image("journal", 4 * 4096)   # one contiguous block before the compiles (see test_printer)
-
-from hearth.core.faults import FaultLog  # noqa: E402
-from hearth.core.journal import Journal  # noqa: E402
-from hearth.core.protocol import CommandError  # noqa: E402
-from hearth.core.supervisor import READY, Supervisor  # noqa: E402
-from hearth.roles.printer import Printer  # noqa: E402
-
-with open(_here + "/../../boards/printer-s3.json") as _f:
-    BOARD = json.load(_f)
-PINS = BOARD["pins"]
-UNIX_2026 = 1767225600
-
-
-class Rig:
-    def __init__(self, config=None):
-        sim.world.reset("esp32s3")
-        gc.collect()
-        self.plant = printer_plant.PrinterPlant(PINS, BOARD["thermistor"])
-        printer_plant.attach(sim.world, self.plant)
-        self.j = Journal(sim.Partition("journal", 4 * 4096), 7)
-        self.sup = Supervisor(self.j, FaultLog(self.j), "power_on")
-        self.p = Printer(BOARD, config or {}, self.sup, self.j)
-        self.sup.register_safe(self.p.safe)
-        self.sup.boot(sim.ticks_ms())
-
-    def run(self, seconds, until=None):
-        for i in range(int(seconds * 100)):
-            sim.world.advance_us(10000)
-            self.p.tick(sim.ticks_ms())
-            if i % 100 == 99:
-                self.p.cmd_job({})   # the host polls, as `hearth print` does
-            if until is not None and until():
-                return True
-        return False
-
-    def cmd(self, name, args=None):
-        return self.p.commands()[name][0](args or {})
-
-    def err(self, code, name, args=None):
-        try:
-            self.cmd(name, args)
-        except CommandError as e:
-            assert e.code == code, (e.code, code, e.message)
-            return e.message
-        raise AssertionError("%s %r: no error" % (name, args))
-
-    def line(self, n, text):
-        return self.cmd("gcode", {"n": n, "line": text})
-
-    def heater_duty(self):
-        return sim.world.pwm[PINS["heater"]][1]
-
-    def step_duty(self):
-        return sim.world.pwm[PINS["stepper_step"]][1]
+# plant in virtual time, protection on throughout; firmware retract G10/G11
+# (rig: printer_rig.py).
+from printer_rig import BOARD, PINS, UNIX_2026, Rig, printer_plant, sim  # noqa: F401
+from hearth.core.protocol import CommandError  # noqa: F401
+from hearth.core.supervisor import READY  # noqa: F401
 
 
 def _tune_done(r):
