@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host_tools.deploy.multi import pid_alive
+
 #: VID:PID -> the USB bridge it suggests
 BRIDGES: dict[tuple[int, int], str] = {
     (0x10C4, 0xEA60): "CP210x",
@@ -95,18 +97,6 @@ def _runtime_sims() -> Path:
     return runtime_dir()
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def list_virtual() -> list[PortInfo]:
     out: list[PortInfo] = []
     for f in sorted(_runtime_sims().glob("*.json")):
@@ -116,7 +106,7 @@ def list_virtual() -> list[PortInfo]:
             continue
         console = str(d.get("console", ""))
         pid = int(d.get("pid", 0) or 0)
-        if not console or not os.path.exists(console) or not _alive(pid):
+        if not console or not os.path.exists(console) or not pid_alive(pid):
             continue  # a stale record (the sim died without cleaning up)
         bench = None
         state = d.get("state")

@@ -40,7 +40,10 @@ def record_sim(board: str, console: str, state: str) -> Path:
     return f
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` still there (a running `hearth sim` registration)?"""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,7 +67,7 @@ def discover() -> list[Found]:
             d = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(int(d.get("pid", 0))) or not os.path.exists(d.get("console", "")):
+        if not pid_alive(int(d.get("pid", 0))) or not os.path.exists(d.get("console", "")):
             try:
                 f.unlink()
             except OSError:
