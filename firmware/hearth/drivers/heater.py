@@ -52,6 +52,10 @@ class Heater:
         if setpoint is None or self.target is None:
             self.ctl.reset()
         self.target = setpoint
+        if setpoint is None:
+            # off now, not at the next tick: nothing may report (or apply) a duty
+            # without a setpoint in between
+            self.safe()
 
     def use(self, controller):
         # Swap the controller (an autotune's relay and back); the protection stays on.
