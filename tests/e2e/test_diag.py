@@ -289,17 +289,7 @@ def test_every_printer_bench_fault_has_a_case(hot_printer: VirtualBoard) -> None
     assert known_faults(hot_printer) == set(PRINTER_FAULTS)
 
 
-# The firmware's thermal protection (model checks, core/thermal.py since 3966e72) trips
-# HEATING_FAILED on the bench's default draught (0.3 W/K) within ~6-10 s of board time
-# while the nozzle holds 31.8 C at ~25 % duty: a false trip, at speed 1 as at 10. Strict:
-# once the firmware tolerates the draught this XPASSes and fails; then drop the mark.
-_FIRMWARE_DRAUGHT_TRIP = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="firmware false trip: HEATING_FAILED under the default bench draught (core/thermal.py model check)")
-
-
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=_FIRMWARE_DRAUGHT_TRIP) if f == "draught" else f
-                                   for f in PRINTER_FAULTS])
+@pytest.mark.parametrize("fault", list(PRINTER_FAULTS))
 def test_printer_fault_diag(hot_printer: VirtualBoard, fault: str) -> None:
     vb = hot_printer
     case = PRINTER_FAULTS[fault]

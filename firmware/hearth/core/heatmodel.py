@@ -89,8 +89,10 @@ class HeaterObserver:
         self._predict(dt, duty)
         y = measured - self.ts
         if y > self.jump or y < -self.jump:
+            # start again at the reading; the disturbance estimate (a draught, the
+            # heater's holding share) is kept: a glitch is not news about the loss
             self.jumps += 1
-            self.start(measured)
+            self.start(measured, self.dist)
             return False
         g = self.obs * dt
         if g > 1.0:

@@ -26,23 +26,41 @@
 #              heat stored in the cartridge and the sensor lag have played out), a
 #              rise of stuck_rise_c above the lowest temperature since then trips.
 #   model      (on when power_w > 0: the heater model, as given to core.pid.ModelPid)
-#              Two observers (core.pid.HeaterObserver) run on the measurement: one
-#              on the duty in force, one as if the heater gave nothing. Their
+#              Two observers (core.heatmodel.HeaterObserver) run on the measurement:
+#              one on the duty in force, one as if the heater gave nothing. Their
 #              disturbance estimates give, with the same lag, the commanded heater
 #              power P (their difference) and the heat that actually arrived, net of
-#              any unexplained loss, D (minus the zero-power one's). A healthy heater,
-#              draught or not, settles at D ~ the model's holding power; an open
-#              heater at D ~ 0 however hard it is driven. A draught and an open
-#              heater look the same until the controller asks for more than a
-#              draught could take, so:
-#              "heating_failed" when P >= resid_hold_x x the holding power (and
-#                >= resid_min_frac x power_w) while D <= resid_frac x P, for resid_s;
+#              any unexplained loss, D (minus the zero-power one's). In words, D says
+#              how the temperature moves: D ~ the model's holding power while it is
+#              held (whatever the draught), D ~ 0 while it falls as if unheated, D < 0
+#              while it falls faster (a draught the controller has not answered yet).
+#              "heating_failed" on the way up: P >= resid_hold_x x the holding power
+#                and >= resid_up_power x power_w while D <= resid_up_frac x P, for
+#                resid_up_s (at most of full power a draught the heater can hold
+#                still lets a good part arrive, an open heater none).
+#              "heating_failed" while holding (within resid_band_c of the setpoint):
+#                P >= resid_hold_x x the holding power (and >= resid_min_frac x
+#                power_w), D smoothed (resid_tau_s) between -resid_low and
+#                resid_frac x the holding power (the temperature falls as if
+#                unheated) and steady (within resid_margin x the holding power above,
+#                twice that below, its slower average: not recovering). A draught
+#                looks like an open heater until the controller answers it; then the
+#                extra heat arrives and D climbs back to the holding power, while an
+#                open heater's D stays put however hard it is driven. The evidence is
+#                counted over resid_s with a leak (a second that fails takes a second
+#                away; D above resid_frac x hold, the heat arriving, clears it), since
+#                D is noisy (~0.5 W on a nozzle, a few W on a heavy block). A draught
+#                the heater cannot hold ends as "runaway" (or this) once it sags.
 #              "stuck_on" when heat arrives that was not commanded, D - P >=
-#                resid_stuck_frac x power_w while P is below that, for resid_s.
-#              Both only once the observers have run model_warmup_s (again after a
-#              reading jumps by more than the observer's jump_c in one step); the heating one
-#              on the way up, and once the setpoint is reached while the temperature
-#              stays within resid_band_c of it (further off is the runaway check's).
+#                resid_stuck_frac x power_w while P is below that, for resid_stuck_s,
+#                and the temperature has risen resid_rise_c since (an estimate's
+#                overshoot after a cold charge does not warm anything).
+#              All only once the observers have run model_warmup_s. A reading that
+#              jumps more than jump_c off the model in one step (a glitch, a bead
+#              knocked, a cold charge) is no heat flow: the observers are pinned to
+#              the reading (their disturbance estimates kept) for jump_hold_x sensor
+#              lags, then warm up again; the plain stuck-on check restarts its low
+#              from there too.
 #
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
 from hearth.core.heatmodel import HeaterObserver
@@ -80,13 +98,23 @@ DEFAULTS = {
     "sensor_s": 1.5,
     "ambient_c": 22.0,
     "resid_rate": 1.0,        # the observers' disturbance rate (HeaterObserver dist_rate)
-    "resid_hold_x": 3.0,
-    "resid_min_frac": 0.1,
-    "resid_frac": 0.3,
+    "resid_hold_x": 2.0,
+    "resid_min_frac": 0.05,
+    "resid_frac": 0.2,
+    "resid_low": 1.0,
+    "resid_up_frac": 0.1,
+    "resid_up_s": 1.0,
+    "resid_up_power": 0.5,
+    "resid_margin": 0.3,
     "resid_stuck_frac": 0.3,
-    "resid_s": 1.0,
+    "resid_rise_c": 0.2,
+    "resid_stuck_s": 1.0,
+    "resid_s": 2.0,
+    "resid_tau_s": 1.0,
     "resid_band_c": 3.0,
     "model_warmup_s": 3.0,
+    "jump_c": 1.0,            # a reading this far off the model in one step is no heat flow
+    "jump_hold_x": 3.0,       # ... and the checks wait this many sensor lags
 }
 
 _MODEL_KEYS = ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c")
@@ -114,7 +142,7 @@ class ThermalProtection:
         self.stuck_rise = float(c["stuck_rise_c"])
         self.obs_on = self.obs_off = None
         if float(c["power_w"]) > 0.0:
-            oc = {"dist_rate": c["resid_rate"]}
+            oc = {"dist_rate": c["resid_rate"], "jump_c": c["jump_c"]}
             for k in _MODEL_KEYS:
                 oc[k] = c[k]
             self.obs_on = HeaterObserver(oc)
@@ -123,6 +151,15 @@ class ThermalProtection:
         self.r_hold_x = float(c["resid_hold_x"])
         self.r_min = float(c["resid_min_frac"])
         self.r_frac = float(c["resid_frac"])
+        self.r_low = float(c["resid_low"])
+        self.r_up = float(c["resid_up_frac"])
+        self.r_up_s = float(c["resid_up_s"])
+        self.r_up_pw = float(c["resid_up_power"])
+        self.r_tau = float(c["resid_tau_s"])
+        self.r_margin = float(c["resid_margin"])
+        self.r_rise = float(c["resid_rise_c"])
+        self.r_stuck_t = float(c["resid_stuck_s"])
+        self.jump_hold = float(c["jump_hold_x"]) * float(c["sensor_s"])
         self.r_stuck = float(c["resid_stuck_frac"])
         self.r_s = float(c["resid_s"])
         self.r_band = float(c["resid_band_c"])
@@ -152,6 +189,11 @@ class ThermalProtection:
         self.m_s = 0.0          # observers running (s)
         self.r_open_s = 0.0
         self.r_stuck_s = 0.0
+        self.quiet_s = 0.0      # after a jump in the reading: no model verdicts (s left)
+        self.d_fast = 0.0       # D smoothed (resid_tau_s) and slower (3x)
+        self.d_slow = 0.0
+        self.u_on = False       # stuck check: unasked heat seen
+        self.u_min = 0.0        # ... the lowest temperature since
         self.reached = False    # the setpoint has been reached since it was set
         self.cmd_w = 0.0        # last P and D (W), for status and the trip context
         self.got_w = 0.0
@@ -197,7 +239,9 @@ class ThermalProtection:
         # -- stuck on: rising with the output off -------------------------------------
         if duty <= self.stuck_duty:
             self.off_s += dt
-            if self.off_s >= self.stuck_grace:
+            if self.quiet_s > 0.0:
+                self.off_seen = False   # the rise counts from after a jump, not from its bottom
+            elif self.off_s >= self.stuck_grace:
                 if not self.off_seen or temp < self.off_min:
                     self.off_min = temp
                     self.off_seen = True
@@ -254,33 +298,81 @@ class ThermalProtection:
         b = self.obs_off
         if a is None or b is None:
             return None
-        if a.update(dt, duty, temp) and b.update(dt, 0.0, temp):
-            self.m_s += dt
-        else:
-            # a jump no heat flow explains: both models start again at the reading
-            a.start(temp)
-            b.start(temp)
+        jumps = a.jumps + b.jumps
+        ok_a = a.update(dt, duty, temp)
+        ok_b = b.update(dt, 0.0, temp)
+        if a.jumps + b.jumps != jumps:
+            # a reading no heat flow explains (a glitch, a bead knocked, a cold charge):
+            # no verdict until the sensor has played it out
+            self.quiet_s = self.jump_hold
+        if self.quiet_s > 0.0:
+            self.quiet_s -= dt
+            # pinned at the reading, the disturbance estimates (a draught, the holding
+            # share) kept; the checks start again from there
+            a.start(temp, a.dist)
+            b.start(temp, b.dist)
             self.m_s = 0.0
+        elif ok_a and ok_b:
+            self.m_s += dt
         p = a.dist - b.dist        # commanded heater power, seen through the observer
         got = -b.dist              # heat that arrived, net of unexplained loss
         self.cmd_w = p
         self.got_w = got
         if self.m_s < self.warmup:
+            self.r_open_s = self.r_stuck_s = 0.0
+            self.u_on = False
+            self.d_fast = self.d_slow = got
             return None
-        # heat from nowhere: the heater is on without being asked
-        if got - p >= self.r_stuck * self.power and p <= self.r_stuck * self.power:
+        # heat from nowhere: the heater is on without being asked, and the temperature
+        # shows it (a glitch's or a cold charge's aftermath in the estimate does not rise)
+        lim = self.r_stuck * self.power
+        if got - p >= lim and p <= lim:
+            if not self.u_on or temp < self.u_min:
+                self.u_min = temp
+                self.u_on = True
             self.r_stuck_s += dt
-            if self.r_stuck_s >= self.r_s:
+            if self.r_stuck_s >= self.r_stuck_t and temp - self.u_min >= self.r_rise:
                 return self._trip(STUCK_ON, now_ms, sp if on else None, temp, duty, "unasked_w", got - p)
         else:
+            self.u_on = False
             self.r_stuck_s = 0.0
-        # asked for far more than holding takes, and it does not arrive
-        if (on and (not self.reached or temp > sp - self.r_band)
-                and p >= self.r_hold_x * a.hold_w(sp) and p >= self.r_min * self.power
-                and got <= self.r_frac * p):
+        hold = a.hold_w(sp)
+        asked = on and p >= self.r_hold_x * hold and p >= self.r_min * self.power
+        if on and not self.reached:
+            # on the way up, while the controller asks for most of the heater's power, a
+            # draught the heater can hold still lets a good part of it arrive, an open
+            # heater none (near the setpoint the controller eases off: the holding
+            # check takes over once the setpoint is reached)
+            self.d_fast = self.d_slow = got
+            if asked and p >= self.r_up_pw * self.power and got <= self.r_up * p:
+                self.r_open_s += dt
+                if self.r_open_s >= self.r_up_s:
+                    return self._trip(HEATING_FAILED, now_ms, sp, temp, duty, "delivered_w", got)
+            else:
+                self.r_open_s = 0.0
+            return None
+        # Holding: asked for far more than holding takes, and the temperature falls as
+        # if the heater gave nothing: D near 0 (not held: D ~ the holding power; not a
+        # fresh draught, which makes it fall faster than unheated: D well below 0) and
+        # steady (D, smoothed, neither climbing above its slower average nor diving
+        # below it). A draught the controller answers recovers; an open heater's D
+        # stays put however hard it is driven. D is noisy (reading noise through the
+        # observer: ~0.5 W on a nozzle, a few W on a heavy block), so the evidence is
+        # counted with a leak (a second that fails takes a second away) and cleared
+        # when D shows the heat arriving.
+        k = dt / (self.r_tau + dt)
+        self.d_fast += k * (got - self.d_fast)
+        k = dt / (3.0 * self.r_tau + dt)
+        self.d_slow += k * (got - self.d_slow)
+        d = self.d_fast
+        if (asked and temp > sp - self.r_band
+                and -self.r_low * hold <= d <= self.r_frac * hold
+                and -2.0 * self.r_margin * hold <= d - self.d_slow <= self.r_margin * hold):
             self.r_open_s += dt
             if self.r_open_s >= self.r_s:
                 return self._trip(HEATING_FAILED, now_ms, sp, temp, duty, "delivered_w", got)
+        elif d > self.r_frac * hold or self.r_open_s <= dt:
+            self.r_open_s = 0.0      # the heat arrives: the heater works
         else:
-            self.r_open_s = 0.0
+            self.r_open_s -= dt
         return None
