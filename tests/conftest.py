@@ -31,13 +31,36 @@ def micropython_cmd() -> list[str]:
 
 
 _results: dict[Path, dict[str, tuple[bool, str]]] = {}
+_compiled: list[str] = []
+
+
+def firmware_path() -> str:
+    """Where the firmware tests import hearth from: the firmware compiled to .mpy with
+    mpy-cross, as a board runs it (once per session). Compiling every module from
+    source inside a 256 KiB heap measures the compiler, not the firmware, and leaves
+    the heap fragmented by chance. HEARTH_TEST_SOURCE=1 imports the sources instead."""
+    if os.environ.get("HEARTH_TEST_SOURCE"):
+        return str(FIRMWARE)
+    if not _compiled:
+        import atexit
+        import shutil
+        import tempfile
+
+        from host_tools.deploy.build import build
+
+        tmp = tempfile.mkdtemp(prefix="hearth-fwtest-")
+        atexit.register(shutil.rmtree, tmp, True)
+        out = Path(tmp) / "fw"
+        build("printer-s3", "sim", out=out)
+        _compiled.append(str(out))
+    return _compiled[0]
 
 
 def _run_fw_file(path: Path) -> dict[str, tuple[bool, str]]:
     if path in _results:
         return _results[path]
     env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FW_TESTS}:{FIRMWARE}:.frozen"
+    env["MICROPYPATH"] = f"{FW_TESTS}:{firmware_path()}:.frozen"
     proc = subprocess.run(
         [*micropython_cmd(), "-X", f"heapsize={HEAP}", str(FW_TESTS / "runner.py"), path.stem],
         capture_output=True, text=True, env=env, cwd=str(FW_TESTS), timeout=600,
