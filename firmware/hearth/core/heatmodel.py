@@ -3,6 +3,19 @@
 # Pure: no I/O; a fixed set of float attributes.
 from hearth.options import merge
 
+# The plant's physical parameters (everything else in OBSERVER_DEFAULTS tunes the
+# observer). Users of the model take these, with one prefix, from their config.
+MODEL_KEYS = ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c")
+
+
+def pick(config, keys=MODEL_KEYS, prefix=""):
+    # {key: config[prefix + key]} for the model's keys: one place that knows them.
+    out = {}
+    for k in keys:
+        out[k] = config[prefix + k]
+    return out
+
+
 OBSERVER_DEFAULTS = {
     "power_w": 20.0,       # heater power at 100 % duty
     "mass_j_k": 40.0,      # block heat capacity

@@ -32,7 +32,7 @@
 # protection (core.thermal, model checks) tell the two apart.
 #
 # Both keep a fixed set of float attributes: no containers grow on the step path.
-from hearth.core.heatmodel import HeaterObserver
+from hearth.core.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
 from hearth.options import merge
 
 _HALF = 0x20000000
@@ -137,40 +137,31 @@ class Pid:
         return us
 
 
-MODEL_DEFAULTS = {
-    # the heater model (nominal; the loop corrects modest errors)
-    "power_w": 20.0,       # heater power at 100 % duty
-    "mass_j_k": 40.0,      # block heat capacity
-    "core_j_k": 3.0,       # heater cartridge heat capacity (0: no core node)
-    "core_w_k": 3.0,       # core -> block conductance
-    "loss_w_k": 0.12,      # block -> ambient
-    "sensor_s": 1.5,       # sensor lag incl. dead time (first order)
-    "ambient_c": 22.0,
+MODEL_DEFAULTS = {}
+for _k in MODEL_KEYS:   # the heater model (nominal; the loop corrects modest errors)
+    MODEL_DEFAULTS[_k] = OBSERVER_DEFAULTS[_k]
+MODEL_DEFAULTS.update({
+    "obs_gain": OBSERVER_DEFAULTS["obs_gain"],      # observer correction rate (1/s)
+    "model_dt_s": OBSERVER_DEFAULTS["model_dt_s"],  # model integration step
+    "dist_rate": 0.3,      # disturbance estimate rate (see HeaterObserver; 0: off)
     # the loop
     "response_s": 1.0,     # energy error time constant (smaller: harder approach)
-    "obs_gain": 2.0,       # observer correction rate (1/s)
-    "dist_rate": 0.3,      # disturbance estimate rate (see HeaterObserver; 0: off)
     "dist_band_c": 2.0,    # use the disturbance estimate within this band of the setpoint
     "ki": 0.002,           # integral on measured error (duty per C.s)
     "i_band_c": 2.0,       # integrate only within this band of the setpoint
     "i_max": 0.3,          # |integral| limit (duty)
     "out_min": 0.0,
     "out_max": 1.0,
-    "model_dt_s": 0.1,     # model integration step (sub-steps if the tick is longer)
-}
+})
 
-_OBS_KEYS = ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c",
-             "obs_gain", "dist_rate", "model_dt_s")
+_OBS_KEYS = MODEL_KEYS + ("obs_gain", "dist_rate", "model_dt_s")
 
 
 class ModelPid:
     def __init__(self, config=None):
         c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c
-        oc = {}
-        for k in _OBS_KEYS:
-            oc[k] = c[k]
-        self.m = HeaterObserver(oc)
+        self.m = HeaterObserver(pick(c, _OBS_KEYS))
         self.power = self.m.power
         self.ch = self.m.ch
         self.k = self.m.k

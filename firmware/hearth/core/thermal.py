@@ -63,7 +63,7 @@
 #              from there too.
 #
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
-from hearth.core.heatmodel import HeaterObserver
+from hearth.core.heatmodel import HeaterObserver, pick
 from hearth.options import merge
 
 SENSOR_LOST = "sensor_lost"
@@ -117,9 +117,6 @@ DEFAULTS = {
     "jump_hold_x": 3.0,       # ... and the checks wait this many sensor lags
 }
 
-_MODEL_KEYS = ("power_w", "mass_j_k", "core_j_k", "core_w_k", "loss_w_k", "sensor_s", "ambient_c")
-
-
 def _diff(a, b):
     return ((a - b + _HALF) & _MASK) - _HALF
 
@@ -142,9 +139,9 @@ class ThermalProtection:
         self.stuck_rise = float(c["stuck_rise_c"])
         self.obs_on = self.obs_off = None
         if float(c["power_w"]) > 0.0:
-            oc = {"dist_rate": c["resid_rate"], "jump_c": c["jump_c"]}
-            for k in _MODEL_KEYS:
-                oc[k] = c[k]
+            oc = pick(c)
+            oc["dist_rate"] = c["resid_rate"]
+            oc["jump_c"] = c["jump_c"]
             self.obs_on = HeaterObserver(oc)
             self.obs_off = HeaterObserver(oc)
             self.power = self.obs_on.power

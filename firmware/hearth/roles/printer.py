@@ -21,6 +21,7 @@ gc.collect()  # compiling the modules below needs contiguous heap: start from a 
 from hearth import hal  # noqa: E402
 from hearth.core import config as configmod  # noqa: E402
 from hearth.core.foodsafety import check_resume  # noqa: E402
+from hearth.core.heatmodel import pick  # noqa: E402
 from hearth.core.pid import ModelPid  # noqa: E402
 from hearth.core.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.core.protocol import CommandError  # noqa: E402
@@ -137,20 +138,20 @@ class Printer:
         if "vref_mv" in th:
             tcfg["vref_uv"] = int(th["vref_mv"]) * 1000
         self.thermistor = Thermistor(hal.Adc(pins["thermistor_adc"]), tcfg)
-        self.ctl = ModelPid({
-            "power_w": c["model_power_w"], "mass_j_k": c["model_mass_j_k"], "core_j_k": c["model_core_j_k"],
-            "core_w_k": c["model_core_w_k"], "loss_w_k": c["model_loss_w_k"], "sensor_s": c["model_sensor_s"],
-            "ambient_c": c["model_ambient_c"], "response_s": c["model_response_s"],
-            "dist_rate": c["model_dist_rate"],
-        })
+        ctl = pick(c, prefix="model_")
+        ctl["response_s"] = c["model_response_s"]
+        ctl["dist_rate"] = c["model_dist_rate"]
+        self.ctl = ModelPid(ctl)
         # the protection runs its own copy of the heater model (core.thermal model checks)
-        self.prot = ThermalProtection({
-            "min_c": float(limits.get("min_c", 0)), "max_c": float(limits.get("max_c", 80)),
-            "watch_s": c["watch_s"], "max_error_cs": c["max_error_cs"], "stuck_rise_c": c["stuck_rise_c"],
-            "power_w": c["model_power_w"] if c["model_checks"] else 0.0, "mass_j_k": c["model_mass_j_k"],
-            "core_j_k": c["model_core_j_k"], "core_w_k": c["model_core_w_k"], "loss_w_k": c["model_loss_w_k"],
-            "sensor_s": c["model_sensor_s"], "ambient_c": c["model_ambient_c"],
-        })
+        prot = pick(c, prefix="model_")
+        if not c["model_checks"]:
+            prot["power_w"] = 0.0  # no model: the model checks are off
+        prot["min_c"] = float(limits.get("min_c", 0))
+        prot["max_c"] = float(limits.get("max_c", 80))
+        prot["watch_s"] = c["watch_s"]
+        prot["max_error_cs"] = c["max_error_cs"]
+        prot["stuck_rise_c"] = c["stuck_rise_c"]
+        self.prot = ThermalProtection(prot)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
         self.clog_in = hal.Input(pins["clog_sw"], "up") if "clog_sw" in pins else None
         self.job = PrintJob(c, self.hw_max)
