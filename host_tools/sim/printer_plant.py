@@ -131,34 +131,26 @@ class PrinterPlant:
             "pressure_kpa": round(self.pressure_kpa, 2),
         }
 
+    # bench parameter -> (part, attribute, type); part "h" is the heater plant, "n" the NTC
+    _PARAMS = {
+        "ambient_c": ("h", "ambient", float), "power_w": ("h", "power_w", float),
+        "loss_w_k": ("h", "loss_w_k", float), "mass_j_k": ("h", "mass_j_k", float),
+        "core_j_k": ("h", "core_j_k", float), "core_w_k": ("h", "core_w_k", float),
+        "sensor_s": ("h", "sensor_s", float), "noise_uv": ("n", "noise_uv", int),
+        "draught_w_k": ("", "draught_w_k", float), "pressure_k": ("", "pressure_k", float),
+        "pressure_tau_s": ("", "pressure_tau_s", float),
+    }
+
     def set_param(self, name, value):
-        h = self.heater
-        if name == "ambient_c":
-            h.ambient = float(value)
-        elif name == "power_w":
-            h.power_w = float(value)
-        elif name == "loss_w_k":
-            h.loss_w_k = float(value)
-        elif name == "mass_j_k":
-            h.mass_j_k = float(value)
-        elif name == "core_j_k":
-            h.core_j_k = float(value)
-        elif name == "core_w_k":
-            h.core_w_k = float(value)
-        elif name == "sensor_s":
-            h.sensor_s = float(value)
-        elif name == "draught_w_k":
-            self.draught_w_k = float(value)
-        elif name == "noise_uv":
-            self.ntc.noise_uv = int(value)
-        elif name == "pressure_k":
-            self.pressure_k = float(value)
-        elif name == "pressure_tau_s":
-            self.pressure_tau_s = float(value)
-        elif name == "nozzle_c":
-            h.reset(float(value))   # a pre-warmed (or chilled) nozzle
-        else:
+        if name == "nozzle_c":
+            self.heater.reset(float(value))   # a pre-warmed (or chilled) nozzle
+            return True
+        spec = self._PARAMS.get(name)
+        if spec is None:
             return False
+        part, attr, typ = spec
+        obj = self.heater if part == "h" else self.ntc if part == "n" else self
+        setattr(obj, attr, typ(value))
         return True
 
     # ---- a LocalWorld (firmware tests) --------------------------------------------------
