@@ -161,7 +161,7 @@ class App:
             "role": self.role_name,
             "config_hash": self.config_hash,
             "build": _build_id(),
-            "max_line": self.proto.max_line if hasattr(self.proto, "max_line") else 256,
+            "max_line": self.proto.max_line,
             "reset_cause": self.reset_cause,
             "state": d.get("state"),
             "recovery": d.get("recovery"),

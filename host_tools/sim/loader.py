@@ -79,7 +79,6 @@ def _start():
     mod.chip = _env("HEARTH_SIM_CHIP", "esp32")
     mod.reset_cause = _env("HEARTH_SIM_CAUSE", "power_on")
     mod.speed = float(_env("HEARTH_SIM_SPEED", "1"))
-    mod.vtime_us = 0
     mod.board = _env("HEARTH_SIM_BOARD", "")
     link_in = _env("HEARTH_SIM_LINK_IN")
     link_out = _env("HEARTH_SIM_LINK_OUT")

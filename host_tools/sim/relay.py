@@ -15,7 +15,6 @@ gone, as on the board.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -86,7 +85,6 @@ class VirtualBoard:
         baud: int | None = None,
         speed: float = 1.0,
         heap: str = "256K",
-        echo_log: Any = None,
     ) -> None:
         self.board_name = board
         self.board = simstate.load_board(board)
@@ -105,7 +103,6 @@ class VirtualBoard:
         self._lock = threading.RLock()
         self._expected_exit = False
         self._cause = "power_on"
-        self._link_threads: list[threading.Thread] = []
         self._threads: list[threading.Thread] = []
         self.console_path = ""
         self.mavlink_path = ""
@@ -412,6 +409,3 @@ def run_forever(vb: VirtualBoard, out: Any = sys.stdout) -> None:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
 
-
-def dump_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)

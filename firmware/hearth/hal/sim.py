@@ -51,14 +51,13 @@ class LinkWorld:
         self._flash_size = mod.flash_size
         self._speed = mod.speed
         self._t0 = time.ticks_us()
-        self._v0 = mod.vtime_us  # world time at interpreter start
         self.programs = 0
         self.erases = 0
 
     def now_us(self):
-        # Virtual time runs at `speed` x real time; computed locally so reading the
-        # clock costs no round trip.
-        return self._v0 + int(time.ticks_diff(time.ticks_us(), self._t0) * self._speed)
+        # Virtual time runs at `speed` x real time from the interpreter's start (as a
+        # board's ticks restart at reset); computed locally: no round trip.
+        return int(time.ticks_diff(time.ticks_us(), self._t0) * self._speed)
 
     def sleep_us(self, us):
         if us > 0:
