@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from host_tools.latch import FlightController, LatchLinkError, stats  # noqa: E402
 from host_tools.sim.bench import BenchClient  # noqa: E402
-from host_tools.sim.latch_adapter import LatchWorldPlant, latch_plants  # noqa: E402
+from host_tools.sim.latch_adapter import LatchWorldPlant  # noqa: E402
 from host_tools.sim.relay import VirtualBoard  # noqa: E402
 
 BAUD = 57600
@@ -59,8 +59,6 @@ def wire_ms(nbytes: int) -> float:
 def run(cycles: int) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="hearth-bench-latch-")
     vb = VirtualBoard("latch-esp32", tmp)
-    if not any(isinstance(p, LatchWorldPlant) for p in vb.world.plants):
-        vb.world.plants.extend(latch_plants(vb.board))
     plant = next(p for p in vb.world.plants if isinstance(p, LatchWorldPlant))
     vb.start()
     from host_tools.deploy.mpremote_flash import flash

@@ -36,7 +36,6 @@ from host_tools.cli import main
 from host_tools.latch import FlightController
 from host_tools.protocol import BoardClient, crc_hex, encode_request
 from host_tools.sim.bench import known_faults
-from host_tools.sim.latch_adapter import LatchWorldPlant, latch_plants
 from host_tools.sim.relay import VirtualBoard
 from host_tools.transport.serialport import open_port
 from tests.e2e.conftest import bench, flash_board, wait_for
@@ -71,8 +70,6 @@ def console(vb: VirtualBoard, cmd: str, args: dict[str, Any] | None = None) -> d
 def _board(tmp_path_factory: pytest.TempPathFactory, name: str, speed: float = 1.0) -> Any:
     vb = VirtualBoard(name, tmp_path_factory.mktemp(f"diag-{name}"), speed=speed)
     vb.start()
-    if name.startswith("latch") and not any(isinstance(p, LatchWorldPlant) for p in vb.world.plants):
-        vb.world.plants.extend(latch_plants(vb.board))
     try:
         flash_board(vb)
         wait_for(lambda: console(vb, "hello")["state"] in ("SAFE", "READY"), 15)

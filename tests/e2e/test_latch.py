@@ -20,16 +20,15 @@ from host_tools.latch import (  # noqa: E402
     RELEASE,
     FlightController,
 )
-from host_tools.sim.latch_adapter import LatchWorldPlant, latch_plants  # noqa: E402
+from host_tools.sim.latch_adapter import LatchWorldPlant  # noqa: E402
 from tests.e2e.conftest import bench, flash_board, wait_for  # noqa: E402
 
 ACCEPTED, TEMP_REJECTED, DENIED, UNSUPPORTED, FAILED, IN_PROGRESS = 0, 1, 2, 3, 4, 5
 
 
 def _ensure_plant(vb: Any) -> None:
-    # Until plant_adapters.for_board knows the latch, add our plant ourselves.
-    if not any(isinstance(p, LatchWorldPlant) for p in vb.world.plants):
-        vb.world.plants.extend(latch_plants(vb.board))
+    # The virtual board builds the latch plant from the board's role (plant_adapters).
+    assert any(isinstance(p, LatchWorldPlant) for p in vb.world.plants), vb.world.plants
 
 
 @pytest.fixture
