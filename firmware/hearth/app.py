@@ -76,7 +76,7 @@ class App:
         self.ticker = Ticker(hal, common["tick_ms"])
         self.proto = Protocol()
         self.console = console if console is not None else Console()
-        self.estopped = False
+        self.reset_after_answers = False
         self.role = None
         from hearth.core.supervisor import Supervisor
         from hearth.core.journal import Journal
@@ -229,6 +229,12 @@ class App:
         if data:
             for line in self.proto.feed(data):
                 self.console.write(line)
+            if self.reset_after_answers:
+                # A command asked for a reset (a new config applies at boot): its
+                # answer is out; outputs safe, let the UART/USB FIFO drain, reset.
+                self.sup.safe_all()
+                hal.sleep_ms(50)
+                hal.reset()
         if self.role is not None:
             try:
                 self.role.tick(now)

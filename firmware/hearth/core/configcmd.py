@@ -22,7 +22,6 @@
 import binascii
 import json
 
-from hearth import hal
 from hearth.core import config as configmod
 from hearth.core.protocol import CommandError
 
@@ -191,19 +190,9 @@ class ConfigCommands:
         return self._apply(data, reboot)
 
     def _reboot_after_answer(self):
-        # The answer is written by the superloop after this handler returns: reset right
-        # after that write (outputs safe first), so the host gets the new hash.
-        con = self.app.console
-        orig = con.write
-        sup = self.app.sup
-
-        def write_then_reset(line):
-            orig(line)
-            sup.safe_all()
-            hal.sleep_ms(50)  # let the UART / USB FIFO drain the answer
-            hal.reset()
-
-        con.write = write_then_reset
+        # The answer is written by the superloop after this handler returns; the app
+        # resets once its answers are out, so the host gets the new hash.
+        self.app.reset_after_answers = True
 
 
 def register(proto, app, path=None):
