@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hearth-setup
 
-.PHONY: setup demo test lint typecheck unit e2e bench clean
+.PHONY: setup interp demo test lint typecheck unit e2e bench clean
 
 setup: $(STAMP)
 
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade --target typings 'micropython-esp32-stubs==1.29.*'
 	touch $(STAMP)
 
-demo: setup
+# The ESP32-faithful MicroPython (32-bit unix port, variant hearth_esp32), cached in
+# build/interp/: built once, a few seconds to minutes; HEARTH_INTERP=unix64 skips it.
+interp: setup
+	@if [ "$$HEARTH_INTERP" != unix64 ]; then $(BIN)/python -m host_tools.interp build >/dev/null; fi
+
+demo: setup interp
 	$(BIN)/python -m host_tools.demo
 
 lint: setup
@@ -25,17 +30,18 @@ typecheck: setup
 	$(BIN)/pyright -p firmware/pyrightconfig.json
 	$(BIN)/pyright
 
-unit: setup
+unit: setup interp
 	$(BIN)/pytest -q tests/firmware tests/host
 
-e2e: setup
+e2e: setup interp
 	$(BIN)/pytest -q tests/e2e
 
-test: lint typecheck
+test: lint typecheck interp
 	$(BIN)/pytest -q tests
 
-bench: setup
+bench: setup interp
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf build state .pytest_cache
+	rm -rf state .pytest_cache
+	find build -mindepth 1 -maxdepth 1 ! -name interp -exec rm -rf {} + 2>/dev/null || true
