@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --upgrade --target typings 'micropython-esp32-stubs==1.29.*'
+	$(BIN)/python -m pip install --quiet --upgrade --target typings 'micropython-esp32-stubs==1.28.*'
 	touch $(STAMP)
 
 # The ESP32-faithful MicroPython (32-bit unix port, variant hearth_esp32), cached in

@@ -9,7 +9,8 @@ What goes on the board's filesystem root:
   (``xtensawin`` for ESP32/S2/S3, ``rv32imc`` for C3/C6). The virtual board is the
   unix port, which cannot load xtensa/riscv code: ``target="sim"`` is bytecode only,
   except the functions decorated viper/native, which cannot be bytecode: those modules
-  use the host's own architecture (``x64`` on x86-64, which the unix port loads) or, on
+  use the interpreter's own architecture (``x86`` for the 32-bit faithful build, ``x64``
+  for the 64-bit wheel) or, on
   a host mpy-cross cannot emit for, stay ``.py`` source for the board to compile;
 * ``board.json`` (the board file) and ``config.json`` (``{}``: every setting at its
   default; written to a board only when it has none, so ``hearth config`` edits survive);
@@ -162,7 +163,15 @@ def host_arch() -> str | None:
 
 
 def target_arch(tgt: str) -> str | None:
-    return host_arch() if tgt == "sim" else CHIP_ARCH.get(tgt)
+    if tgt != "sim":
+        return CHIP_ARCH.get(tgt)
+    # The virtual board's interpreter: the 32-bit faithful build loads x86, the wheel x64.
+    from host_tools import interp
+
+    try:
+        return interp.mpy_arch()
+    except interp.InterpreterMissing:
+        return host_arch()
 
 
 _NATIVE_DECORATOR = re.compile(r"^\s*@micropython\.(viper|native|asm_\w+)\b", re.M)

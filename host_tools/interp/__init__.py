@@ -92,3 +92,23 @@ def command(chip: str | None = None, heap: str | None = None,
     """argv prefix and environment additions to run MicroPython as `chip` would."""
     size, env = heap_for(chip, heap)
     return [str(binary(build_if_missing)), "-X", f"heapsize={size}"], env
+
+
+_ARCHS = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp",
+          8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
+_arch_cache: dict[str, str | None] = {}
+
+
+def mpy_arch() -> str | None:
+    """The native-code architecture the chosen interpreter loads (mpy-cross -march)."""
+    import subprocess
+
+    exe = str(binary(build_if_missing=True))
+    if exe not in _arch_cache:
+        r = subprocess.run([exe, "-c", "import sys; print(sys.implementation._mpy)"],
+                           capture_output=True, text=True, timeout=30)
+        try:
+            _arch_cache[exe] = _ARCHS.get(int(r.stdout.strip()) >> 10)
+        except ValueError:
+            _arch_cache[exe] = None
+    return _arch_cache[exe]

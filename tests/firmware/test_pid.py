@@ -45,7 +45,7 @@ def test_ms_diff_wraps():
 
 def test_proportional_and_clamp():
     c = Pid({"kp": 0.1, "ki": 0.0, "kd": 0.0})
-    assert abs(c.step(0, 30.0, 25.0) - 0.5) < 1e-9
+    assert abs(c.step(0, 30.0, 25.0) - 0.5) < 1e-6
     assert c.step(100, 60.0, 25.0) == 1.0
     assert c.step(200, 20.0, 25.0) == 0.0
 
@@ -55,7 +55,7 @@ def test_derivative_on_measurement_no_setpoint_kick():
     c.step(0, 30.0, 25.0)
     assert c.step(100, 60.0, 25.0) == 0.0  # setpoint jump: no kick
     u = c.step(200, 60.0, 25.1)  # measurement rising 1 C/s: -kd * 1
-    assert abs(u + 1.0) < 1e-6
+    assert abs(u + 1.0) < 1e-4  # single-precision floats, as on the ESP32
 
 
 def test_derivative_filter_smooths_noise():
@@ -96,7 +96,7 @@ def test_anti_windup_clamp_and_backcalc():
 
 def test_feed_forward_is_the_holding_duty():
     c = Pid({"kp": 0.0, "ki": 0.0, "kd": 0.0, "ff_loss_w_k": 0.12, "ff_power_w": 20.0, "ambient_c": 22.0})
-    assert abs(c.step(0, 32.0, 32.0) - 0.06) < 1e-9
+    assert abs(c.step(0, 32.0, 32.0) - 0.06) < 1e-6  # single-precision floats
     bad = False
     try:
         Pid({"kp": 1, "bogus": 2})

@@ -174,13 +174,13 @@ def test_power_fail_path_does_not_allocate():
     a1 = gc.mem_alloc()
     assert a1 == a0  # per-tick snapshot update is allocation-free
     b.heater.value(1)
-    # sim.Partition.program allocates its own slices; swap in a non-allocating program
-    img = sim.world.flash["journal"]
+    # sim.Partition.program allocates its own slices; swap in a non-allocating program.
+    # The slot was prepared erased (0xFF), so its NOR AND is the data itself.
+    f = sim.world.flash["journal"]._f
 
     def program(block, data, off=0):
-        s = block * 4096 + off
-        for i in range(len(data)):
-            img[s + i] &= data[i]
+        f.seek(block * 4096 + off)
+        f.write(data)
 
     b.part.program = program
     gc.collect()

@@ -7,20 +7,18 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from host_tools import interp
 from host_tools.cli import main as cli
 from host_tools.deploy import esp
 from host_tools.deploy.build import FIRMWARE, BuildError, Manifest, build, load_build
 from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image
 from host_tools.deploy.multi import exit_code
 from host_tools.deploy.sync import ESC, FlashResult, decode, encode, frames, plan
-
-MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +46,9 @@ def test_build_is_reproducible_and_lists_every_file(sim_build, tmp_path: Path) -
 def test_mpy_files_load_in_the_unix_port(sim_build) -> None:
     out, _ = sim_build
     code = "import hearth, hearth.manifest, hearth.core.pid, hearth.core.config; print('loaded', hearth.VERSION)"
-    env = dict(os.environ, MICROPYPATH=str(out))
-    p = subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True, env=env, cwd=str(out), timeout=30)
+    argv, extra = interp.command(None, "256K", build_if_missing=True)
+    env = dict(os.environ, MICROPYPATH=str(out), **extra)
+    p = subprocess.run([*argv, "-c", code], capture_output=True, text=True, env=env, cwd=str(out), timeout=30)
     assert "loaded" in p.stdout, p.stdout + p.stderr
 
 

@@ -9,7 +9,6 @@ import os
 import random
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 
 HELPER = r"""
-import sys, json, binascii
+import sys, json, binascii, struct
 from hearth.core import mavlink as mv
 CLS = {"HEARTBEAT": mv.Heartbeat, "COMMAND_LONG": mv.CommandLong,
        "COMMAND_ACK": mv.CommandAck, "STATUSTEXT": mv.StatusText}
@@ -40,7 +39,11 @@ if mode == "encode":
     for s in json.loads(sys.stdin.read()):
         e = mv.Encoder(s["sysid"], s["compid"])
         e.seq = s["seq"]
-        print(binascii.hexlify(e.encode(CLS[s["type"]](**s["fields"]))).decode())
+        f = s["fields"]
+        for k in f:
+            if isinstance(f[k], list):  # a float32 sent as its bits (see ours_encode)
+                f[k] = struct.unpack("<f", binascii.unhexlify(f[k][1]))[0]
+        print(binascii.hexlify(e.encode(CLS[s["type"]](**f))).decode())
 elif mode == "tables":
     print(json.dumps({"crc": mv.CRC_EXTRA, "len": mv.PAYLOAD_LEN}))
 else:
@@ -54,7 +57,10 @@ else:
             d = {"_msg": NAMES[m.msgid], "sysid": m.sysid, "compid": m.compid, "seq": m.seq,
                  "signed": m.signed}
             for f in FIELDS[m.msgid]:
-                d[f] = getattr(m, f)
+                v = getattr(m, f)
+                # floats leave as float32 bits: a printed single-precision float keeps
+                # only ~7 digits
+                d[f] = ["f32", binascii.hexlify(struct.pack("<f", v)).decode()] if isinstance(v, float) else v
             print(json.dumps(d))
             m = p.get()
     print("STATS " + json.dumps({"frames": p.frames, "crc_errors": p.crc_errors,
@@ -64,16 +70,29 @@ else:
 
 
 def _mp(args: list[str], stdin: str) -> str:
-    exe = os.environ.get("MICROPYTHON") or str(Path(sys.executable).with_name("micropython"))
-    env = dict(os.environ, MICROPYPATH=str(FIRMWARE))
-    proc = subprocess.run([exe, "-X", "heapsize=256K", "-c", HELPER, *args], input=stdin,
+    from host_tools import interp
+
+    argv, extra = interp.command(None, "256K", build_if_missing=True)
+    env = dict(os.environ, MICROPYPATH=str(FIRMWARE), **extra)
+    proc = subprocess.run([*argv, "-c", HELPER, *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout
 
 
+def _f32_bits(specs: list[dict]) -> list[dict]:
+    # Floats cross to the board as float32 bits: MicroPython's single-precision float
+    # parser (as on an ESP32) may land one ULP off a decimal text, which would test
+    # the parser, not the codec.
+    out = []
+    for s in specs:
+        f = {k: (["f32", struct.pack("<f", v).hex()] if isinstance(v, float) else v) for k, v in s["fields"].items()}
+        out.append({**s, "fields": f})
+    return out
+
+
 def ours_encode(specs: list[dict]) -> list[bytes]:
-    out = _mp(["encode"], json.dumps(specs)).split()
+    out = _mp(["encode"], json.dumps(_f32_bits(specs))).split()
     assert len(out) == len(specs)
     return [bytes.fromhex(h) for h in out]
 
@@ -81,7 +100,11 @@ def ours_encode(specs: list[dict]) -> list[bytes]:
 def ours_decode(data: bytes, chunk: int = 64) -> tuple[list[dict], dict]:
     lines = _mp(["decode", str(chunk)], data.hex()).splitlines()
     assert lines[-1].startswith("STATS ")
-    return [json.loads(x) for x in lines[:-1]], json.loads(lines[-1][6:])
+
+    def floats(d: dict) -> dict:
+        return {k: (struct.unpack("<f", bytes.fromhex(v[1]))[0] if isinstance(v, list) else v) for k, v in d.items()}
+
+    return [floats(json.loads(x)) for x in lines[:-1]], json.loads(lines[-1][6:])
 
 
 def f32(x: float) -> float:
@@ -184,9 +207,11 @@ while b is not None:
     print(binascii.hexlify(b).decode())
     b = g.pop_tx()
 """
-    exe = str(Path(sys.executable).with_name("micropython"))
-    out = subprocess.run([exe, "-c", script], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, MICROPYPATH=str(FIRMWARE))).stdout.split()
+    from host_tools import interp
+
+    argv, extra = interp.command(None, "256K", build_if_missing=True)
+    out = subprocess.run([*argv, "-c", script], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, MICROPYPATH=str(FIRMWARE), **extra)).stdout.split()
     msgs = [parse1(bytes.fromhex(h)) for h in out]
     types = [m.get_type() for m in msgs]
     assert types == ["HEARTBEAT", "STATUSTEXT", "HEARTBEAT", "COMMAND_ACK"]

@@ -17,7 +17,6 @@ import os
 import random
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +42,10 @@ _TENT_RE = re.compile(rb"^@([1-9][0-9]{0,8}):")
 _HEX8_RE = re.compile(rb"^[0-9a-f]{8}$")
 
 
-def micropython() -> list[str]:
-    mp = os.environ.get("MICROPYTHON")
-    return [mp] if mp else [str(Path(sys.executable).with_name("micropython"))]
+def micropython() -> tuple[list[str], dict[str, str]]:
+    from host_tools import interp
+
+    return interp.command(None, "256K", build_if_missing=True)
 
 
 # -- the model: docs/protocol.md, independently --------------------------------------
@@ -310,10 +310,11 @@ def test_fuzz_protocol_in_micropython(tmp_path: Path) -> None:
     src = tmp_path / "stream.bin"
     src.write_bytes(stream)
 
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware"))
+    argv, extra = micropython()
+    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware"), **extra)
     t0 = time.monotonic()
     with src.open("rb") as fin:
-        proc = subprocess.run([*micropython(), "-X", "heapsize=256K", str(BOARD), "batch"],
+        proc = subprocess.run([*argv, str(BOARD), "batch"],
                               stdin=fin, capture_output=True, env=env, timeout=240)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]

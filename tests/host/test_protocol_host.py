@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import subprocess
-import sys
 import termios
 import time
 import tty
@@ -33,24 +32,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BOARD = Path(__file__).with_name("proto_board.py")
 
 
-def micropython() -> list[str]:
-    mp = os.environ.get("MICROPYTHON")
-    if mp:
-        return [mp]
-    return [str(Path(sys.executable).with_name("micropython"))]
+def micropython() -> tuple[list[str], dict[str, str]]:
+    from host_tools import interp
 
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(ROOT / "firmware")
-    return env
+    return interp.command(None, "256K", build_if_missing=True)
 
 
 @pytest.fixture
 def board() -> Iterator[BoardClient]:
+    argv, extra = micropython()
     proc = subprocess.Popen(
-        [*micropython(), "-X", "heapsize=256K", str(BOARD), "serve"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(),
+        [*argv, str(BOARD), "serve"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        env={**os.environ, "MICROPYPATH": str(ROOT / "firmware"), **extra},
     )
     assert proc.stdin is not None and proc.stdout is not None
     client = BoardClient.from_fds(proc.stdout.fileno(), proc.stdin.fileno())
@@ -172,8 +166,10 @@ def test_over_pty() -> None:
     attrs = termios.tcgetattr(slave)
     attrs[3] &= ~termios.ECHO
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    argv, extra = micropython()
     proc = subprocess.Popen(
-        [*micropython(), str(BOARD), "serve"], stdin=slave, stdout=slave, env=_env(),
+        [*argv, str(BOARD), "serve"], stdin=slave, stdout=slave,
+        env={**os.environ, "MICROPYPATH": str(ROOT / "firmware"), **extra},
     )
     os.close(slave)
     try:

@@ -55,7 +55,7 @@
 import binascii
 import struct
 
-import micropython
+from hearth.core.crc32 import crc32_into
 
 SLOT = 256
 HDR = 20
@@ -74,39 +74,6 @@ KIND_USER = 0x40  # 0x40..0xFE: free for roles / apps
 
 _ERASED_SLOT = b"\xff" * SLOT
 
-# CRC-32 table (same polynomial as binascii.crc32), little-endian u32 entries.
-_TBL = bytearray(1024)
-
-
-def _make_table():
-    for i in range(256):
-        struct.pack_into("<I", _TBL, 4 * i, binascii.crc32(bytes((i,)), 0xFFFFFFFF) ^ 0xFFFFFFFF)
-
-
-_make_table()
-
-
-@micropython.viper  # noqa: F821 - ptr8/ptr32/uint are viper builtins
-def _crc_into(buf, n: int, tbl):
-    # CRC-32 of buf[0:n], stored little-endian at buf[n:n+4]. Allocation-free: the
-    # value never becomes a Python int.
-    b = ptr8(buf)  # noqa: F821
-    t = ptr32(tbl)  # noqa: F821
-    c = uint(0xFFFFFFFF)  # noqa: F821
-    i = 0
-    while i < n:
-        c = uint(t[int((c ^ uint(b[i])) & uint(0xFF))]) ^ (c >> 8)  # noqa: F821
-        i += 1
-    c = c ^ uint(0xFFFFFFFF)  # noqa: F821
-    b[n] = int(c & uint(0xFF))  # noqa: F821
-    b[n + 1] = int((c >> 8) & uint(0xFF))  # noqa: F821
-    b[n + 2] = int((c >> 16) & uint(0xFF))  # noqa: F821
-    b[n + 3] = int((c >> 24) & uint(0xFF))  # noqa: F821
-
-
-def crc32_into(buf, n):
-    # Public wrapper (tests): CRC of buf[0:n] into buf[n:n+4].
-    _crc_into(buf, n, _TBL)
 
 
 class JournalError(Exception):
@@ -517,7 +484,7 @@ class Journal:
         buf[13] = buf[9]
         buf[14] = buf[10]
         buf[15] = buf[11]
-        _crc_into(buf, HDR + self.snap_size, _TBL)
+        crc32_into(buf, HDR + self.snap_size)
         self._head_blk = b
         self._head_slot = s + 1
         self._erased[b] = 0

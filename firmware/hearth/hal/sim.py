@@ -136,7 +136,9 @@ def _unhex(s):
 
 
 class _FileImage:
-    # A partition image file with bytearray-style slicing, written through at once.
+    # A partition image file with bytearray-style indexing, written through at once.
+    # A chip's flash is not RAM: keeping the image in a file keeps it off the GC heap
+    # whose size the faithful interpreter holds to a chip's.
     def __init__(self, f, size):
         self._f = f
         self._size = size
@@ -144,13 +146,20 @@ class _FileImage:
     def __len__(self):
         return self._size
 
-    def __getitem__(self, sl):
-        self._f.seek(sl.start)
-        return self._f.read(sl.stop - sl.start)
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            self._f.seek(i.start)
+            return self._f.read(i.stop - i.start)
+        self._f.seek(i)
+        return self._f.read(1)[0]
 
-    def __setitem__(self, sl, data):
-        self._f.seek(sl.start)
-        self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
+    def __setitem__(self, i, data):
+        if isinstance(i, slice):
+            self._f.seek(i.start)
+            self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
+        else:
+            self._f.seek(i)
+            self._f.write(bytes((data,)))
 
 
 _mod = sys.modules.get("_hearth_sim")

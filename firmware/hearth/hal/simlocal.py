@@ -1,7 +1,22 @@
 # The in-process simulated world that firmware tests drive (see hal/sim.py): a
 # virtual clock in microseconds that only advances when someone sleeps or a test
-# says so, pin and ADC values set directly, NOR flash as bytearrays that can be torn.
-from hearth.hal.sim import PowerCut
+# says so, pin and ADC values set directly, NOR flash as image files that can be torn.
+import os
+
+from hearth.hal.sim import PowerCut, _FileImage
+
+
+def _erased_file(size):
+    # NOR flash, erased: a file in HEARTH_TEST_FLASH_DIR (or /tmp), unlinked at once so
+    # that nothing is left behind, and off the GC heap as a chip's flash is.
+    d = os.getenv("HEARTH_TEST_FLASH_DIR") or "/tmp"
+    path = "%s/hearth-flash-%s.img" % (d, "".join("%02x" % b for b in os.urandom(6)))
+    f = open(path, "w+b")
+    os.remove(path)
+    blk = b"\xff" * 4096
+    for _ in range(size // 4096):
+        f.write(blk)
+    return _FileImage(f, size)
 
 
 class LocalWorld:
@@ -23,7 +38,7 @@ class LocalWorld:
         self.wdt_timeout = 0
         self.wdt_fed = 0
         self.cause = "power_on"
-        self.flash = {}  # label -> bytearray
+        self.flash = {}  # label -> _FileImage (index like a bytearray)
         self.programs = 0
         self.erases = 0
         self.cut_at_program = 0  # 0: never; N: the Nth program is torn, then PowerCut
@@ -85,11 +100,7 @@ class LocalWorld:
     def flash_image(self, label, size):
         img = self.flash.get(label)
         if img is None:
-            # Built block by block: one 64 KiB temporary would double the peak heap.
-            img = self.flash[label] = bytearray(size)
-            blk = b"\xff" * 4096
-            for off in range(0, size, 4096):
-                img[off:off + 4096] = blk
+            img = self.flash[label] = _erased_file(size)
         return img
 
     def note_erase(self):
