@@ -40,12 +40,25 @@ def main() -> None:
 @main.command()
 @click.option("--board", required=True, help="Board name (a file in boards/).")
 @click.option("--state", "state_dir", default=None, help="State folder (filesystem and journal images). Default: state/BOARD.")
-@click.option("--baud", type=int, default=None, help="Throttle the console to this baud rate (default: unthrottled).")
+@click.option("--baud", type=int, default=None,
+              help="Console baud rate (default: the board file's, 115200 as a stock REPL).")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Virtual time runs at this multiple of real time.")
-@click.option("--heap", default="256K", show_default=True, help="MicroPython heap size of the board.")
+@click.option("--heap", default=None,
+              help="A fixed MicroPython heap, e.g. 96K (default: the stock chip's split heap, "
+                   "56+56 KiB on an ESP32, 64+64 KiB on an S3).")
+@click.option("--flash-mb", type=click.Choice(["4", "8", "16"]), default=None,
+              help="The module's flash size (default: the board file's).")
+@click.option("--flash-timing", type=click.Choice(["typ", "max", "off"]), default="typ", show_default=True,
+              help="SPI flash program/erase times that stall the chip: datasheet typical, worst case, none.")
 @click.option("--image", "image_file", default=None, help="Boot from this filesystem image (`hearth image --target sim`).")
-def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str, image_file: str | None) -> None:
+def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
+        flash_mb: str | None, flash_timing: str, image_file: str | None) -> None:
     """Run a virtual board until interrupted.
+
+    The board is as faithful to the hardware as we can make it: the ESP32-faithful
+    interpreter (32-bit, single float, the stock heap), the console link of the board
+    file (UART bridge with its latency timer, or USB-CDC), floating inputs without a
+    pull, flash timing and the module's flash size with the board's partition table.
 
     Prints one `name: value` line per endpoint (console first, then bench, then mavlink
     for latch boards), then serves them until SIGINT or SIGTERM.
@@ -58,14 +71,15 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
     if baud is not None and not 300 <= baud <= 4_000_000:
         die("--baud must be between 300 and 4000000")
     try:
-        vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap)
+        vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
+                          flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing)
     except SimError as e:
         die(str(e))
     if image_file:
         from host_tools.deploy.image import ImageError, install_sim_image
 
         try:
-            install_sim_image(Path(image_file), vb.state)
+            install_sim_image(Path(image_file), vb.state, vb.board)
         except ImageError as e:
             die(str(e))
     from host_tools.deploy.multi import SimRecorder

@@ -3,48 +3,40 @@
 A production line writes it with esptool in one pass (`hearth flash --image`); the
 virtual board boots from it (`hearth sim --image`, via install_sim_image()). Block size
 4096 (the ESP32's flash sector), block count = partition size / 4096: MicroPython
-mounts the image only when the block count matches its partition exactly.
+mounts the image only when the block count matches its partition exactly, and the
+partition comes from the board's partition table and the module's flash size.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from littlefs import LittleFS, LittleFSError
 
+from host_tools.deploy import partitions
 from host_tools.deploy.build import MANIFEST, Manifest, load_build
 from host_tools.sim import state as simstate
 
 BLOCK = 4096
-# MicroPython's stock partition tables: vfs at 0x200000 on a 4 MiB ESP32 module,
-# 6 MiB from 0x200000 on the 8 MiB S3 build. A board file may override with
-# "flash": {"vfs_offset": N, "vfs_size": N}.
-VFS = {
-    "esp32": (0x200000, 0x200000),
-    "esp32s2": (0x200000, 0x200000),
-    "esp32c3": (0x200000, 0x200000),
-    "esp32c6": (0x200000, 0x200000),
-    "esp32s3": (0x200000, 0x600000),
-}
-SIM_VFS = (0, simstate.FS_BLOCK * simstate.FS_BLOCKS)
 
 
 class ImageError(Exception):
     pass
 
 
-def vfs_partition(board: dict[str, Any], target: str = "board") -> tuple[int, int]:
-    if target == "sim":
-        return SIM_VFS
-    fl = board.get("flash") or {}
-    if "vfs_offset" in fl and "vfs_size" in fl:
-        return int(fl["vfs_offset"]), int(fl["vfs_size"])
-    chip = board.get("chip", "")
-    if chip not in VFS:
-        raise ImageError(f"no vfs partition known for chip {chip!r}: add \"flash\" to the board file")
-    return VFS[chip]
+def vfs_partition(board: dict[str, Any], target: str = "board", flash_bytes: int | None = None) -> tuple[int, int]:
+    """(offset, size) of the board's vfs partition on a module with `flash_bytes` of flash
+    (the board file's size by default): from its partition table, with MicroPython's
+    automatic vfs when the table has none. The virtual board has the same flash layout
+    as the real one, so `target` does not change it."""
+    try:
+        part = partitions.board_layout(board, flash_bytes).get("vfs")
+    except partitions.PartitionError as e:
+        raise ImageError(str(e)) from e
+    if part is None:
+        raise ImageError(f"board {board.get('name')!r} has no room for a vfs partition in its flash")
+    return part.offset, part.size
 
 
 def make_image(build_dir: Path, size: int) -> tuple[bytes, Manifest, int]:
@@ -90,25 +82,27 @@ def read_image(image: bytes) -> dict[str, bytes]:
     return out
 
 
-def install_sim_image(image: Path, state_dir: Path) -> Path:
-    """Make a virtual board's filesystem this image (`hearth sim --image FILE`)."""
-    want = simstate.FS_BLOCK * simstate.FS_BLOCKS
+def install_sim_image(image: Path, state_dir: Path, board: dict[str, Any]) -> None:
+    """Write this image into a virtual board's vfs partition (`hearth sim --image FILE`),
+    refusing one sized for another partition (on a chip it would not mount, and stock
+    MicroPython would loop in fs_corrupted() before boot.py)."""
     try:
         data = image.read_bytes()
     except OSError as e:
         raise ImageError(f"cannot read {image}: {e}") from e
-    if len(data) != want:
+    try:
+        size, parts = simstate.flash_layout(board)
+    except simstate.SimError as e:
+        raise ImageError(str(e)) from e
+    vfs = parts["vfs"]
+    if len(data) != vfs.size:
         raise ImageError(
-            f"{image} is {len(data)} bytes; a virtual board's filesystem is {want} bytes: "
-            "make it with `hearth image --board NAME --target sim`"
+            f"{image} is {len(data)} bytes; {board['name']}'s vfs partition is {vfs.size} bytes "
+            f"on a {size >> 20} MiB module: make it with `hearth image --board {board['name']}`"
         )
     try:
         read_image(data)
     except (LittleFSError, OSError, ValueError) as e:
-        raise ImageError(f"{image} is not a LittleFS image with {simstate.FS_BLOCK}-byte blocks: {e}") from e
-    state_dir.mkdir(parents=True, exist_ok=True)
-    dest = state_dir / simstate.FS_IMAGE
-    tmp = dest.with_suffix(".tmp")
-    shutil.copyfile(image, tmp)
-    tmp.replace(dest)
-    return dest
+        raise ImageError(f"{image} is not a LittleFS image with {BLOCK}-byte blocks: {e}") from e
+    simstate.prepare(state_dir, board)
+    simstate.write_region(state_dir, vfs, data)

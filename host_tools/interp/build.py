@@ -311,7 +311,10 @@ def build(freeze: Path | None = None, log: Callable[[str], None] = print, jobs: 
 
 
 def _make(args: list[str], log: Callable[[str], None]) -> None:
-    proc = subprocess.run(args, capture_output=True, text=True)
+    # The tree sits inside this project's git checkout: stop git there, so that the
+    # banner says MicroPython's version (from py/mpconfig.h), not this project's commit.
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(cache_dir() / "src")}
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise BuildError(f"`{' '.join(args[:4])} ...` failed:\n{tail}")

@@ -137,6 +137,22 @@ class BenchServer:
             return {"faults": sorted(w.faults)}
         if op == "set":
             name, value = str(req["param"]), req["value"]
+            if name.startswith("link."):
+                # the host's side at once; the chip's side (MICROPY_CONSOLE) at its next boot
+                try:
+                    if not vb.link.set(name[5:], value):
+                        raise BenchError(f"unknown link knob {name!r}: link.kind, baud, latency_ms, "
+                                         "frame_ms, cdc_timeout_ms")
+                except ValueError as e:
+                    raise BenchError(str(e)) from e
+                return {"set": {name: value}, "note": "the board's side applies at its next boot"}
+            if name == "flash.timing":
+                from host_tools.sim.relay import FLASH_TIMING
+
+                if value not in FLASH_TIMING:
+                    raise BenchError(f"flash.timing is one of {', '.join(FLASH_TIMING)}")
+                vb.flash_timing = value
+                return {"set": {name: value}, "note": "applies at the board's next boot"}
             for p in w.plants:
                 if p.set_param(name, value):
                     return {"set": {name: value}}

@@ -1,45 +1,77 @@
 # Runs inside the MicroPython unix port before anything of the firmware: it turns
 # the interpreter into a "board". Not firmware (never copied to a board); it plays
-# the part of the ESP32's ROM + MicroPython's startup:
-#   * the board's filesystem is a LittleFS v2 image file mounted at / (as on the
-#     ESP32), so mpremote's fs commands see a board, not the host;
-#   * the wire to the host-side world and the journal partition image are opened
-#     before / is replaced, and handed to hearth.hal.sim as module `_hearth_sim`;
+# the part of the ESP32's ROM, MicroPython's startup and its frozen _boot.py:
+#   * the module's flash is one image file; the board's partition table says where
+#     the vfs, journal and romfs partitions are (the relay passes their offsets);
+#   * the vfs partition is mounted as LittleFS v2 at /, as _boot.py does; a blank one
+#     is formatted with a stock boot.py ("Performing initial setup"), and one that does
+#     not mount (e.g. an image made for another flash size) loops in fs_corrupted(),
+#     as inisetup.py does, before boot.py could ever run;
+#   * flash programs and erases take the chip's time (the CPU runs from flash and
+#     stalls meanwhile);
 #   * boot.py always runs; main.py only after a power-on / hard reset or a soft
 #     reset from the friendly REPL, exactly as MicroPython's main loop does.
+# The ROMFS partition is mapped and mounted at /rom by the interpreter itself
+# (MICROPY_ROMFS, host_tools/interp), before this runs, as on a chip.
 # Configuration comes from environment variables set by host_tools/sim/relay.py.
 import os
 import sys
+import time
 import vfs
 
 
-class _FileBlockDev:
-    # The extended block protocol littlefs wants (offset writes, erase via ioctl 6).
-    def __init__(self, f, block_size, block_count):
+class _Timing:
+    # Datasheet figures of the module's SPI NOR flash, per 256-byte page program and
+    # per 4 KiB sector erase (HEARTH_SIM_FLASH_TIMING="program_us,erase_us"), scaled
+    # by the virtual board's speed.
+    def __init__(self, spec, speed):
+        p, e = (spec or "0,0").split(",")
+        self.program_us = int(p)
+        self.erase_us = int(e)
+        self.speed = speed
+
+    def program(self, nbytes):
+        if self.program_us:
+            time.sleep_us(int((nbytes + 255) // 256 * self.program_us / self.speed))
+
+    def erase(self):
+        if self.erase_us:
+            time.sleep_us(int(self.erase_us / self.speed))
+
+
+class _RegionBlockDev:
+    # A partition of the flash image, with the extended block protocol littlefs wants
+    # (offset writes, erase via ioctl 6).
+    def __init__(self, f, offset, size, timing):
         self.f = f
-        self.bs = block_size
-        self.bc = block_count
+        self.base = offset
+        self.bc = size // 4096
+        self.t = timing
 
     def readblocks(self, block, buf, off=0):
-        self.f.seek(block * self.bs + off)
+        self.f.seek(self.base + block * 4096 + off)
         self.f.readinto(buf)
 
     def writeblocks(self, block, buf, off=None):
         _counts[0] += 1  # flash programs through the filesystem (benchmarks read these)
         if off is None:
+            # the basic protocol: erase, then program (littlefs always passes off)
+            self.ioctl(6, block)
             off = 0
-        self.f.seek(block * self.bs + off)
+        self.t.program(len(buf))
+        self.f.seek(self.base + block * 4096 + off)
         self.f.write(buf)  # unbuffered; survives a kill (flush would fsync: slow)
 
     def ioctl(self, op, arg):
         if op == 4:
             return self.bc
         if op == 5:
-            return self.bs
+            return 4096
         if op == 6:
             _counts[1] += 1
-            self.f.seek(arg * self.bs)
-            self.f.write(b"\xff" * self.bs)
+            self.t.erase()
+            self.f.seek(self.base + arg * 4096)
+            self.f.write(b"\xff" * 4096)
             return 0
         return 0
 
@@ -54,6 +86,16 @@ _counts = [0, 0]  # [filesystem programs, filesystem erases] since this interpre
 def _env(name, default=None):
     v = os.getenv(name)
     return default if v is None else v
+
+
+def _parts(spec):
+    # "name:offset:size,..." -> {name: (offset, size)}
+    out = {}
+    for item in (spec or "").split(","):
+        if item:
+            name, off, size = item.split(":")
+            out[name] = (int(off, 0), int(size, 0))
+    return out
 
 
 def _run(path):
@@ -73,8 +115,40 @@ def _run(path):
         sys.print_exception(e)
 
 
+def _fs_corrupted():
+    # ports/esp32/modules/inisetup.py: the board never gets to boot.py.
+    while 1:
+        print("""\
+The filesystem appears to be corrupted. If you had important data there, you
+may want to make a flash snapshot to try to recover it. Otherwise, perform
+factory reprogramming of MicroPython firmware (completely erase flash, followed
+by firmware programming).
+""")
+        time.sleep(3)
+
+
+def _mount_vfs(bdev):
+    try:
+        vfs.umount("/")
+    except OSError:
+        pass
+    try:
+        vfs.mount(vfs.VfsLfs2(bdev), "/")
+    except OSError:
+        buf = bytearray(4096)
+        bdev.readblocks(0, buf)
+        for b in buf:
+            if b != 0xFF:
+                _fs_corrupted()
+        print("Performing initial setup")
+        vfs.VfsLfs2.mkfs(bdev)
+        vfs.mount(vfs.VfsLfs2(bdev), "/")
+        with open("/boot.py", "w") as f:
+            f.write("# This file is executed on every boot (including wake-boot from deepsleep)\n")
+    os.chdir("/")
+
+
 def _start():
-    fs_path = _env("HEARTH_SIM_FS")
     mod = _SimModule()
     mod.chip = _env("HEARTH_SIM_CHIP", "esp32")
     mod.reset_cause = _env("HEARTH_SIM_CAUSE", "power_on")
@@ -86,22 +160,26 @@ def _start():
     mod.link_out = open(link_out, "wb") if link_out else None
     flash = _env("HEARTH_SIM_FLASH")
     mod.flash_file = open(flash, "r+b") if flash else None
-    mod.flash_size = int(_env("HEARTH_SIM_FLASH_SIZE", "65536"))
+    mod.partitions = _parts(_env("HEARTH_SIM_PARTS"))
+    mod.timing = _Timing(_env("HEARTH_SIM_FLASH_TIMING"), mod.speed)
     mod.fs_counts = _counts
     mode = _env("HEARTH_SIM_MODE", "friendly")
-    if fs_path:
-        f = open(fs_path, "r+b")
-        size = f.seek(0, 2)
-        bdev = _FileBlockDev(f, 4096, size // 4096)
-        vfs.umount("/")
-        vfs.mount(vfs.VfsLfs2(bdev), "/")
-        os.chdir("/")
-    sys.path.clear()
-    sys.path.append("")
-    sys.path.append("/lib")
-    sys.path.append(".frozen")
     if mod.link_in is not None:
         sys.modules["_hearth_sim"] = mod
+    if mod.flash_file is not None and "vfs" in mod.partitions:
+        off, size = mod.partitions["vfs"]
+        _mount_vfs(_RegionBlockDev(mod.flash_file, off, size, mod.timing))
+    # As the esp32 port: '' and '.frozen' (mp_init), '/rom' and '/rom/lib' when a ROMFS
+    # is mounted, then '/lib' (main.c).
+    path = ["", ".frozen"]
+    if vfs.rom_ioctl(1) > 0:
+        try:
+            os.stat("/rom")
+            path += ["/rom", "/rom/lib"]
+        except OSError:
+            pass  # a ROMFS partition without a valid image: not mounted
+    sys.path.clear()
+    sys.path.extend(path + ["/lib"])
     _run("boot.py")
     if mode == "friendly":
         _run("main.py")

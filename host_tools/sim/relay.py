@@ -26,17 +26,15 @@ import tty
 from pathlib import Path
 from typing import Any
 
+from host_tools import interp
 from host_tools.sim import state as simstate
+from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, unread
 from host_tools.sim.world import World
 
 LOADER = Path(__file__).with_name("loader.py")
-
-
-def micropython_cmd() -> list[str]:
-    mp = os.environ.get("MICROPYTHON")
-    if mp:
-        return [mp]
-    return [str(Path(sys.executable).with_name("micropython"))]
+# SPI NOR flash timing (Winbond W25Q32JV / GD25Q32 class, as on ESP32 modules), per
+# 256-byte page program and per 4 KiB sector erase, in microseconds: docs/boards.md.
+FLASH_TIMING = {"typ": (700, 45_000), "max": (3_000, 400_000), "off": (0, 0)}
 
 
 def _set_raw(fd: int, isig: bool) -> None:
@@ -84,14 +82,28 @@ class VirtualBoard:
         state_dir: str | os.PathLike[str],
         baud: int | None = None,
         speed: float = 1.0,
-        heap: str = "256K",
+        heap: str | None = None,
+        flash_mb: int | None = None,
+        flash_timing: str = "typ",
     ) -> None:
+        """`baud` overrides the console link's baud rate (the board file's otherwise);
+        `heap` a fixed heap instead of the stock chip's split heap; `flash_mb` the
+        module's flash size."""
         self.board_name = board
         self.board = simstate.load_board(board)
-        self.state = simstate.prepare(Path(state_dir), self.board)
-        self.baud = baud
+        self.flash_mb = flash_mb
+        self.state = simstate.prepare(Path(state_dir), self.board, flash_mb)
+        self.link = LinkConfig.from_board(self.board, baud)
+        if not interp.faithful():
+            self.link.kind = "none"  # the 64-bit wheel has no link model inside
+        self.link_stats = LinkStats()
+        self._bridge = Bridge(self.link, self.link_stats)
+        self.baud = self.link.baud
         self.speed = speed
         self.heap = heap
+        if flash_timing not in FLASH_TIMING:
+            raise simstate.SimError(f"flash timing is one of {', '.join(FLASH_TIMING)}")
+        self.flash_timing = flash_timing
         self.world = World(self.board, speed=speed)
         from host_tools.sim import plants_for
 
@@ -109,8 +121,8 @@ class VirtualBoard:
         self.bench_path = str(self.state / "bench.sock")
         self._c_master = self._c_slave = self._i_master = self._i_slave = -1
         self._m_master = self._m_slave = -1
-        self._tx = Throttle(baud)
-        self._rx = Throttle(baud)
+        self._tx = Throttle(baud)  # only for the 64-bit wheel's console, when asked
+        self._rx = Throttle(self.baud)
         self.bench = None
         self.events: list[tuple[float, str]] = []
 
@@ -120,6 +132,7 @@ class VirtualBoard:
         _set_raw(self._c_slave, isig=False)
         _set_raw(self._c_master, isig=False)
         self.console_path = os.ttyname(self._c_slave)
+        os.set_blocking(self._c_master, False)  # a bridge never waits for the host
         self._i_master, self._i_slave = os.openpty()
         _set_raw(self._i_slave, isig=True)
         if self.board.get("mavlink"):
@@ -212,11 +225,19 @@ class VirtualBoard:
         self._cause = cause
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
+        argv, heap_env = interp.command(self.board["chip"], self.heap)
+        _size, parts = simstate.flash_layout(self.board, self.flash_mb)
+        flash = str(self.state / simstate.FLASH_IMAGE)
         env = dict(os.environ)
+        env.update(heap_env)
+        romfs = parts.get("romfs")
         env.update(
-            HEARTH_SIM_FS=str(self.state / simstate.FS_IMAGE),
-            HEARTH_SIM_FLASH=str(self.state / simstate.JOURNAL_IMAGE),
-            HEARTH_SIM_FLASH_SIZE=str(simstate.JOURNAL_SIZE),
+            HEARTH_SIM_FLASH=flash,
+            HEARTH_SIM_PARTS=",".join(f"{p.name}:{p.offset}:{p.size}" for p in parts.values()
+                                      if p.name in ("vfs", "journal", "romfs")),
+            HEARTH_SIM_FLASH_TIMING="%d,%d" % FLASH_TIMING[self.flash_timing],
+            MICROPY_CONSOLE=self.link.interpreter_env(),
+            MICROPY_ROMFS=f"{flash}:{romfs.offset}:{romfs.size}" if romfs else "",
             HEARTH_SIM_LINK_IN=f"/dev/fd/{to_fw_r}",
             HEARTH_SIM_LINK_OUT=f"/dev/fd/{from_fw_w}",
             HEARTH_SIM_CHIP=self.board["chip"],
@@ -234,7 +255,7 @@ class VirtualBoard:
         _set_raw(self._i_slave, isig=True)
         termios.tcflush(self._i_master, termios.TCIOFLUSH)
         self.proc = subprocess.Popen(
-            [*micropython_cmd(), "-X", f"heapsize={self.heap}", "-i", str(LOADER)],
+            [*argv, "-i", str(LOADER)],
             stdin=self._i_slave, stdout=self._i_slave, stderr=self._i_slave,
             pass_fds=(to_fw_r, from_fw_w), env=env, preexec_fn=_make_ctty, close_fds=True,
         )
@@ -307,41 +328,70 @@ class VirtualBoard:
                     self.raw_mode = True
                 elif b == 0x02:
                     self.raw_mode = False
-            self._rx.pace(len(data))
-            if self.proc is not None:
-                try:
-                    os.write(self._i_master, data)
-                except OSError:
-                    pass
+            if self.link.kind == "uart":
+                self._rx.pace(len(data))
+            if self.link.frame_ms and self.link.kind != "none":
+                time.sleep(self.link.frame_ms / 1000)  # the next USB frame
+            self._to_interp(data)
+
+    def _to_interp(self, data: bytes) -> None:
+        """Into the chip's RX ring: a UART drops what does not fit (Ctrl-C excepted: the
+        RX interrupt sees it first); USB-CDC makes the host wait instead."""
+        while data and self.proc is not None and not self._stop.is_set():
+            try:
+                room = RX_RING - unread(self._i_slave) if self.link.kind != "none" else len(data)
+            except OSError:
+                room = len(data)
+            if room < len(data) and self.link.kind == "uart":
+                keep = data[:max(room, 0)]
+                lost = data[len(keep):]
+                ctrl_c = lost.count(3)
+                self.link_stats.rx_dropped += len(lost) - ctrl_c
+                data = keep + b"\x03" * ctrl_c
+                room = len(data)
+            if room <= 0:
+                time.sleep(0.001)
+                continue
+            chunk, data = data[:room], data[room:]
+            try:
+                os.write(self._i_master, chunk)
+                self.link_stats.rx_bytes += len(chunk)
+            except OSError:
+                return
 
     def _interp_to_client(self) -> None:
         import select
 
         tail = b""
+        bridge = self._bridge
         while not self._stop.is_set():
-            r, _, _ = select.select([self._i_master], [], [], 0.1)
-            if not r:
+            due = bridge.due_in()
+            wait = 0.1 if due is None else min(0.1, due)
+            if bridge.backpressure():
+                # usbcdc: the host is not reading; the chip's write waits (and gives up
+                # after its timeout, inside the interpreter).
+                time.sleep(0.001)
+                bridge.flush(self._c_master)
                 continue
-            try:
-                data = os.read(self._i_master, 1024)
-            except OSError:
-                time.sleep(0.05)
-                continue
-            if self._want_raw_entry:
-                tail = (tail + data)[-64:]
-                if b">>> " in tail:
-                    # The restarted interpreter reached the friendly prompt: take it to
-                    # the raw REPL, where the client that soft-reset it is waiting.
-                    self._want_raw_entry = False
-                    tail = b""
-                    os.write(self._i_master, b"\x01")
-            for i in range(0, len(data), 64):
-                chunk = data[i : i + 64]
-                self._tx.pace(len(chunk))
+            r, _, _ = select.select([self._i_master], [], [], wait)
+            if r:
                 try:
-                    os.write(self._c_master, chunk)
+                    data = os.read(self._i_master, 1024)
                 except OSError:
-                    pass
+                    time.sleep(0.05)
+                    continue
+                if self._want_raw_entry:
+                    tail = (tail + data)[-64:]
+                    if b">>> " in tail:
+                        # The restarted interpreter reached the friendly prompt: take it to
+                        # the raw REPL, where the client that soft-reset it is waiting.
+                        self._want_raw_entry = False
+                        tail = b""
+                        os.write(self._i_master, b"\x01")
+                if self.link.kind == "none":
+                    self._tx.pace(len(data))  # the 64-bit wheel: pace here if asked
+                bridge.add(data)
+            bridge.flush(self._c_master)
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
@@ -386,6 +436,10 @@ class VirtualBoard:
         s = self.world.snapshot()
         s["board"] = self.board_name
         s["interpreter"] = "running" if self.proc is not None else "off"
+        s["link"] = {"kind": self.link.kind, "baud": self.link.baud, "latency_ms": self.link.latency_ms,
+                     **self.link_stats.as_dict()}
+        s["flash"] = {"size_mb": simstate.flash_layout(self.board, self.flash_mb)[0] // (1 << 20),
+                      "timing": self.flash_timing}
         return s
 
 

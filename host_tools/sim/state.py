@@ -1,7 +1,15 @@
-"""A virtual board's state folder: identity, filesystem image, journal partition image.
+"""A virtual board's state folder: identity and the module's whole SPI flash.
 
-A fresh board has an empty (formatted) LittleFS v2 filesystem, like an ESP32 just
-flashed with MicroPython, and an erased journal partition.
+`flash.bin` is the module's flash (the board file's size, 4/8/16 MiB), laid out by the
+board's partition table (host_tools/deploy/partitions.py): the interpreter mounts the
+vfs partition as its LittleFS root, the firmware's journal and ROMFS live in their own
+partitions. A fresh board's flash is erased (0xFF) everywhere, as a module from the
+factory with MicroPython just flashed: the first boot formats the vfs partition, as
+MicroPython's inisetup does.
+
+State folders from before this layout (format 1: fs.img + journal.img) are migrated:
+the files of the old filesystem are copied into the new vfs partition and the journal
+image into the journal partition.
 """
 
 from __future__ import annotations
@@ -10,16 +18,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from littlefs import LittleFS
+from host_tools.deploy import partitions
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "boards"
-FS_IMAGE = "fs.img"
-JOURNAL_IMAGE = "journal.img"
+FLASH_IMAGE = "flash.bin"
 IDENTITY = "identity.json"
 FS_BLOCK = 4096
-FS_BLOCKS = 512  # 2 MiB, the vfs partition of a 4 MiB ESP32 module
-JOURNAL_SIZE = 64 * 1024
+FORMAT = 2
+# format 1 (before the flash model): separate images
+_OLD_FS, _OLD_JOURNAL = "fs.img", "journal.img"
 
 
 class SimError(Exception):
@@ -40,15 +48,29 @@ def load_board(name: str) -> dict[str, Any]:
         raise SimError(f"board file {path} is not valid JSON: {e}") from e
 
 
-def new_fs_image() -> bytes:
-    fs = LittleFS(block_size=FS_BLOCK, block_count=FS_BLOCKS, name_max=255)
-    return bytes(fs.context.buffer)
+def flash_layout(board: dict[str, Any], flash_mb: int | None = None) -> tuple[int, dict[str, partitions.Part]]:
+    """(flash size in bytes, partitions) of a board, as its chip would see them."""
+    size = flash_mb * partitions.MB if flash_mb else partitions.flash_size(board)
+    try:
+        return size, partitions.board_layout(board, size)
+    except partitions.PartitionError as e:
+        raise SimError(f"board {board['name']!r} cannot boot: {e}") from e
 
 
-def prepare(state: Path, board: dict[str, Any]) -> Path:
+def _erased(f: Any, start: int, end: int) -> None:
+    blk = b"\xff" * (1 << 16)
+    f.seek(start)
+    while start < end:
+        n = min(len(blk), end - start)
+        f.write(blk[:n])
+        start += n
+
+
+def prepare(state: Path, board: dict[str, Any], flash_mb: int | None = None) -> Path:
     """Create the state folder for `board`, or check that an existing one belongs to it."""
     state.mkdir(parents=True, exist_ok=True)
     ident = state / IDENTITY
+    who: dict[str, Any] = {}
     if ident.exists():
         try:
             who = json.loads(ident.read_text())
@@ -59,12 +81,75 @@ def prepare(state: Path, board: dict[str, Any]) -> Path:
                 f"state folder {state} belongs to board {who.get('board')!r}, not {board['name']!r}: "
                 "use another --state folder or remove this one"
             )
-    else:
-        ident.write_text(json.dumps({"board": board["name"], "chip": board["chip"]}, indent=1) + "\n")
-    fs = state / FS_IMAGE
-    if not fs.exists() or fs.stat().st_size != FS_BLOCK * FS_BLOCKS:
-        fs.write_bytes(new_fs_image())
-    j = state / JOURNAL_IMAGE
-    if not j.exists() or j.stat().st_size != JOURNAL_SIZE:
-        j.write_bytes(b"\xff" * JOURNAL_SIZE)
+        if int(who.get("format", 1)) > FORMAT:
+            raise SimError(f"state folder {state} was made by a newer hearth (format {who['format']}): "
+                           "update hearth or use another --state folder")
+    size, parts = flash_layout(board, flash_mb)
+    flash = state / FLASH_IMAGE
+    if not flash.exists():
+        with flash.open("wb") as f:
+            _erased(f, 0, size)
+        if int(who.get("format", FORMAT)) < FORMAT or (state / _OLD_FS).exists():
+            _migrate(state, parts)
+    elif flash.stat().st_size != size:
+        # Another module size (a bench knob): the flash keeps its bytes where both have them.
+        old = flash.stat().st_size
+        with flash.open("r+b") as f:
+            if size > old:
+                _erased(f, old, size)
+            f.truncate(size)
+    ident.write_text(json.dumps({"board": board["name"], "chip": board["chip"], "format": FORMAT,
+                                 "flash_mb": size // partitions.MB}, indent=1) + "\n")
     return state
+
+
+def _migrate(state: Path, parts: dict[str, partitions.Part]) -> None:
+    """Format 1 -> 2: files into the vfs partition, the journal image into its partition."""
+    from littlefs import LittleFS, LittleFSError
+
+    old_fs, old_j = state / _OLD_FS, state / _OLD_JOURNAL
+    flash = state / FLASH_IMAGE
+    if old_fs.exists():
+        vfs = parts["vfs"]
+        try:
+            data = old_fs.read_bytes()
+            src = LittleFS(block_size=FS_BLOCK, block_count=len(data) // FS_BLOCK, mount=False)
+            src.context.buffer = bytearray(data)
+            src.mount()
+            dst = LittleFS(block_size=FS_BLOCK, block_count=vfs.size // FS_BLOCK, name_max=255)
+            for root, dirs, files in src.walk("/"):
+                for d in dirs:
+                    dst.makedirs((root.rstrip("/") + "/" + d), exist_ok=True)
+                for name in files:
+                    p = root.rstrip("/") + "/" + name
+                    with src.open(p, "rb") as fi, dst.open(p, "wb") as fo:
+                        fo.write(fi.read())
+        except (LittleFSError, OSError, ValueError) as e:
+            raise SimError(f"cannot migrate {old_fs} (an older virtual board's filesystem): {e}; "
+                           "remove the state folder to start fresh") from e
+        with flash.open("r+b") as f:
+            f.seek(vfs.offset)
+            f.write(bytes(dst.context.buffer))
+        old_fs.unlink()
+    if old_j.exists():
+        j = parts.get("journal")
+        data = old_j.read_bytes()
+        if j is not None and len(data) <= j.size:
+            with flash.open("r+b") as f:
+                f.seek(j.offset)
+                f.write(data)
+        old_j.unlink()
+
+
+def read_region(state: Path, part: partitions.Part) -> bytes:
+    with (state / FLASH_IMAGE).open("rb") as f:
+        f.seek(part.offset)
+        return f.read(part.size)
+
+
+def write_region(state: Path, part: partitions.Part, data: bytes) -> None:
+    if len(data) > part.size:
+        raise SimError(f"{len(data)} bytes do not fit the {part.name} partition ({part.size} bytes)")
+    with (state / FLASH_IMAGE).open("r+b") as f:
+        f.seek(part.offset)
+        f.write(data)

@@ -14,9 +14,10 @@ import pytest
 
 from host_tools.deploy import fwtest
 from host_tools.deploy.build import FIRMWARE, build
-from host_tools.deploy.image import install_sim_image, make_image
+from host_tools.deploy.image import install_sim_image, make_image, vfs_partition
 from host_tools.deploy.multi import Job, exit_code, flash_many
 from host_tools.deploy.sync import flash_build
+from host_tools.sim.state import load_board
 from host_tools.transport.rawrepl import RawRepl
 from tests.e2e.conftest import bench
 
@@ -154,12 +155,12 @@ def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
     from host_tools.transport.serialport import open_port
 
     out, man = latch_build
-    img, _, _ = make_image(out, 2 * 1024 * 1024)
+    img, _, _ = make_image(out, vfs_partition(load_board("latch-esp32"))[1])
     f = tmp_path / "latch.img"
     f.write_bytes(img)
     state = tmp_path / "st"
     vb = VirtualBoard("latch-esp32", state)
-    install_sim_image(f, state)
+    install_sim_image(f, state, vb.board)
     vb.start()
     try:
         c = BoardClient(open_port(vb.console_path))

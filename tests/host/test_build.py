@@ -16,9 +16,10 @@ from host_tools import interp
 from host_tools.cli import main as cli
 from host_tools.deploy import esp
 from host_tools.deploy.build import FIRMWARE, BuildError, Manifest, build, load_build
-from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image
+from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image, vfs_partition
 from host_tools.deploy.multi import exit_code
 from host_tools.deploy.sync import ESC, FlashResult, decode, encode, frames, plan
+from host_tools.sim.state import flash_layout, load_board, read_region
 
 
 @pytest.fixture(scope="module")
@@ -157,13 +158,20 @@ def test_image_holds_the_build_and_refuses_what_does_not_fit(sim_build, tmp_path
     assert n == m.total_bytes() + sum(s for s, _ in m.keep.values()) + len(m.to_json())
     with pytest.raises(ImageError, match="does not fit"):
         make_image(out, 64 * 1024)
+    board = load_board("latch-esp32")
     small = tmp_path / "small.img"
     small.write_bytes(img[: 1024 * 1024])
     with pytest.raises(ImageError, match="make it with"):
-        install_sim_image(small, tmp_path / "state")
+        install_sim_image(small, tmp_path / "state", board)
+    with pytest.raises(ImageError, match="make it with"):
+        install_sim_image(tmp_path / "small.img", tmp_path / "state", board)
+    _off, size = vfs_partition(board)
+    img, _, _ = make_image(out, size)
     good = tmp_path / "good.img"
     good.write_bytes(img)
-    assert install_sim_image(good, tmp_path / "state").read_bytes() == img
+    install_sim_image(good, tmp_path / "state", board)
+    _, parts = flash_layout(board)
+    assert read_region(tmp_path / "state", parts["vfs"]) == img
     r = CliRunner().invoke(cli, ["image", "--board", "latch-esp32", "--size", "65536", "-o", str(tmp_path / "x.img")])
     assert r.exit_code == 1 and "does not fit" in r.output
 

@@ -48,7 +48,8 @@ class LinkWorld:
         self._in = mod.link_in
         self._out = mod.link_out
         self._flash = mod.flash_file
-        self._flash_size = mod.flash_size
+        self._parts = mod.partitions
+        self._timing = mod.timing
         self._speed = mod.speed
         self._t0 = time.ticks_us()
         self.programs = 0
@@ -102,15 +103,23 @@ class LinkWorld:
         return int(self._ask(b"a %d\n" % uid))
 
     def flash_image(self, label, size):
-        return _FileImage(self._flash, self._flash_size)
+        # A partition of the module's flash image, as the board's partition table
+        # places it; none of that label is what esp32.Partition.find() gives: nothing.
+        part = self._parts.get(label)
+        if self._flash is None or part is None:
+            raise OSError("no flash partition labelled %r" % label)
+        return _FileImage(self._flash, part[1], part[0])
 
     def before_program(self, nbytes):
         self.programs += 1
-        return int(self._ask(b"G %d\n" % nbytes))
+        n = int(self._ask(b"G %d\n" % nbytes))
+        self._timing.program(nbytes)  # the CPU stalls while the flash programs
+        return n
 
     def note_erase(self):
         self.erases += 1
         self._send(b"E\n")
+        self._timing.erase()  # tens to hundreds of ms with the CPU stalled
 
     def power_died(self):
         # The bench cut power in the middle of this program: tell it the torn write
@@ -139,26 +148,27 @@ class _FileImage:
     # A partition image file with bytearray-style indexing, written through at once.
     # A chip's flash is not RAM: keeping the image in a file keeps it off the GC heap
     # whose size the faithful interpreter holds to a chip's.
-    def __init__(self, f, size):
+    def __init__(self, f, size, base=0):
         self._f = f
         self._size = size
+        self._base = base
 
     def __len__(self):
         return self._size
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            self._f.seek(i.start)
+            self._f.seek(self._base + i.start)
             return self._f.read(i.stop - i.start)
-        self._f.seek(i)
+        self._f.seek(self._base + i)
         return self._f.read(1)[0]
 
     def __setitem__(self, i, data):
         if isinstance(i, slice):
-            self._f.seek(i.start)
+            self._f.seek(self._base + i.start)
             self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
         else:
-            self._f.seek(i)
+            self._f.seek(self._base + i)
             self._f.write(bytes((data,)))
 
 

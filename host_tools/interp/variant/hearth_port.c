@@ -228,14 +228,16 @@ ssize_t hearth_console_tx(const char *str, size_t len) {
 }
 
 /******************************************************************************/
-// ROMFS partition: the file named by MICROPY_ROMFS, mapped read-only (bytecode runs in
-// place, as from the chip's memory-mapped flash) and written only through
-// vfs.rom_ioctl with NOR rules (prepare erases to 0xFF, a write can only clear bits).
+// ROMFS partition: MICROPY_ROMFS=PATH[:OFFSET:SIZE], a region of a file (the virtual
+// board's whole flash image), mapped read-only (bytecode runs in place, as from the
+// chip's memory-mapped flash) and written only through vfs.rom_ioctl with NOR rules
+// (prepare erases to 0xFF, a write can only clear bits).
 
 #define ROM_BLOCK (4096)
 
 static int rom_state = 0; // 0 not looked at, 1 none, 2 mapped
 static int rom_fd = -1;
+static off_t rom_base;
 static size_t rom_len;
 static mp_obj_array_t rom_view;
 
@@ -244,26 +246,46 @@ static void rom_init(void) {
         return;
     }
     rom_state = 1;
-    const char *path = getenv("MICROPY_ROMFS");
-    if (path == NULL || *path == 0) {
+    const char *spec = getenv("MICROPY_ROMFS");
+    if (spec == NULL || *spec == 0) {
         return;
+    }
+    char path[512];
+    long off = 0, len = -1;
+    const char *colon = strchr(spec, ':');
+    size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (plen >= sizeof(path)) {
+        return;
+    }
+    memcpy(path, spec, plen);
+    path[plen] = 0;
+    if (colon) {
+        char *end;
+        off = strtol(colon + 1, &end, 0);
+        if (*end == ':') {
+            len = strtol(end + 1, NULL, 0);
+        }
     }
     int fd = open(path, O_RDWR);
     if (fd < 0) {
         return;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    if (fstat(fd, &st) != 0 || off < 0 || off % ROM_BLOCK != 0 || off >= st.st_size) {
         close(fd);
         return;
     }
-    void *mem = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (len < 0 || off + len > st.st_size) {
+        len = (long)st.st_size - off;
+    }
+    void *mem = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, off);
     if (mem == MAP_FAILED) {
         close(fd);
         return;
     }
     rom_fd = fd;
-    rom_len = (size_t)st.st_size;
+    rom_base = off;
+    rom_len = (size_t)len;
     mp_obj_memoryview_init(&rom_view, 'B', 0, rom_len, mem);
     rom_state = 2;
 }
@@ -277,7 +299,7 @@ static mp_obj_t rom_erase(mp_int_t off, mp_int_t len) {
     mp_int_t end = (off + len + ROM_BLOCK - 1) / ROM_BLOCK * ROM_BLOCK;
     for (mp_int_t a = start; a < end; a += ROM_BLOCK) {
         size_t n = (size_t)(a + ROM_BLOCK) <= rom_len ? ROM_BLOCK : rom_len - (size_t)a;
-        if (pwrite(rom_fd, ff, n, a) != (ssize_t)n) {
+        if (pwrite(rom_fd, ff, n, rom_base + a) != (ssize_t)n) {
             return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
         }
     }
@@ -298,7 +320,7 @@ static mp_obj_t rom_program(mp_int_t off, mp_obj_t data) {
         for (size_t i = 0; i < n; i++) {
             chunk[i] = old[done + i] & src[done + i];
         }
-        if (pwrite(rom_fd, chunk, n, off + (off_t)done) != (ssize_t)n) {
+        if (pwrite(rom_fd, chunk, n, rom_base + off + (off_t)done) != (ssize_t)n) {
             return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
         }
         done += n;
