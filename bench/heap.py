@@ -97,7 +97,7 @@ def latch_workload(vb: VirtualBoard, c: BoardClient) -> str | None:
 def run_role(board: str, workload: Any, speed: float) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        vb = VirtualBoard(board, Path(tmp) / "state", speed=speed)
+        vb = VirtualBoard(board, Path(tmp) / "state", speed=speed, heap="512K")  # flashed with room to spare
         vb.start()
         try:
             _flash(board, vb)

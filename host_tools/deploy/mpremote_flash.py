@@ -67,7 +67,7 @@ def flash(board: str, port: str, timeout: float = 300) -> float:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise FlashError(
-                f"mpremote could not copy the firmware to {port}:\n{proc.stderr.strip() or proc.stdout.strip()}\n"
+                f"mpremote could not copy the firmware to {port}:\n{proc.stdout.strip()}\n{proc.stderr.strip()}\n"
                 "Check the port with `hearth ports`, that nothing else holds it, and retry."
             )
     restart(port)

@@ -109,6 +109,18 @@ PATCHES: list[tuple[str, str, str]] = [
         "    #endif\n",
     ),
     (
+        # A chip's REPL never throws away what the host typed ahead; the unix port's
+        # terminal switch (TCSAFLUSH) does, which lost mpremote's Ctrl-A after a Ctrl-C.
+        "ports/unix/unix_mphal.c",
+        "    tcsetattr(0, TCSAFLUSH, &termios);\n}\n\nvoid mp_hal_stdio_mode_orig(void) {\n"
+        "    // restore terminal settings\n    tcsetattr(0, TCSAFLUSH, &orig_termios);\n",
+        "    #if MICROPY_HAL_KEEP_TYPEAHEAD\n    tcsetattr(0, TCSANOW, &termios);\n    #else\n"
+        "    tcsetattr(0, TCSAFLUSH, &termios);\n    #endif\n}\n\nvoid mp_hal_stdio_mode_orig(void) {\n"
+        "    // restore terminal settings\n    #if MICROPY_HAL_KEEP_TYPEAHEAD\n"
+        "    tcsetattr(0, TCSANOW, &orig_termios);\n    #else\n    tcsetattr(0, TCSAFLUSH, &orig_termios);\n"
+        "    #endif\n",
+    ),
+    (
         "ports/unix/main.c",
         "#if MICROPY_VFS_ROM_IOCTL\n\nstatic uint8_t romfs_buf[4]",
         "#if MICROPY_VFS_ROM_IOCTL && !MICROPY_VFS_ROM_IOCTL_IN_VARIANT\n\nstatic uint8_t romfs_buf[4]",
@@ -307,6 +319,10 @@ def build(freeze: Path | None = None, log: Callable[[str], None] = print, jobs: 
     tmp = out.with_suffix(".tmp")
     shutil.copy2(bdir / "micropython", tmp)
     tmp.rename(out)
+    stem = out.name.rsplit("-", 1)[0]
+    for old in out.parent.glob(stem + "-*"):
+        if old != out and old.name.rsplit("-", 1)[0] == stem:
+            old.unlink()  # an earlier build of this flavour: superseded
     return out
 
 

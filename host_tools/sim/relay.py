@@ -100,7 +100,8 @@ class VirtualBoard:
         self._bridge = Bridge(self.link, self.link_stats)
         self.baud = self.link.baud
         self.speed = speed
-        self.heap = heap
+        # HEARTH_SIM_HEAP: a fixed heap for every virtual board of this process (debugging)
+        self.heap = heap or os.environ.get("HEARTH_SIM_HEAP") or None
         if flash_timing not in FLASH_TIMING:
             raise simstate.SimError(f"flash timing is one of {', '.join(FLASH_TIMING)}")
         self.flash_timing = flash_timing

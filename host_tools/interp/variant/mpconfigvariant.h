@@ -24,6 +24,10 @@ void hearth_sysheap_free(void *ptr);
 // as mp_hal_stdout_tx_strn_cooked does on the ESP32; sys.stdout.buffer stays binary.
 #define MICROPY_HAL_STDOUT_CRLF (1)
 
+// The REPL keeps what the host typed ahead (the unix port flushes it at every switch
+// of terminal mode; a chip's UART ring does not).
+#define MICROPY_HAL_KEEP_TYPEAHEAD (1)
+
 // Console output goes through the board's link model (UART FIFO at the baud rate, or a
 // USB-CDC with a bounded wait): hearth_port.c, configured by MICROPY_CONSOLE.
 #include <sys/types.h>
