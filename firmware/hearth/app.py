@@ -1,9 +1,11 @@
 # Wires the board file and config into a role and runs the superloop.
 #
 # One tick, in a fixed order: power monitor (a power-fail makes outputs safe before
-# anything else runs), console (an estop acts in the tick it arrives), role, events,
-# journal upkeep, watchdog feed. The watchdog is fed only at the end of a tick that
-# ran to completion: a stuck role means no feed, a reset, and a safe boot.
+# anything else runs), console in (an estop acts in the tick it arrives), role,
+# supervisor, journal upkeep (at most one erase), console out (at most what the wire
+# carries in a tick: never a wait), a planned garbage collection, watchdog feed. The
+# watchdog is fed only at the end of a tick that ran to completion: a stuck role means
+# no feed, a reset, and a safe boot. Nothing in a tick waits for the outside world.
 import gc
 import json
 import sys
@@ -27,6 +29,13 @@ def load_board(path=BOARD_PATH):
         return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, "no " + path
     except ValueError:
         return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, path + " is not valid JSON"
+
+
+def console_budget(board, tick_ms):
+    """Bytes the console may write per tick: what the board's link carries in one tick
+    (10 bits a byte), never more than the UART's TX FIFO, so a write never waits."""
+    baud = (board.get("console") or {}).get("baud", 115200)
+    return max(16, min(128, baud * tick_ms // 10000 - 4))
 
 
 def _build_id():
@@ -75,7 +84,13 @@ class App:
         self.reset_cause = hal.reset_cause()
         self.ticker = Ticker(hal, common["tick_ms"])
         self.proto = Protocol()
-        self.console = console if console is not None else Console()
+        self.console = console if console is not None else Console(
+            hal, budget=console_budget(board, common["tick_ms"]))
+        # Planned collection: at the end of a tick, whenever less than this is free, so
+        # that no allocation inside a tick (a status answer is the largest) ever makes
+        # MicroPython collect on its own, e.g. in the middle of the power-fail path.
+        self._gc_reserve = common["gc_reserve"]
+        self.gc_stats = {"collections": 0, "worst_us": 0}
         self.reset_after_answers = False
         self.role = None
         from hearth.core.supervisor import Supervisor
@@ -123,11 +138,12 @@ class App:
 
     def _power_monitor(self, board):
         from hearth.drivers.power import PowerMonitor
+        from hearth.pinout import input_pin
 
         pins = board.get("pins", {})
         sup = board.get("supply", {})
         adc = hal.Adc(pins["supply_adc"]) if "supply_adc" in pins else None
-        good = hal.Input(pins["power_good"]) if "power_good" in pins else None
+        good = input_pin(hal, board, "power_good") if "power_good" in pins else None
         if adc is None and good is None:
             return None
         return PowerMonitor(adc=adc, ratio=sup.get("divider", 2.0), pgood=good,
@@ -178,6 +194,8 @@ class App:
             "supply_mv": self.power.mv if self.power is not None else None,
             "power_ok": self.power.ok if self.power is not None else True,
             "heap_free": gc.mem_free(),
+            "gc": self.gc_stats,
+            "console": self.console.status(),
             "loop": self.ticker.stats(),
         }
         if self.role is not None:
@@ -206,6 +224,7 @@ class App:
         ok = self.sup.format_journal(self.power is None or self.power.ok)
         if not ok:
             raise CommandError("STATE", "journal not formatted: power not good or journal unavailable")
+        # One block erased now, the rest one per tick: `status` shows "empty" when done.
         return {"journal": self.journal.status if self.journal else None}
 
     def _sup_call(self, fn, args):
@@ -230,10 +249,11 @@ class App:
             for line in self.proto.feed(data):
                 self.console.write(line)
             if self.reset_after_answers:
-                # A command asked for a reset (a new config applies at boot): its
-                # answer is out; outputs safe, let the UART/USB FIFO drain, reset.
+                # A command asked for a reset (a new config applies at boot): outputs
+                # safe, let its answer out (bounded), reset.
                 self.sup.safe_all()
-                hal.sleep_ms(50)
+                self.console.drain(300)
+                hal.sleep_ms(20)  # the last FIFO's worth on the wire
                 hal.reset()
         if self.role is not None:
             try:
@@ -246,8 +266,17 @@ class App:
                 and (self.power is None or self.power.ok)):
             # Erasing stalls the CPU for up to ~400 ms on an ESP32 (code runs from flash):
             # only while idle and powered, never in the middle of a job.
-            self._last_maint = now
-            self.journal.maintain(True)
+            # One erase at most per tick; more next tick while space is still short.
+            if self.journal.maintain(True, max_erases=1) == 0:
+                self._last_maint = now
+        self.console.pump(now)
+        if gc.mem_free() < self._gc_reserve:
+            t0 = hal.ticks_us()
+            gc.collect()
+            dt = hal.ticks_diff(hal.ticks_us(), t0)
+            self.gc_stats["collections"] += 1
+            if dt > self.gc_stats["worst_us"]:
+                self.gc_stats["worst_us"] = dt
         self.wdt.feed()
         self.ticker.end()
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host_tools.deploy import board_rules
 from host_tools.sim.state import ROOT, SimError, load_board
 
 FIRMWARE = ROOT / "firmware"
@@ -213,6 +214,9 @@ def build(board_name: str, target: str = "sim", out: Path | None = None, native:
         board = load_board(board_name)
     except SimError as e:
         raise BuildError(str(e)) from e
+    broken = board_rules.problems(board)
+    if broken:
+        raise BuildError("the board file breaks the rules for its chip:\n  " + "\n  ".join(broken))
     tgt = resolve_target(board, target)
     arch = target_arch(tgt)
     if out is None:

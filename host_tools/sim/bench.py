@@ -146,6 +146,10 @@ class BenchServer:
                 except ValueError as e:
                     raise BenchError(str(e)) from e
                 return {"set": {name: value}, "note": "the board's side applies at its next boot"}
+            if name == "float_inputs":
+                with w.lock:
+                    w.float_inputs = bool(int(value))
+                return {"set": {name: value}}
             if name == "flash.timing":
                 from host_tools.sim.relay import FLASH_TIMING
 

@@ -26,6 +26,14 @@ class World:
         self.outputs: dict[int, int] = {}
         self.pwm: dict[int, tuple[int, int]] = {}
         self.inputs: dict[int, int] = {}
+        self.pulls: dict[int, str] = {}  # pin -> the internal pull the firmware set: up/down/none
+        # Contacts (board file "pulls": "up"/"down") read their open level only through
+        # the internal pull; without it they float and read at random (bench knob
+        # float_inputs 0 turns that off).
+        self.float_inputs = True
+        import random
+
+        self._rng = random.Random()
         self.adc: dict[int, int] = {}
         self.faults: set[str] = set()
         self.wdt_timeout_ms = 0
@@ -95,6 +103,7 @@ class World:
         with self.lock:
             self.powered = True
             self.supply_mv = self.nominal_mv
+            self.pulls.clear()  # a chip reset leaves every pad without its pull
             self.programs = 0
             self.erases = 0
             self.cut_at_program = 0  # a cut is armed for one power-on only
@@ -131,6 +140,8 @@ class World:
                 else:
                     self.pwm.pop(pin, None)
                 self._note_safe()
+            elif op == b"C":
+                self.pulls[int(parts[1])] = parts[2].decode()
             elif op == b"I":
                 self.step()
                 return b"%d\n" % self.read_input(int(parts[1]))
@@ -206,13 +217,32 @@ class World:
             self.safe_at = self.now_s()
 
     def read_input(self, pin: int) -> int:
+        return self._through_pull(pin, self._level(pin))
+
+    def _level(self, pin: int) -> int:
+        """The level the board's design gives (a contact read through its intended pull)."""
         for p in self.plants:
             v = p.read_input(self, pin)
             if v is not None:
                 return int(v)
         if pin == self.pins.get("power_good"):
             return 1 if self.supply_mv >= self.board.get("supply", {}).get("good_mv", 4500) else 0
-        return self.inputs.get(pin, 1)  # inputs have pull-ups unless a plant drives them
+        return self.inputs.get(pin, 1)
+
+    def _through_pull(self, pin: int, level: int) -> int:
+        named = {v: k for k, v in self.pins.items() if isinstance(v, int)}
+        want = self.board.get("pulls", {}).get(named.get(pin, ""))
+        if want not in ("up", "down"):
+            return level  # driven, or an external resistor: never floats
+        open_level = 1 if want == "up" else 0
+        if level != open_level:
+            return level  # the contact is closed: it drives the pin
+        got = self.pulls.get(pin, "none")
+        if got == want:
+            return level
+        if got in ("up", "down"):
+            return 1 if got == "up" else 0  # the wrong pull
+        return self._rng.getrandbits(1) if self.float_inputs else level  # floating
 
     def read_adc(self, pin: int) -> int:
         for p in self.plants:

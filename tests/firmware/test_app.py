@@ -23,8 +23,17 @@ class FakeConsole:
         self.inbox = self.inbox[max_bytes:]
         return d
 
-    def write(self, line):
+    def write(self, line, droppable=False):
         self.out.append(bytes(line))
+
+    def pump(self, now_ms):
+        return 0
+
+    def drain(self, timeout_ms=0):
+        pass
+
+    def status(self):
+        return {}
 
 
 def _frame(seq, cmd, args=None):

@@ -246,6 +246,39 @@ def test_full_without_maintain_and_maintain_needs_power():
     assert _mount(p).read(KIND_STATE) == b"after"
 
 
+def test_maintain_and_format_erase_at_most_their_budget_per_call():
+    # An erase stalls an ESP32 for up to 400 ms: the app asks for one per tick.
+    p = _part(8)
+    j = _mount(p, min_free=4)
+    n = 0
+    try:
+        while True:
+            j.append(KIND_STATE, b"s%d" % n)
+            n += 1
+    except JournalError:
+        pass
+    e0 = sim.world.erases
+    assert j.maintain(True, max_erases=1) == 1 and sim.world.erases - e0 == 1
+    done = 1
+    while j.maintain(True, max_erases=1):
+        done += 1
+        assert sim.world.erases - e0 == done
+    assert done >= 2 and j._free_blocks() >= 4
+    assert j.read(KIND_STATE) == b"s%d" % (n - 1)  # nothing committed was lost
+    e0 = sim.world.erases
+    assert j.format(True, 1) == 1 and j.status == "formatting" and not j.writable
+    try:
+        j.append(KIND_STATE, b"x")
+        raise AssertionError("appended while formatting")
+    except JournalError as e:
+        assert e.code == "NOT_WRITABLE"
+    steps = 1
+    while j.maintain(True, max_erases=1):
+        steps += 1
+    assert steps == 8 and sim.world.erases - e0 == 8
+    assert j.status == "empty" and j.writable and j.formatted
+
+
 def test_powerfail_commit_one_program_no_erase_no_alloc():
     p = NorPart()
     j = _mount(p, snap_size=96)

@@ -386,7 +386,42 @@ class _FakeOut:
         return min(3, len(b))
 
 
-def test_console_reads_without_blocking_and_writes_bytes():
+class _Clock:
+    # a console's clock whose time moves only when told (a write can "take" time)
+    def __init__(self):
+        self.us = 0
+
+    def ticks_us(self):
+        return self.us
+
+    def ticks_ms(self):
+        return self.us // 1000
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, b):
+        return a + b
+
+    def sleep_ms(self, ms):
+        self.us += ms * 1000
+
+
+class _SlowOut(_FakeOut):
+    # a host that stopped reading: every write waits (USB-CDC's bounded wait)
+    def __init__(self, clock, wait_us):
+        _FakeOut.__init__(self)
+        self.clock = clock
+        self.wait_us = wait_us
+        self.calls = 0
+
+    def write(self, b):
+        self.calls += 1
+        self.clock.us += self.wait_us
+        return _FakeOut.write(self, b)
+
+
+def _console(out, **kw):
     import io
     from hearth.core.console import Console
 
@@ -395,12 +430,62 @@ def test_console_reads_without_blocking_and_writes_bytes():
             _FakeIn.__init__(self, data)
 
     fin = In(b"abcdef\n")
+    return Console(_Clock(), stream_in=fin, stream_out=out, **kw), fin
+
+
+def test_console_reads_without_blocking_and_writes_bytes():
     out = _FakeOut()
-    con = Console(stream_in=fin, stream_out=out)
+    con, fin = _console(out)
     assert con.read_available(2) == b"ab"
     assert con.read_available() == b"cdef\n"
     assert con.read_available() == b""  # nothing waiting: returns at once
     assert set(fin.reads) == {1}  # one byte per read, as the ESP32 needs
     con.write(b"=0:ok {}*12345678\n")
-    assert out.got == b"=0:ok {}*12345678\n"
+    assert out.got == b""  # write() only queues
+    assert con.pump(0) == 18 and out.got == b"=0:ok {}*12345678\n"
     assert not con.eof
+
+
+def test_console_pump_writes_at_most_its_budget_per_tick():
+    out = _FakeOut()
+    con, _ = _console(out, budget=112)
+    line = b"=1:ok " + b"x" * 725 + b"\n"  # a 731-byte answer: a latch status
+    con.write(line)
+    ticks = 0
+    while con.pending():
+        assert con.pump(ticks * 10) <= 112
+        ticks += 1
+    assert out.got == line and ticks == 7  # 731 bytes, 112 a tick
+
+
+def test_console_queue_drops_events_first_then_oldest_and_counts():
+    out = _FakeOut()
+    con, _ = _console(out, capacity=100)
+    con.write(b"A" * 40)
+    con.write(b"e" * 40, droppable=True)
+    con.write(b"B" * 40)  # over capacity: the event goes
+    assert con.stats["dropped_lines"] == 1 and con.pending() == 80
+    con.write(b"C" * 40)  # over again: the oldest answer goes
+    assert con.stats["dropped_lines"] == 2 and con.stats["dropped_bytes"] == 80
+    while con.pending():
+        con.pump(0)
+    assert out.got == b"B" * 40 + b"C" * 40
+
+
+def test_console_holds_output_back_after_a_write_that_waited():
+    clock = None
+    out = _SlowOut(None, 500000)  # USB-CDC: 500 ms, then the chip drops the rest
+    con, _ = _console(out)
+    clock = con._clk
+    out.clock = clock
+    for i in range(20):
+        con.write(b"=%d:ok {}*00000000\n" % (i + 1))
+    con.pump(clock.ticks_ms())
+    calls = out.calls
+    assert con.stats["slow_writes"] == 1 and calls >= 1
+    # for the next 250 ms the console writes nothing: ticks are not stalled again
+    for t in range(0, 240, 10):
+        assert con.pump(clock.ticks_ms() + t) == 0
+    assert out.calls == calls
+    con.pump(clock.ticks_ms() + 300)  # then it tries again (and backs off longer)
+    assert out.calls > calls and con.stats["slow_writes"] == 2

@@ -364,6 +364,13 @@ def test_foreign_journal_reported_and_formatted_on_request():
     assert b.outputs_safe()
     b.sup.power_restore(20)
     assert b.sup.format_journal(True)
+    # one block erased per call, the rest one per maintain() (one per tick in the app)
+    assert b.j.status == "formatting" and not b.j.writable
+    erased = 1
+    while b.j.maintain(True, max_erases=1):
+        erased += 1
+    assert erased == 8  # every block, one at a time
+    b.sup.tick(30)  # the supervisor checkpoints its state into the fresh journal
     assert b.j.status == "ok" and b.j.pf_ready
 
 

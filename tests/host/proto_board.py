@@ -59,8 +59,9 @@ proto.register("fail", fail, writes=True)
 
 
 def serve():
-    con = Console()
+    con = Console(time)
     while not con.eof:
+        con.pump(time.ticks_ms())
         data = con.read_available(256)
         if not data:
             time.sleep_ms(1)

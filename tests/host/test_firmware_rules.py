@@ -6,6 +6,8 @@ import ast
 import json
 from pathlib import Path
 
+from host_tools.deploy import board_rules
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 
@@ -32,21 +34,54 @@ def test_only_hal_esp32_imports_machine_or_esp32() -> None:
     assert {"machine", "esp32"} <= _imports(FIRMWARE / "hearth" / "hal" / "esp32.py")
 
 
-def test_board_files_use_safe_pins() -> None:
-    chips = ast.literal_eval(
-        (FIRMWARE / "hearth" / "hal" / "chips.py").read_text().split("CHIPS = ", 1)[1]
-    )
+def test_board_files_keep_every_rule() -> None:
     for path in sorted((ROOT / "boards").glob("*.json")):
         board = json.loads(path.read_text())
-        chip = chips[board["chip"]]
-        for item in board["safe_outputs"]:
-            pin = item["pin"]
-            assert pin in chip["gpio"], (path.name, pin)
-            assert pin not in chip["strapping"], f"{path.name}: actuator on strapping pin {pin}"
-            assert pin not in chip["input_only"] and pin not in chip["reserved"], (path.name, pin)
-        for name, pin in board["pins"].items():
-            if isinstance(pin, int):
-                assert pin in chip["gpio"] and pin not in chip["reserved"], (path.name, name, pin)
-        for name in ("supply_adc", "thermistor_adc"):
-            if name in board["pins"]:
-                assert board["pins"][name] in chip["adc"], (path.name, name)
+        assert board_rules.problems(board) == [], path.name
+
+
+def _broken(base: str, **changes) -> list[str]:
+    board = json.loads((ROOT / "boards" / f"{base}.json").read_text())
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            board.setdefault(section, {})[name] = value
+        else:
+            board[section] = value
+    return board_rules.problems(board)
+
+
+def test_board_rules_name_the_pin_and_the_rule() -> None:
+    # each rule, broken once: the message names the pin and what is wrong
+    (p,) = _broken("latch-esp32", pulls__bolt_open_sw=None)
+    assert "pin 27 (bolt_open_sw)" in p and "floats" in p
+    (p,) = _broken("latch-esp32", pulls__power_good="up")
+    assert "pin 35 (power_good)" in p and "input-only" in p
+    (p,) = _broken("latch-esp32", supply__divider=2.0)
+    assert "pin 34 (supply_adc)" in p and "2500 mV" in p
+    (p,) = _broken("printer-s3", pins__clog_sw=36)
+    assert "pin 36 (clog_sw)" in p and "octal PSRAM" in p
+    (p,) = _broken("latch-esp32", pins__supply_adc=4)
+    assert "ADC1" in p
+    bad = json.loads((ROOT / "boards" / "latch-esp32.json").read_text())
+    bad["pins"]["servo"] = 12
+    for item in bad["safe_outputs"]:
+        if item["pin"] == 25:
+            item["pin"] = 12
+    (p,) = board_rules.problems(bad)
+    assert "pin 12 (servo)" in p and "strapping" in p
+
+
+def test_build_refuses_a_board_that_breaks_a_rule(tmp_path, monkeypatch) -> None:
+    from host_tools.deploy import build as buildmod
+
+    board = json.loads((ROOT / "boards" / "latch-esp32.json").read_text())
+    board["pulls"].pop("payload_sw")
+    monkeypatch.setattr(buildmod, "load_board", lambda name: board)
+    try:
+        buildmod.build("latch-esp32", "sim", out=tmp_path / "out")
+    except buildmod.BuildError as e:
+        assert "pin 14 (payload_sw)" in str(e)
+    else:
+        raise AssertionError("built a board file that breaks a rule")
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ COMMON = {
     "telemetry_ms": ("int", 0, 0, 60000, "ms"),
     "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),
     "journal_maintain_ms": ("int", 1000, 100, 60000, "ms"),
+    "gc_reserve": ("int", 16384, 2048, 65536, "bytes"),
     "arm_timeout_ms": ("int", 30000, 1000, 300000, "ms"),
 }
 

@@ -1,16 +1,32 @@
 # Non-blocking console I/O over the REPL's stdin/stdout (ESP32 USB/UART, unix port).
 #
-# read_available() never waits: select.poll(0) says whether a byte is ready, and it is
-# read one byte at a time (on the ESP32, stdin reads block until their count is
-# satisfied, so only a byte that poll announced may be read). Ctrl-C is not seen
-# here: MicroPython turns it into KeyboardInterrupt, which is left to propagate so the
-# app can put outputs in their safe state and drop to the REPL.
+# Input: read_available() never waits: select.poll(0) says whether a byte is ready, and
+# it is read one byte at a time (on the ESP32, stdin reads block until their count is
+# satisfied, so only a byte that poll announced may be read). Ctrl-C is not seen here:
+# MicroPython turns it into KeyboardInterrupt, which is left to propagate so the app
+# can put outputs in their safe state and drop to the REPL.
+#
+# Output: write() only queues; pump(), once per tick, writes at most `budget` bytes.
+# On the ESP32 a console write blocks: the REPL UART takes 128 bytes into its FIFO and
+# then the writer waits for the wire (ports/esp32/uart.c), and USB-CDC waits up to
+# 500 ms for a host that does not read (shared/tinyusb/mp_usbd_cdc.c). poll() cannot
+# tell (stdout always reads as writable there). So the budget is what the wire carries
+# in one tick, never more than the FIFO holds: a write never waits. A write that takes
+# long anyway (a USB host that stopped reading) holds output back for a while instead
+# of stalling every tick. What the queue cannot hold is dropped, events before
+# answers, oldest first, and counted (status: console).
 import sys
 import select
 
+FIFO = 128  # the ESP32's UART TX FIFO (SOC_UART_FIFO_LEN)
+_SLOW_US = 3000  # a write longer than this waited for the host
+_HOLD_MS = (250, 500, 1000, 2000, 4000)  # back-off after each slow write in a row
+
 
 class Console:
-    def __init__(self, stream_in=None, stream_out=None):
+    def __init__(self, clock, stream_in=None, stream_out=None, budget=FIFO, capacity=4096):
+        # clock: ticks_ms/ticks_us/ticks_diff/ticks_add/sleep_ms (the hal, or a test's)
+        self._clk = clock
         if stream_in is None:
             stream_in = sys.stdin
         if stream_out is None:
@@ -22,6 +38,14 @@ class Console:
         self._poll = select.poll()
         self._poll.register(stream_in, select.POLLIN)
         self.eof = False  # stdin closed (unix port with a pipe or file): nothing more will come
+        self.budget = max(16, min(FIFO, budget))
+        self.capacity = capacity
+        self._q = []  # [line bytes, droppable] oldest first
+        self._qbytes = 0
+        self._off = 0  # bytes of the head line already written
+        self._hold_until = 0
+        self._slow = 0  # slow writes in a row
+        self.stats = {"queued": 0, "dropped_lines": 0, "dropped_bytes": 0, "slow_writes": 0, "worst_write_us": 0}
 
     def _ready(self):
         for ev in self._poll.poll(0):
@@ -44,19 +68,80 @@ class Console:
             got += b
         return bytes(got)
 
-    def write(self, line_bytes):
-        """Write a whole line (bytes). Blocks until written, as print() would."""
-        data = line_bytes
-        n = len(data)
-        done = 0
-        tries = 0
-        while done < n:
-            w = self._wr.write(data[done:] if done else data)
+    # ---- output --------------------------------------------------------------------
+    def write(self, line, droppable=False):
+        """Queue one line (bytes). `droppable`: telemetry or an event, dropped first."""
+        self._q.append([line, droppable])
+        self._qbytes += len(line)
+        self.stats["queued"] += 1
+        while self._qbytes > self.capacity and len(self._q) > 1:
+            self._drop_one()
+
+    def _drop_one(self):
+        # the oldest droppable line not being written; else the oldest whole line
+        q = self._q
+        victim = -1
+        for i in range(1 if self._off else 0, len(q)):
+            if q[i][1]:
+                victim = i
+                break
+        if victim < 0:
+            victim = 1 if self._off else 0
+        line = q.pop(victim)[0]
+        self._qbytes -= len(line)
+        self.stats["dropped_lines"] += 1
+        self.stats["dropped_bytes"] += len(line)
+
+    def pending(self):
+        return self._qbytes - self._off
+
+    def pump(self, now_ms):
+        """Write at most one budget's worth of queued output. Call once per tick."""
+        clk = self._clk
+        if not self._q or clk.ticks_diff(now_ms, self._hold_until) < 0:
+            return 0
+        sent = 0
+        slow = False
+        while self._q and sent < self.budget:
+            line = self._q[0][0]
+            n = min(len(line) - self._off, self.budget - sent)
+            t0 = clk.ticks_us()
+            w = self._wr.write(memoryview(line)[self._off:self._off + n])  # pyright: ignore[reportCallIssue, reportArgumentType]
+            dt = clk.ticks_diff(clk.ticks_us(), t0)
+            if dt > self.stats["worst_write_us"]:
+                self.stats["worst_write_us"] = dt
+            if w:
+                sent += w
+                self._off += w
+                if self._off >= len(line):
+                    self._q.pop(0)
+                    self._qbytes -= len(line)
+                    self._off = 0
+            if dt > _SLOW_US:
+                slow = True
+                break
             if not w:
-                # None: a non-blocking stream could not take it now; retry a bounded
-                # number of times rather than spin forever
-                tries += 1
-                if tries > 100:
-                    return
-                continue
-            done += w
+                break  # a non-blocking stream that could not take it now
+        if slow:
+            # The write waited for the host: hold output back (longer each time in a
+            # row) rather than stall the next ticks the same way.
+            self.stats["slow_writes"] += 1
+            self._hold_until = clk.ticks_add(clk.ticks_ms(), _HOLD_MS[min(self._slow, len(_HOLD_MS) - 1)])
+            self._slow += 1
+        else:
+            self._slow = 0
+        return sent
+
+    def drain(self, timeout_ms=200):
+        """Before a reset: let queued output go, within a bound (the power-fail budget
+        never includes this; it is used only on a commanded reset)."""
+        clk = self._clk
+        t0 = clk.ticks_ms()
+        while self._q and clk.ticks_diff(clk.ticks_ms(), t0) < timeout_ms:
+            self.pump(clk.ticks_ms())
+            clk.sleep_ms(10)
+
+    def status(self):
+        s = dict(self.stats)
+        s["pending"] = self.pending()
+        return s

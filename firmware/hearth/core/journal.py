@@ -126,6 +126,8 @@ class Journal:
         self._seq = 1
         self.status = "unmounted"
         self.writable = False
+        self._fmt_next = -1  # >= 0: a format in progress, the next block to erase
+        self.formatted = False  # set when a format completes (the owner checkpoints)
         self.report = {}
         # counters (benchmarks): totals, and the cost of the last public operation
         self.programs = 0
@@ -254,24 +256,40 @@ class Journal:
             self._head_blk = nx
             self._head_slot = 1
 
-    def format(self, power_ok):
+    def format(self, power_ok, max_erases=0):
         """Erase the whole partition (e.g. a garbage or foreign image), only when the
-        app says so and power is good. Returns the number of blocks erased."""
+        app says so and power is good. max_erases > 0 erases at most that many blocks
+        now; maintain() erases the rest, the same number per call (an erase stalls the
+        chip for up to 400 ms: one per tick keeps the loop and the watchdog fed).
+        Returns the number of blocks erased by this call."""
         if not power_ok:
             return 0
-        for b in range(self._nb):
-            self._part.erase(b)
-            self._erased[b] = 1
-        self.erases += self._nb
+        if self._fmt_next < 0:
+            self._fmt_next = 0
+            self.writable = False
+            self.status = "formatting"
+            self._pf_ready = self._pf_pending = False
+        return self._format_more(max_erases)
+
+    def _format_more(self, max_erases):
+        n = 0
+        while self._fmt_next < self._nb and (max_erases <= 0 or n < max_erases):
+            self._part.erase(self._fmt_next)
+            self._erased[self._fmt_next] = 1
+            self._fmt_next += 1
+            n += 1
+        self.erases += n
         self.op_programs = 0
-        self.op_erases = self._nb
-        self._latest = {}
-        self._head_blk = self._head_slot = 0
-        self._seq = 1
-        self._pf_ready = self._pf_pending = False
-        self.status = "empty"
-        self.writable = True
-        return self._nb
+        self.op_erases = n
+        if self._fmt_next >= self._nb:
+            self._fmt_next = -1
+            self._latest = {}
+            self._head_blk = self._head_slot = 0
+            self._seq = 1
+            self.status = "empty"
+            self.writable = True
+            self.formatted = True
+        return n
 
     # ---- space ------------------------------------------------------------------
     def _free_blocks(self):
@@ -385,17 +403,20 @@ class Journal:
         return out
 
     # ---- maintenance (power good only) ---------------------------------------------
-    def maintain(self, power_ok):
+    def maintain(self, power_ok, max_erases=0):
         """Reclaim space while power is good: keep `min_free` erased blocks ahead of
         the head by erasing the oldest block, after copying forward the newest
-        record of each kind that lives only there. Re-prepares the power-fail slot if
-        it was prepared. Returns the number of blocks erased."""
+        record of each kind that lives only there; or go on with a format. At most
+        max_erases blocks (> 0) per call. Re-prepares the power-fail slot if it was
+        prepared. Returns the number of blocks erased."""
+        if power_ok and self._fmt_next >= 0:
+            return self._format_more(max_erases)
         if not power_ok or not self.writable:
             return 0
         self._sync()
         p0 = self.programs
         erased = 0
-        for _ in range(self._nb):
+        for _ in range(self._nb if max_erases <= 0 else max_erases):
             nfree = self._free_blocks()
             if nfree >= self.min_free:
                 break

@@ -93,6 +93,7 @@ class _NoJournal:
     # goes safe, it just cannot remember anything across a power loss.
     status = "none"
     writable = False
+    formatted = False
     snap_size = 64
     pf_seq = 0
 
@@ -111,7 +112,7 @@ class _NoJournal:
     def prepare_powerfail(self):
         return False
 
-    def format(self, power_ok):
+    def format(self, power_ok, max_erases=0):
         return 0
 
     def commit_powerfail(self, data=None):
@@ -214,6 +215,12 @@ class Supervisor:
         # Cheap, allocation-free: keeps the snapshot's time current for the power-fail record.
         self.now_ms = now_ms
         self._put32(8, now_ms)
+        j = self._j
+        if j is not None and j.formatted:
+            # a format finished (one block per tick): the journal starts with our state
+            j.formatted = False
+            self.checkpoint()
+            j.prepare_powerfail()
 
     # ---- boot & recovery ----------------------------------------------------------
     def boot(self, now_ms=0, power_ok=True):
@@ -439,9 +446,8 @@ class Supervisor:
         j = self._j
         if not power_ok or j.status not in ("garbage", "foreign", "ok", "empty"):
             return False
-        j.format(power_ok)
-        self.checkpoint()
-        return j.prepare_powerfail()
+        j.format(power_ok, 1)  # one block now, the rest one per tick (app: maintain)
+        return True
 
     # ---- reporting ----------------------------------------------------------------
     def describe(self):

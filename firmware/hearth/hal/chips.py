@@ -5,6 +5,8 @@
 # input_only: no output driver at all.
 # reserved: SPI flash / PSRAM / USB; using them crashes or bricks the session.
 # adc: pins on ADC1 (ADC2 is unusable while Wi-Fi runs, so we never use it).
+# psram_octal: pins an octal-PSRAM module (e.g. ESP32-S3-WROOM-1-N8R8) uses for the
+#   PSRAM bus: reserved on such modules (board file "module": {"psram": "octal"}).
 CHIPS = {
     "esp32": {
         "gpio": [0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27,
@@ -23,6 +25,7 @@ CHIPS = {
         "input_only": [],
         "reserved": [19, 20, 26, 27, 28, 29, 30, 31, 32, 43, 44],
         "adc": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "psram_octal": [35, 36, 37],
         "uarts": 3,
         "flash_offset": 0x0,
     },

@@ -81,6 +81,9 @@ class LinkWorld:
     def read_input(self, pin):
         return int(self._ask(b"I %d\n" % pin))
 
+    def config_input(self, pin, pull):
+        self._send(b"C %d %s\n" % (pin, (pull or "none").encode()))
+
     def read_adc(self, pin):
         return int(self._ask(b"A %d\n" % pin))
 
@@ -257,6 +260,7 @@ class Input:
         if pull and pin in CHIPS[world.chip]["input_only"]:
             raise ValueError("pin %d has no internal pull resistor" % pin)
         self.pin = pin
+        world.config_input(pin, pull)  # without a pull, an open contact floats
 
     def value(self):
         return world.read_input(self.pin)

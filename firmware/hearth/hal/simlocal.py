@@ -32,6 +32,7 @@ class LocalWorld:
         self.outputs = {}  # pin -> 0/1
         self.pwm = {}  # pin -> (freq, duty_u16) ; absent once deinit
         self.inputs = {}  # pin -> 0/1
+        self.pulls = {}  # pin -> "up" / "down" / None, as the firmware configured it
         self.adc = {}  # pin -> microvolts
         self.uart_rx = {}  # uart id -> bytearray waiting to be read
         self.uart_tx = {}  # uart id -> bytearray written
@@ -68,6 +69,9 @@ class LocalWorld:
 
     def read_input(self, pin):
         return self.inputs.get(pin, 0)
+
+    def config_input(self, pin, pull):
+        self.pulls[pin] = pull
 
     def read_adc(self, pin):
         return self.adc.get(pin, 0)

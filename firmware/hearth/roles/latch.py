@@ -50,6 +50,7 @@ from hearth.core.supervisor import (
 from hearth.drivers.loadcell import Hx711, Presence
 from hearth.drivers.switch import Switch
 from hearth.options import merge
+from hearth.pinout import input_pin
 
 SCHEMA = {
     "actuator": ("str", "servo", ("servo", "solenoid", "epm"), None, ""),
@@ -189,16 +190,16 @@ class Latch:
             self.epm = Epm(hal.Output, pins["epm_mag"], pins["epm_demag"], {"pulse_ms": cfg["epm_pulse_ms"]})
         # ---- inputs
         sw_cfg = {"debounce_ms": cfg["switch_debounce_ms"], "active_low": cfg["switches_active_low"]}
-        self.sw_locked = Switch(hal.Input(pins["bolt_locked_sw"]), sw_cfg)
-        self.sw_open = Switch(hal.Input(pins["bolt_open_sw"]), sw_cfg)
+        self.sw_locked = Switch(input_pin(hal, board, "bolt_locked_sw"), sw_cfg)
+        self.sw_open = Switch(input_pin(hal, board, "bolt_open_sw"), sw_cfg)
         pres = cfg["presence"]
         self.sw_payload = None
         if pres in ("switch", "either"):
-            self.sw_payload = Switch(hal.Input(pins["payload_sw"]), sw_cfg)
+            self.sw_payload = Switch(input_pin(hal, board, "payload_sw"), sw_cfg)
         self.hx = None
         self.hx_presence = None
         if pres in ("loadcell", "either"):
-            self.hx = Hx711(hal.Output(pins["hx711_sck"], 0), hal.Input(pins["hx711_dout"]),
+            self.hx = Hx711(hal.Output(pins["hx711_sck"], 0), input_pin(hal, board, "hx711_dout"),
                             {"counts_per_g": cfg["loadcell_counts_per_g"], "offset": cfg["loadcell_offset"]})
             self.hx_presence = Presence({"on_g": cfg["loadcell_on_g"], "off_g": cfg["loadcell_off_g"],
                                          "debounce_ms": 200})

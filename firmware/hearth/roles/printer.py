@@ -27,6 +27,7 @@ from hearth.core.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.core.protocol import CommandError  # noqa: E402
 from hearth.core.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
 from hearth.core.thermal import ThermalProtection  # noqa: E402
+from hearth.pinout import input_pin  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.stepper import Stepper  # noqa: E402
 from hearth.drivers.thermistor import Thermistor  # noqa: E402
@@ -153,7 +154,7 @@ class Printer:
         prot["stuck_rise_c"] = c["stuck_rise_c"]
         self.prot = ThermalProtection(prot)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        self.clog_in = hal.Input(pins["clog_sw"], "up") if "clog_sw" in pins else None
+        self.clog_in = input_pin(hal, board, "clog_sw") if "clog_sw" in pins else None
         self.job = PrintJob(c, self.hw_max)
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume
