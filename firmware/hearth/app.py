@@ -90,8 +90,9 @@ class App:
         # that no allocation inside a tick (a status answer is the largest) ever makes
         # MicroPython collect on its own, e.g. in the middle of the power-fail path.
         self._gc_reserve = common["gc_reserve"]
-        self.gc_stats = {"collections": 0, "worst_us": 0}
+        self.gc_stats = {"collections": 0, "worst_us": 0, "live": 0}
         self.reset_after_answers = False
+        self._config_cmds = None
         self.role = None
         from hearth.core.supervisor import Supervisor
         from hearth.core.journal import Journal
@@ -156,6 +157,7 @@ class App:
         p.register("hello", self.cmd_hello)
         p.register("status", self.cmd_status)
         p.register("faults", self.cmd_faults)
+        p.register("heap", self.cmd_heap)
         p.register("estop", self.cmd_estop, writes=True)
         p.register("clear", self.cmd_clear, writes=True)
         p.register("resume", self.cmd_resume, writes=True)
@@ -164,8 +166,21 @@ class App:
         if self.role is not None:
             for name, (handler, writes) in self.role.commands().items():
                 p.register(name, handler, writes)
-        from hearth.core import configcmd  # config_get/set/stage/push: core/configcmd.py
-        configcmd.register(p, self)
+        # config_get/set/stage/push (core/configcmd.py): rarely used, so imported on
+        # first use; until then they cost the heap two small closures each.
+        for name, writes in (("config_get", False), ("config_set", True), ("config_stage", True),
+                             ("config_push", True)):
+            p.register(name, self._lazy_config(name), writes)
+
+    def _lazy_config(self, name):
+        def handler(args):
+            cc = self._config_cmds
+            if cc is None:
+                from hearth.core.configcmd import ConfigCommands
+
+                cc = self._config_cmds = ConfigCommands(self, self.config_path)
+            return getattr(cc, "cmd_" + name[7:])(args)
+        return handler
 
     def cmd_hello(self, args):
         d = self.sup.describe()
@@ -201,6 +216,12 @@ class App:
         if self.role is not None:
             out["role"] = self.role.status()
         return out
+
+    def cmd_heap(self, args):
+        # What the firmware holds: a collection now, then the live heap (diagnostics and
+        # the heap benchmark; a chip's heap is ~112 KiB on an ESP32, 128 KiB on an S3).
+        gc.collect()
+        return {"live": gc.mem_alloc(), "free": gc.mem_free()}
 
     def cmd_faults(self, args):
         return {"faults": self.faults.list()}
@@ -274,9 +295,11 @@ class App:
             t0 = hal.ticks_us()
             gc.collect()
             dt = hal.ticks_diff(hal.ticks_us(), t0)
-            self.gc_stats["collections"] += 1
-            if dt > self.gc_stats["worst_us"]:
-                self.gc_stats["worst_us"] = dt
+            st = self.gc_stats
+            st["collections"] += 1
+            st["live"] = gc.mem_alloc()  # what the firmware really holds
+            if dt > st["worst_us"]:
+                st["worst_us"] = dt
         self.wdt.feed()
         self.ticker.end()
 

@@ -13,7 +13,8 @@ resistor on the board) or "driven" (another chip's push-pull output).
 
 from __future__ import annotations
 
-import ast
+import functools
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,20 @@ ADC_MAX_MV = 2450  # 11 dB attenuation, the recommended range's top
 PULLS = ("up", "down", "external", "driven")
 
 
+@functools.cache
+def _chips_file() -> dict[str, Any]:
+    # The firmware's chip facts, read as a file (plain data and one pure function), not
+    # imported: host_tools does not import the firmware package.
+    return runpy.run_path(str(CHIPS_PY))
+
+
 def chips() -> dict[str, Any]:
-    return ast.literal_eval(CHIPS_PY.read_text().split("CHIPS = ", 1)[1])
+    return _chips_file()["CHIPS"]
+
+
+def check_pin(chip: str, pin: int, kind: str) -> str:
+    """The HAL's rule for one pin (see hal/chips.py check()): "" or why not."""
+    return _chips_file()["check"](chip, pin, kind)
 
 
 def is_input(name: str) -> bool:

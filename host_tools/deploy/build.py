@@ -201,9 +201,16 @@ def compile_module(src: Path, rel: str, dest: Path, arch: str | None, emit_nativ
         raise BuildError(f"mpy-cross failed on {rel}:\n{(p.stderr or p.stdout).strip()}")
 
 
-def _sources(src: Path) -> Iterable[Path]:
+# A chip build carries no simulated HAL (nor the chip tables only the simulation uses);
+# a virtual board's build carries no hal/esp32.py (it imports machine).
+SIM_ONLY = ("hearth/hal/sim.py", "hearth/hal/simlink.py", "hearth/hal/simlocal.py", "hearth/hal/chips.py")
+CHIP_ONLY = ("hearth/hal/esp32.py",)
+
+
+def _sources(src: Path, tgt: str) -> Iterable[Path]:
+    skip = CHIP_ONLY if tgt == "sim" else SIM_ONLY
     for p in sorted((src / "hearth").rglob("*.py")):
-        if "__pycache__" not in p.parts:
+        if "__pycache__" not in p.parts and p.relative_to(src).as_posix() not in skip:
             yield p
 
 
@@ -235,7 +242,7 @@ def build(board_name: str, target: str = "sim", out: Path | None = None, native:
     for name in SOURCE_FILES:
         put(name, (src / name).read_bytes())
     natives: list[str] = []
-    for p in _sources(src):
+    for p in _sources(src, tgt):
         rel = p.relative_to(src).as_posix()
         needs_arch = bool(_NATIVE_DECORATOR.search(p.read_text()))
         if needs_arch and arch is None:

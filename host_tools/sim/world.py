@@ -140,6 +140,10 @@ class World:
                 else:
                     self.pwm.pop(pin, None)
                 self._note_safe()
+            elif op == b"K":
+                from host_tools.deploy.board_rules import check_pin
+
+                return check_pin(self.board["chip"], int(parts[1]), parts[2].decode()).encode() + b"\n"
             elif op == b"C":
                 self.pulls[int(parts[1])] = parts[2].decode()
             elif op == b"I":

@@ -42,6 +42,10 @@ def test_build_is_reproducible_and_lists_every_file(sim_build, tmp_path: Path) -
     _, chip = build("latch-esp32", "board", tmp_path / "chip")
     assert chip.target == "esp32" and chip.build != man.build
     assert "hearth/core/pid.mpy" in chip.native
+    # a chip carries no simulated HAL; a virtual board no hal/esp32 (it imports machine)
+    assert not [f for f in chip.files if f.startswith(("hearth/hal/sim", "hearth/hal/chips"))]
+    assert "hearth/hal/esp32.mpy" in chip.files and "hearth/hal/esp32.mpy" not in man.files
+    assert "hearth/hal/simlink.mpy" in man.files
 
 
 def test_mpy_files_load_in_the_unix_port(sim_build) -> None:

@@ -12,9 +12,10 @@
 # Aborts (done, error set, output 0) when the temperature passes setpoint +
 # abort_over_c or when timeout_s passes. Until `done` the caller applies the duty.
 from hearth.options import merge
+from micropython import const
 
-_HALF = 0x20000000
-_MASK = 0x3FFFFFFF
+_HALF = const(0x20000000)
+_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "setpoint": 45.0,

@@ -17,9 +17,10 @@
 # answers, oldest first, and counted (status: console).
 import sys
 import select
+from micropython import const
 
 FIFO = 128  # the ESP32's UART TX FIFO (SOC_UART_FIFO_LEN)
-_SLOW_US = 3000  # a write longer than this waited for the host
+_SLOW_US = const(3000)  # a write longer than this waited for the host
 _HOLD_MS = (250, 500, 1000, 2000, 4000)  # back-off after each slow write in a row
 
 

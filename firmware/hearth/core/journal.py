@@ -56,13 +56,14 @@ import binascii
 import struct
 
 from hearth.core.crc32 import crc32_into
+from micropython import const
 
 SLOT = 256
 HDR = 20
 MAX_PAYLOAD = SLOT - HDR - 4  # 232
 VERSION = 1
-_MAGIC0 = 0x68  # "h"
-_MAGIC1 = 0x4A  # "J"
+_MAGIC0 = const(0x68)  # "h"
+_MAGIC1 = const(0x4A)  # "J"
 _FMT = "<BBBBIIIHH"  # magic0 magic1 version kind board seq origin length reserved
 
 # kinds

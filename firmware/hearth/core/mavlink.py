@@ -30,6 +30,7 @@
 # memoryview objects per feed(); each decoded message is a new object (a COMMAND_LONG
 # with its seven floats is ~0.7 KB in the 64-bit unix port), garbage once handled.
 import struct
+from micropython import const
 
 STX = 0xFD
 HEADER_LEN = 10
@@ -46,7 +47,7 @@ STATUSTEXT = 253
 # msgid -> (CRC_EXTRA, full payload length incl. extensions)
 CRC_EXTRA = {HEARTBEAT: 50, COMMAND_LONG: 152, COMMAND_ACK: 143, STATUSTEXT: 83}
 PAYLOAD_LEN = {HEARTBEAT: 9, COMMAND_LONG: 33, COMMAND_ACK: 10, STATUSTEXT: 54}
-_MAX_KNOWN = 54
+_MAX_KNOWN = const(54)
 
 # Enums we use (common.xml)
 MAV_TYPE_GRIPPER = 48

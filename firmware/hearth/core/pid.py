@@ -34,9 +34,10 @@
 # Both keep a fixed set of float attributes: no containers grow on the step path.
 from hearth.core.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
 from hearth.options import merge
+from micropython import const
 
-_HALF = 0x20000000
-_MASK = 0x3FFFFFFF
+_HALF = const(0x20000000)
+_MASK = const(0x3FFFFFFF)
 
 
 def ms_diff(a, b):

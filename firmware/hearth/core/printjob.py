@@ -26,6 +26,7 @@ from hearth.core.extruder import Extruder, PlanError
 from hearth.core.foodsafety import DangerZone, Haccp
 from hearth.core.gcode import GcodeError, parse
 from hearth.core.protocol import CommandError
+from micropython import const
 
 MATERIALS = ("dark", "milk", "white", "dough", "puree")
 QUEUE_MAX = 8
@@ -34,12 +35,12 @@ SNAP_LEN = 26
 KEEP = -1.0   # want_target: no change
 
 # queue entry kinds
-_NOP = 0
-_M104 = 1
-_M109 = 2
-_DWELL = 3
-_MOVE = 4
-_TUNE = 5
+_NOP = const(0)
+_M104 = const(1)
+_M109 = const(2)
+_DWELL = const(3)
+_MOVE = const(4)
+_TUNE = const(5)
 
 
 def _diff(a, b):

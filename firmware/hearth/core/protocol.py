@@ -10,6 +10,7 @@
 # feed() never raises (except KeyboardInterrupt, which must reach the REPL).
 import json
 import binascii
+from micropython import const
 
 PROTOCOL_VERSION = 1
 MAX_SEQ = 999999999
@@ -29,14 +30,14 @@ INTERNAL = "INTERNAL"
 ERROR_CODES = (BAD_FRAME, BAD_CRC, TOO_LONG, UNKNOWN_CMD, BAD_ARGS, READ_ONLY,
                STATE, RANGE, BUSY, INTERNAL)
 
-_CR = 13
-_LF = 10
-_AT = 64    # '@'
-_EQ = 61    # '='
-_BANG = 33  # '!'
-_STAR = 42  # '*'
-_COLON = 58
-_SPACE = 32
+_CR = const(13)
+_LF = const(10)
+_AT = const(64)    # '@'
+_EQ = const(61)    # '='
+_BANG = const(33)  # '!'
+_STAR = const(42)  # '*'
+_COLON = const(58)
+_SPACE = const(32)
 
 
 class CommandError(Exception):

@@ -34,6 +34,7 @@ import json
 import struct
 
 from hearth.core.journal import KIND_BOOT, KIND_POWERFAIL, KIND_STATE, JournalError
+from micropython import const
 
 BOOT = "BOOT"
 SAFE = "SAFE"
@@ -58,7 +59,7 @@ SNAP_VERSION = 1
 SNAP_HDR = 16
 F_JOB = 1
 F_HELD = 2
-_POWERFAIL_CODE = 5  # STATES.index(POWERFAIL)
+_POWERFAIL_CODE = const(5)  # STATES.index(POWERFAIL)
 
 
 class SupervisorError(Exception):

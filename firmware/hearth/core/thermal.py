@@ -65,6 +65,7 @@
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
 from hearth.core.heatmodel import HeaterObserver, pick
 from hearth.options import merge
+from micropython import const
 
 SENSOR_LOST = "sensor_lost"
 MIN_TEMP = "min_temp"
@@ -73,8 +74,8 @@ HEATING_FAILED = "heating_failed"
 RUNAWAY = "runaway"
 STUCK_ON = "stuck_on"
 
-_HALF = 0x20000000
-_MASK = 0x3FFFFFFF
+_HALF = const(0x20000000)
+_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "min_c": 0.0,

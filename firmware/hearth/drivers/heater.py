@@ -7,9 +7,10 @@
 # and protection are tuned for it; call tick from a faster superloop freely). A fault
 # turns the heater off and latches until clear_fault(); safe() never raises.
 from hearth.options import merge
+from micropython import const
 
-_HALF = 0x20000000
-_MASK = 0x3FFFFFFF
+_HALF = const(0x20000000)
+_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "period_ms": 100,

@@ -13,8 +13,11 @@
 # Enable is active-low on these drivers: high = disabled = safe.
 #
 # safe(): no pulses, driver disabled. Never raises, allocates nothing, idempotent.
+from micropython import const
 
-_HALF_DUTY = 32768
+
+
+_HALF_DUTY = const(32768)
 
 
 class Stepper:

@@ -1,5 +1,6 @@
-# Pin facts per chip, from the Espressif datasheets. Pure data (the host reads this
-# file with ast.literal_eval to validate board files, so keep it one dict literal).
+# Pin facts per chip, from the Espressif datasheets. The host reads CHIPS with
+# ast.literal_eval to validate board files (keep it one dict literal); check() is the
+# HAL's rule, used in-process by the firmware tests' world and by the virtual board's.
 # strapping: sampled at reset; a load on them can change the boot mode, so never an
 #   actuator (an actuator there would also twitch during boot).
 # input_only: no output driver at all.
@@ -30,3 +31,27 @@ CHIPS = {
         "flash_offset": 0x0,
     },
 }
+
+
+def check(chip_name, pin, kind):
+    """"" when `chip_name` allows `pin` for `kind` (out, in, pull, adc, uart: pin is the
+    UART id), else why not: the virtual board's HAL refuses what an ESP32 refuses."""
+    chip = CHIPS[chip_name]
+    if kind == "uart":
+        if not 1 <= pin < chip["uarts"]:
+            return "UART %d not available for the app" % pin
+        return ""
+    if pin not in chip["gpio"]:
+        return "invalid pin %d for %s" % (pin, chip_name)
+    if pin in chip["reserved"]:
+        return "pin %d is reserved (flash/USB) on %s" % (pin, chip_name)
+    if kind == "out":
+        if pin in chip["input_only"]:
+            return "pin %d can only be input" % pin
+        if pin in chip["strapping"]:
+            return "pin %d is a strapping pin: not for actuators" % pin
+    if kind == "pull" and pin in chip["input_only"]:
+        return "pin %d has no internal pull resistor" % pin
+    if kind == "adc" and pin not in chip["adc"]:
+        return "pin %d has no ADC1 channel on %s" % (pin, chip_name)
+    return ""

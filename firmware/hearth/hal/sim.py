@@ -5,183 +5,35 @@
 # a pin without ADC1), so a mistake shows up on the desk, not on the drone.
 #
 # Two backends behind one `world` object:
-# * LocalWorld (hal/simlocal.py): in-process, virtual clock that tests advance; pins and ADC values
-#   set directly by the test. Firmware unit tests use this.
-# * LinkWorld: the virtual board. The loader (host_tools/sim/loader.py) registers a
-#   `_hearth_sim` module holding two pipes to the host-side world (plants, bench,
-#   power supply) and the journal partition image. Outputs are sent at once (a power
-#   cut right after a write must still see the write), reads are a round trip.
+# * LocalWorld (hal/simlocal.py): in-process, virtual clock that tests advance; pins and
+#   ADC values set directly by the test. Firmware unit tests use this.
+# * LinkWorld (hal/simlink.py): the virtual board's wire to the host-side world (plants,
+#   bench, power supply) and its flash image. The wire is specified in docs/CONTRACTS.md.
 import sys
-import time
 
-from hearth.hal.chips import CHIPS
 
 PLATFORM = "sim"
 
 
-class PowerCut(BaseException):
-    # Raised by LocalWorld when a test cuts power: BaseException so that no
-    # `except Exception` in the firmware can swallow the end of the world.
-    pass
-
-
 def _check_pin(pin, kind):
-    chip = CHIPS[world.chip]
-    if pin not in chip["gpio"]:
-        raise ValueError("invalid pin %d for %s" % (pin, world.chip))
-    if pin in chip["reserved"]:
-        raise ValueError("pin %d is reserved (flash/USB) on %s" % (pin, world.chip))
-    if kind == "out":
-        if pin in chip["input_only"]:
-            raise ValueError("pin %d can only be input" % pin)
-        if pin in chip["strapping"]:
-            raise ValueError("pin %d is a strapping pin: not for actuators" % pin)
-    if kind == "adc" and pin not in chip["adc"]:
-        raise ValueError("pin %d has no ADC1 channel on %s" % (pin, world.chip))
-
-
-class LinkWorld:
-    # The virtual board's world lives in the host process; this is its wire.
-    def __init__(self, mod):
-        self.chip = mod.chip
-        self.cause = mod.reset_cause
-        self._in = mod.link_in
-        self._out = mod.link_out
-        self._flash = mod.flash_file
-        self._parts = mod.partitions
-        self._timing = mod.timing
-        self._speed = mod.speed
-        self._t0 = time.ticks_us()
-        self.programs = 0
-        self.erases = 0
-
-    def now_us(self):
-        # Virtual time runs at `speed` x real time from the interpreter's start (as a
-        # board's ticks restart at reset); computed locally: no round trip.
-        return int(time.ticks_diff(time.ticks_us(), self._t0) * self._speed)
-
-    def sleep_us(self, us):
-        if us > 0:
-            time.sleep_us(int(us / self._speed))
-
-    def _send(self, line):
-        # MicroPython files are unbuffered; flush() would fsync, which a pipe refuses.
-        self._out.write(line)
-
-    def _ask(self, line):
-        self._send(line)
-        return self._in.readline()
-
-    def set_output(self, pin, v):
-        self._send(b"D %d %d\n" % (pin, v))
-
-    def set_pwm(self, pin, freq, duty):
-        self._send(b"P %d %d %d\n" % (pin, freq, duty))
-
-    def read_input(self, pin):
-        return int(self._ask(b"I %d\n" % pin))
-
-    def config_input(self, pin, pull):
-        self._send(b"C %d %s\n" % (pin, (pull or "none").encode()))
-
-    def read_adc(self, pin):
-        return int(self._ask(b"A %d\n" % pin))
-
-    def wdt_start(self, timeout_ms):
-        self._send(b"W %d\n" % timeout_ms)
-
-    def wdt_feed(self):
-        self._send(b"F\n")
-
-    def uart_write(self, uid, data):
-        self._send(b"U %d %s\n" % (uid, _hex(data)))
-
-    def uart_read(self, uid, n):
-        r = self._ask(b"u %d %d\n" % (uid, n)).strip()
-        if not r:
-            return None
-        return _unhex(r)
-
-    def uart_any(self, uid):
-        return int(self._ask(b"a %d\n" % uid))
-
-    def flash_image(self, label, size):
-        # A partition of the module's flash image, as the board's partition table
-        # places it; none of that label is what esp32.Partition.find() gives: nothing.
-        part = self._parts.get(label)
-        if self._flash is None or part is None:
-            raise OSError("no flash partition labelled %r" % label)
-        return _FileImage(self._flash, part[1], part[0])
-
-    def before_program(self, nbytes):
-        self.programs += 1
-        n = int(self._ask(b"G %d\n" % nbytes))
-        self._timing.program(nbytes)  # the CPU stalls while the flash programs
-        return n
-
-    def note_erase(self):
-        self.erases += 1
-        self._send(b"E\n")
-        self._timing.erase()  # tens to hundreds of ms with the CPU stalled
-
-    def power_died(self):
-        # The bench cut power in the middle of this program: tell it the torn write
-        # is on disk, then wait to be killed, as the chip would simply stop.
-        self._send(b"Z\n")
-        while True:
-            time.sleep_ms(1000)
-
-    def request_reset(self, cause):
-        self._send(b"X %s\n" % cause.encode())
-        while True:
-            time.sleep_ms(1000)
-
-
-def _hex(data):
-    import binascii
-    return binascii.hexlify(data)
-
-
-def _unhex(s):
-    import binascii
-    return binascii.unhexlify(s)
-
-
-class _FileImage:
-    # A partition image file with bytearray-style indexing, written through at once.
-    # A chip's flash is not RAM: keeping the image in a file keeps it off the GC heap
-    # whose size the faithful interpreter holds to a chip's.
-    def __init__(self, f, size, base=0):
-        self._f = f
-        self._size = size
-        self._base = base
-
-    def __len__(self):
-        return self._size
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            self._f.seek(self._base + i.start)
-            return self._f.read(i.stop - i.start)
-        self._f.seek(self._base + i)
-        return self._f.read(1)[0]
-
-    def __setitem__(self, i, data):
-        if isinstance(i, slice):
-            self._f.seek(self._base + i.start)
-            self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
-        else:
-            self._f.seek(self._base + i)
-            self._f.write(bytes((data,)))
+    # kind: "out", "in", "pull" (an internal pull asked), "adc", "uart" (pin = the id).
+    # The world knows the chip (hal/chips.py): the virtual board's world checks on the
+    # host, so that the board's heap, held to a chip's, carries no chip tables.
+    err = world.check_pin(pin, kind)
+    if err:
+        raise ValueError(err)
 
 
 _mod = sys.modules.get("_hearth_sim")
 if _mod is not None:
+    # The virtual board: the world lives on the host (host_tools/sim/world.py).
+    from hearth.hal.simlink import LinkWorld
+
     world = LinkWorld(_mod)
 else:
-    # Firmware tests: an in-process world (kept in its own module so a virtual board,
+    # Firmware tests: an in-process world (in its own module so that a virtual board,
     # whose heap is measured against an ESP32's, does not carry it).
-    from hearth.hal.simlocal import LocalWorld
+    from hearth.hal.simlocal import LocalWorld, PowerCut  # noqa: F401 - tests catch sim.PowerCut
 
     world = LocalWorld()
 
@@ -257,8 +109,8 @@ class Input:
         _check_pin(pin, "in")
         if pull not in (None, "up", "down"):
             raise ValueError("pull must be None, 'up' or 'down'")
-        if pull and pin in CHIPS[world.chip]["input_only"]:
-            raise ValueError("pin %d has no internal pull resistor" % pin)
+        if pull:
+            _check_pin(pin, "pull")
         self.pin = pin
         world.config_input(pin, pull)  # without a pull, an open contact floats
 
@@ -319,8 +171,7 @@ class Adc:
 
 class Uart:
     def __init__(self, uart_id, baudrate, tx, rx):
-        if not 1 <= uart_id < CHIPS[world.chip]["uarts"]:
-            raise ValueError("UART %d not available for the app" % uart_id)
+        _check_pin(uart_id, "uart")
         _check_pin(tx, "out")
         _check_pin(rx, "in")
         self.id = uart_id

@@ -3,7 +3,13 @@
 # says so, pin and ADC values set directly, NOR flash as image files that can be torn.
 import os
 
-from hearth.hal.sim import PowerCut, _FileImage
+from hearth.hal.simlink import _FileImage
+
+
+class PowerCut(BaseException):
+    # Raised by LocalWorld when a test cuts power: BaseException so that no
+    # `except Exception` in the firmware can swallow the end of the world.
+    pass
 
 
 def _erased_file(size):
@@ -72,6 +78,11 @@ class LocalWorld:
 
     def config_input(self, pin, pull):
         self.pulls[pin] = pull
+
+    def check_pin(self, pin, kind):
+        from hearth.hal.chips import check
+
+        return check(self.chip, pin, kind)
 
     def read_adc(self, pin):
         return self.adc.get(pin, 0)

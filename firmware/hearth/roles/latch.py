@@ -47,10 +47,10 @@ from hearth.core.supervisor import (
     SAFE as SUP_SAFE,
     SupervisorError,
 )
-from hearth.drivers.loadcell import Hx711, Presence
 from hearth.drivers.switch import Switch
 from hearth.options import merge
 from hearth.pinout import input_pin
+from micropython import const
 
 SCHEMA = {
     "actuator": ("str", "servo", ("servo", "solenoid", "epm"), None, ""),
@@ -96,12 +96,12 @@ configmod.register("latch", SCHEMA)
 
 _EXTERNAL = ("power", "supervisor", "safe")  # latch faults put there by the shell
 _FAULTS = ("", "jam", "jam_close", "switches", "regrab_limit", "power", "supervisor", "safe")
-_FLAG_PRESENT = 1
-_FLAG_LOCK_SW = 2
-_FLAG_OPEN_SW = 4
-_FLAG_HELD = 8
-_FLAG_LINK = 16
-_FLAG_ARMED = 32
+_FLAG_PRESENT = const(1)
+_FLAG_LOCK_SW = const(2)
+_FLAG_OPEN_SW = const(4)
+_FLAG_HELD = const(8)
+_FLAG_LINK = const(16)
+_FLAG_ARMED = const(32)
 _CODES = grippercore.STATE_CODES
 _NAMES = ("LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "FAULT")
 
@@ -199,6 +199,8 @@ class Latch:
         self.hx = None
         self.hx_presence = None
         if pres in ("loadcell", "either"):
+            from hearth.drivers.loadcell import Hx711, Presence  # only boards that weigh
+
             self.hx = Hx711(hal.Output(pins["hx711_sck"], 0), input_pin(hal, board, "hx711_dout"),
                             {"counts_per_g": cfg["loadcell_counts_per_g"], "offset": cfg["loadcell_offset"]})
             self.hx_presence = Presence({"on_g": cfg["loadcell_on_g"], "off_g": cfg["loadcell_off_g"],

@@ -15,6 +15,7 @@
 # reason (sup.on_resume). The host's dead-man counts the role's own commands (`job`
 # is the cheap one to poll with).
 import gc
+from micropython import const
 
 gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
 
@@ -85,7 +86,7 @@ for _m in MATERIALS:
     SCHEMA[_m + "_dz_min"] = ("int", _dz, 0, 1440, "min")
 configmod.register("printer", SCHEMA)
 
-_WALL_EPOCH = 946684800  # 2000-01-01 in Unix seconds
+_WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
 
 
 def _diff(a, b):

@@ -1,0 +1,145 @@
+# The virtual board's HAL backend: a line protocol over two pipes to the world on the
+# host (host_tools/sim/world.py; the wire is specified in docs/CONTRACTS.md), and the
+# module's flash image. The loader (host_tools/sim/loader.py) registers `_hearth_sim`
+# with the pipes, the flash file and the partition offsets. Outputs are sent at once
+# (a power cut right after a write must still see the write); reads are a round trip.
+import time
+
+
+class LinkWorld:
+    # The virtual board's world lives in the host process; this is its wire.
+    def __init__(self, mod):
+        self.chip = mod.chip
+        self.cause = mod.reset_cause
+        self._in = mod.link_in
+        self._out = mod.link_out
+        self._flash = mod.flash_file
+        self._parts = mod.partitions
+        self._timing = mod.timing
+        self._speed = mod.speed
+        self._t0 = time.ticks_us()
+        self.programs = 0
+        self.erases = 0
+
+    def now_us(self):
+        # Virtual time runs at `speed` x real time from the interpreter's start (as a
+        # board's ticks restart at reset); computed locally: no round trip.
+        return int(time.ticks_diff(time.ticks_us(), self._t0) * self._speed)
+
+    def sleep_us(self, us):
+        if us > 0:
+            time.sleep_us(int(us / self._speed))
+
+    def _send(self, line):
+        # MicroPython files are unbuffered; flush() would fsync, which a pipe refuses.
+        self._out.write(line)
+
+    def _ask(self, line):
+        self._send(line)
+        return self._in.readline()
+
+    def set_output(self, pin, v):
+        self._send(b"D %d %d\n" % (pin, v))
+
+    def set_pwm(self, pin, freq, duty):
+        self._send(b"P %d %d %d\n" % (pin, freq, duty))
+
+    def read_input(self, pin):
+        return int(self._ask(b"I %d\n" % pin))
+
+    def config_input(self, pin, pull):
+        self._send(b"C %d %s\n" % (pin, (pull or "none").encode()))
+
+    def check_pin(self, pin, kind):
+        # "" when the chip allows it, else the reason (the host's world checks)
+        return self._ask(b"K %d %s\n" % (pin, kind.encode())).strip().decode()
+
+    def read_adc(self, pin):
+        return int(self._ask(b"A %d\n" % pin))
+
+    def wdt_start(self, timeout_ms):
+        self._send(b"W %d\n" % timeout_ms)
+
+    def wdt_feed(self):
+        self._send(b"F\n")
+
+    def uart_write(self, uid, data):
+        self._send(b"U %d %s\n" % (uid, _hex(data)))
+
+    def uart_read(self, uid, n):
+        r = self._ask(b"u %d %d\n" % (uid, n)).strip()
+        if not r:
+            return None
+        return _unhex(r)
+
+    def uart_any(self, uid):
+        return int(self._ask(b"a %d\n" % uid))
+
+    def flash_image(self, label, size):
+        # A partition of the module's flash image, as the board's partition table
+        # places it; none of that label is what esp32.Partition.find() gives: nothing.
+        part = self._parts.get(label)
+        if self._flash is None or part is None:
+            raise OSError("no flash partition labelled %r" % label)
+        return _FileImage(self._flash, part[1], part[0])
+
+    def before_program(self, nbytes):
+        self.programs += 1
+        n = int(self._ask(b"G %d\n" % nbytes))
+        self._timing.program(nbytes)  # the CPU stalls while the flash programs
+        return n
+
+    def note_erase(self):
+        self.erases += 1
+        self._send(b"E\n")
+        self._timing.erase()  # tens to hundreds of ms with the CPU stalled
+
+    def power_died(self):
+        # The bench cut power in the middle of this program: tell it the torn write
+        # is on disk, then wait to be killed, as the chip would simply stop.
+        self._send(b"Z\n")
+        while True:
+            time.sleep_ms(1000)
+
+    def request_reset(self, cause):
+        self._send(b"X %s\n" % cause.encode())
+        while True:
+            time.sleep_ms(1000)
+
+
+def _hex(data):
+    import binascii
+    return binascii.hexlify(data)
+
+
+def _unhex(s):
+    import binascii
+    return binascii.unhexlify(s)
+
+
+class _FileImage:
+    # A partition image file with bytearray-style indexing, written through at once.
+    # A chip's flash is not RAM: keeping the image in a file keeps it off the GC heap
+    # whose size the faithful interpreter holds to a chip's.
+    def __init__(self, f, size, base=0):
+        self._f = f
+        self._size = size
+        self._base = base
+
+    def __len__(self):
+        return self._size
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            self._f.seek(self._base + i.start)
+            return self._f.read(i.stop - i.start)
+        self._f.seek(self._base + i)
+        return self._f.read(1)[0]
+
+    def __setitem__(self, i, data):
+        if isinstance(i, slice):
+            self._f.seek(self._base + i.start)
+            self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
+        else:
+            self._f.seek(self._base + i)
+            self._f.write(bytes((data,)))
