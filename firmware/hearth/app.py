@@ -1,9 +1,9 @@
 # Wires the board file and config into a role and runs the superloop.
 #
 # One tick, in a fixed order: power monitor (a power-fail makes outputs safe before
-# anything else runs), console in (an estop acts in the tick it arrives), role,
-# supervisor, journal upkeep (at most one erase), console out (at most what the wire
-# carries in a tick: never a wait), a planned garbage collection, watchdog feed. The
+# anything else runs), console in (an estop acts in the tick it arrives), console out
+# (at most what the wire carries in a tick: never a wait), role, supervisor, journal
+# upkeep (at most one erase), a planned garbage collection, watchdog feed. The
 # watchdog is fed only at the end of a tick that ran to completion: a stuck role means
 # no feed, a reset, and a safe boot. Nothing in a tick waits for the outside world.
 import gc
@@ -276,6 +276,8 @@ class App:
                 self.console.drain(300)
                 hal.sleep_ms(20)  # the last FIFO's worth on the wire
                 hal.reset()
+        # Answers leave in the tick that made them (up to the wire's share of a tick).
+        self.console.pump(now)
         if self.role is not None:
             try:
                 self.role.tick(now)
@@ -290,7 +292,6 @@ class App:
             # One erase at most per tick; more next tick while space is still short.
             if self.journal.maintain(True, max_erases=1) == 0:
                 self._last_maint = now
-        self.console.pump(now)
         if gc.mem_free() < self._gc_reserve:
             t0 = hal.ticks_us()
             gc.collect()

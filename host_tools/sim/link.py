@@ -55,12 +55,15 @@ class LinkConfig:
             cfg.baud = baud
         return cfg
 
-    def interpreter_env(self) -> str:
-        """MICROPY_CONSOLE for the faithful interpreter."""
+    def interpreter_env(self, speed: float = 1.0) -> str:
+        """MICROPY_CONSOLE for the faithful interpreter. The chip's side of the link runs
+        in the board's virtual time: at `speed` x real time its UART is `speed` x faster
+        in real time, so a tick still carries what one tick carries on the chip."""
+        baud = max(1, int(self.baud * speed))
         if self.kind == "usbcdc":
-            return f"usbcdc:{self.baud}:{self.cdc_timeout_ms}"
+            return f"usbcdc:{baud}:{max(1, int(self.cdc_timeout_ms / speed))}"
         if self.kind == "uart":
-            return f"uart:{self.baud}"
+            return f"uart:{baud}"
         return ""
 
     def set(self, name: str, value: Any) -> bool:

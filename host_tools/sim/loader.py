@@ -14,6 +14,7 @@
 # The ROMFS partition is mapped and mounted at /rom by the interpreter itself
 # (MICROPY_ROMFS, host_tools/interp), before this runs, as on a chip.
 # Configuration comes from environment variables set by host_tools/sim/relay.py.
+import micropython
 import os
 import sys
 import time
@@ -117,6 +118,7 @@ def _run(path):
 
 def _fs_corrupted():
     # ports/esp32/modules/inisetup.py: the board never gets to boot.py.
+    micropython.kbd_intr(3)  # as inisetup: this loop can be stopped with Ctrl-C
     while 1:
         print("""\
 The filesystem appears to be corrupted. If you had important data there, you
@@ -168,7 +170,13 @@ def _start():
         sys.modules["_hearth_sim"] = mod
     if mod.flash_file is not None and "vfs" in mod.partitions:
         off, size = mod.partitions["vfs"]
-        _mount_vfs(_RegionBlockDev(mod.flash_file, off, size, mod.timing))
+        # A chip mounts its root in frozen _boot.py before anyone can break in; here the
+        # host's root is unmounted first, so a Ctrl-C in between would leave no root.
+        micropython.kbd_intr(-1)
+        try:
+            _mount_vfs(_RegionBlockDev(mod.flash_file, off, size, mod.timing))
+        finally:
+            micropython.kbd_intr(3)
     # As the esp32 port: '' and '.frozen' (mp_init), '/rom' and '/rom/lib' when a ROMFS
     # is mounted, then '/lib' (main.c).
     path = ["", ".frozen"]

@@ -237,7 +237,7 @@ class VirtualBoard:
             HEARTH_SIM_PARTS=",".join(f"{p.name}:{p.offset}:{p.size}" for p in parts.values()
                                       if p.name in ("vfs", "journal", "romfs")),
             HEARTH_SIM_FLASH_TIMING="%d,%d" % FLASH_TIMING[self.flash_timing],
-            MICROPY_CONSOLE=self.link.interpreter_env(),
+            MICROPY_CONSOLE=self.link.interpreter_env(self.speed),
             MICROPY_ROMFS=f"{flash}:{romfs.offset}:{romfs.size}" if romfs else "",
             HEARTH_SIM_LINK_IN=f"/dev/fd/{to_fw_r}",
             HEARTH_SIM_LINK_OUT=f"/dev/fd/{from_fw_w}",

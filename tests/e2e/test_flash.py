@@ -19,7 +19,7 @@ from host_tools.deploy.multi import Job, exit_code, flash_many
 from host_tools.deploy.sync import flash_build
 from host_tools.sim.state import load_board
 from host_tools.transport.rawrepl import RawRepl
-from tests.e2e.conftest import bench
+from tests.e2e.conftest import bench, board
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 
@@ -151,7 +151,6 @@ def test_cli_flash_json_autodetects_the_virtual_board(make_board) -> None:
 
 def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
     from host_tools.protocol import BoardClient
-    from host_tools.sim.relay import VirtualBoard
     from host_tools.transport.serialport import open_port
 
     out, man = latch_build
@@ -159,7 +158,7 @@ def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
     f = tmp_path / "latch.img"
     f.write_bytes(img)
     state = tmp_path / "st"
-    vb = VirtualBoard("latch-esp32", state)
+    vb = board("latch-esp32", state)
     install_sim_image(f, state, vb.board)
     vb.start()
     try:
