@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from host_tools.commands_tech import diag, register_tech, resolve_port_callback
+from host_tools.deploy.firmware_cli import register_firmware
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -385,6 +386,7 @@ def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool)
 # ---- diag: the payload latch over MAVLink ---------------------------------------------------
 # `diag` (the group: `hearth diag --port P` is the health report), ports, config, monitor: commands_tech.py
 register_tech(main)
+register_firmware(main)
 
 
 _mav_port = click.option("--mavlink", "-m", "mav_port", required=True,
