@@ -58,6 +58,12 @@ def check(path=PATH, root="/", rom="/rom/"):
         bad = _sizes(inrom, rom, "ROMFS ")
         if bad:
             return bad
+        # Frozen modules come before /rom on sys.path: the ROMFS must be what runs.
+        import hearth
+
+        where = getattr(hearth, "__file__", "")
+        if not where.startswith(rom):
+            return "hearth runs from %s, not from the ROMFS" % where
     if m.get("frozen"):
         try:
             import hearth

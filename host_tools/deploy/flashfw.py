@@ -207,7 +207,7 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
         res.message, res.code = str(e), 2
         return res
     changed = False
-    written = 0
+    written = sent = 0
     build_dir: Path | None = None
     try:
         progress("connect", 0, 0)
@@ -217,12 +217,10 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
             r.soft_reset_raw(max(timeout, 10.0))
         except ReplError as e:
             raise FlashError(str(e), 2) from e
+        head = r.run(FROZEN_PROBE, timeout).decode(errors="replace").split()
+        platform, version = (head[1], head[2]) if len(head) >= 3 else ("", "-")
         if fmt == "romfs":
             info = romfs.probe(r, timeout)
-            platform = info.platform
-        else:
-            head = r.run(FROZEN_PROBE, timeout).decode(errors="replace").split()
-            platform, version = (head[1], head[2]) if len(head) >= 3 else ("", "-")
         build_dir = build if isinstance(build, Path) else build(platform)
         man = load_build(build_dir)
         res.board, res.build = man.board, man.build
@@ -236,12 +234,17 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
                     f"firmware with `hearth firmware build --board {man.board}`, write it with "
                     "`hearth flash --base FIRMWARE.bin`, or flash with --format files", 2)
             romfs.check_fits(image, info.size)
+            if version != "-":
+                raise FlashError(
+                    f"{r.name}: this board's MicroPython has the hearth firmware ({version}) frozen in, and frozen "
+                    "modules come before /rom on sys.path: flash it with --format frozen, or write a MicroPython "
+                    "image without hearth frozen in first", 2)
             if (info.image_size, info.image_sha) != man.romfs:
                 progress("romfs", 0, len(image))
                 changed = True
                 # From here until the new manifest is written, the board boots as incomplete.
                 r.run(b"import os\ntry:os.remove('/manifest.json')\nexcept OSError:pass\n", timeout)
-                res.wire_bytes = romfs.write_image(r, image, info, progress, timeout, frame, window)
+                _, sent = romfs.write_image(r, image, info, progress, timeout, frame, window)
                 written = len(image)
         else:
             if not man.frozen:
@@ -285,7 +288,7 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
     if written:
         fs.sent_files.insert(0, ROMFS_IMAGE)
         fs.payload_bytes += written
-        fs.sent_bytes += written
+        fs.sent_bytes += sent
         fs.unchanged = False
     fs.wire_bytes += wire
     fs.seconds = time.monotonic() - t0

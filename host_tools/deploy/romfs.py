@@ -307,9 +307,9 @@ def _ack(r: RawRepl, what: str, timeout: float) -> None:
 
 
 def write_image(r: RawRepl, image: bytes, info: RomInfo, progress: Progress | None = None,
-                timeout: float = 10.0, frame: int = 128, window: int = 2) -> int:
+                timeout: float = 10.0, frame: int = 128, window: int = 2) -> tuple[int, int]:
     """Write `image` into the board's ROMFS partition (the board is in the raw REPL and
-    nothing runs from /rom); returns the bytes that went over the wire."""
+    nothing runs from /rom); returns (bytes on the wire, payload bytes after compression)."""
     parse_image(image)
     check_fits(image, info.size)
     progress = progress or (lambda phase, done, total: None)
@@ -319,7 +319,7 @@ def write_image(r: RawRepl, image: bytes, info: RomInfo, progress: Progress | No
     r.start(AGENT, timeout)
     wire = _send(r, f"U {len(image)}", None, slow, frame, window)
     blocks = list(range(BLOCK, len(image), BLOCK)) + [0]  # the header's block last
-    done = 0
+    done = sent = 0
     for off in blocks:
         data = image[off : off + BLOCK]
         if len(data) % 4:  # whole flash words; 0xFF programs nothing
@@ -331,6 +331,7 @@ def write_image(r: RawRepl, image: bytes, info: RomInfo, progress: Progress | No
             if len(z) < 0.9 * len(data):
                 payload, kind = z, "Z"
         wire += _send(r, f"{kind} {off} {len(payload)}", payload, timeout, frame, window)
+        sent += len(payload)
         done += min(BLOCK, len(image) - off)
         progress("romfs", done, len(image))
     wire += _send(r, f"C {len(image)} {sha}", None, slow, frame, window)
@@ -338,7 +339,7 @@ def write_image(r: RawRepl, image: bytes, info: RomInfo, progress: Progress | No
     _out, err = r.finish(timeout)
     if err:
         raise RomfsError(f"{r.name}: the ROMFS agent failed: {err.decode(errors='replace').strip()}")
-    return wire
+    return wire, sent
 
 
 def read_image_file(path: Path) -> bytes:

@@ -191,7 +191,7 @@ def test_bad_romfs_images_are_refused_and_change_nothing(make_board, latch_romfs
     assert (info.image_size, info.image_sha) == man.romfs
 
 
-def test_frozen_board_runs_with_only_its_board_files(make_board, tmp_path: Path) -> None:
+def test_frozen_board_runs_with_only_its_board_files(make_board, latch_romfs, tmp_path: Path) -> None:
     out, man = build_frozen("latch-esp32", "sim", tmp_path / "frozen")
     assert sorted([*man.files, *man.keep]) == ["board.json", "boot.py", "config.json", "main.py"]
     vb = make_board("latch-esp32", frozen=True)
@@ -206,6 +206,10 @@ def test_frozen_board_runs_with_only_its_board_files(make_board, tmp_path: Path)
     b = _board(vb.console_path)
     assert b["problem"] is None and b["app"] and b["files"] == ON_FS and b["from"] == "hearth/__init__.py"
     _latch_cycle(vb)
+    # a ROMFS firmware could never run here (frozen modules come before /rom): refused, nothing changed
+    res = flash_romfs(latch_romfs[0], vb.console_path)
+    assert not res.ok and res.code == 2 and "frozen in" in res.message, res.message
+    assert _hello(vb.console_path)["build"] == man.build
 
 
 def test_frozen_flash_needs_a_frozen_firmware(make_board, tmp_path: Path) -> None:

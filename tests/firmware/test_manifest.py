@@ -41,17 +41,24 @@ def test_romfs_firmware():
     _put(b + "/fs/boot.py", b"12345")
     _put(b + "/rom/hearth/app.mpy", b"abc")
     d = {"files": {"boot.py": [5, "h"]}, "rom": {"hearth/app.mpy": [3, "h"]}, "romfs": [100, "h"]}
-    assert _manifest(b, d) is None
-    d["rom"]["hearth/journal.mpy"] = [7, "h"]
-    assert _manifest(b, d) == "missing ROMFS hearth/journal.mpy"  # an image from another build
-    d["rom"] = {"hearth/app.mpy": [4, "h"]}
-    assert _manifest(b, d) == "wrong size: ROMFS hearth/app.mpy"
-    d["rom"] = {}
-    assert _manifest(b, d).endswith("lists no ROMFS files")
-    # a hearth folder on the filesystem would be imported instead of /rom
-    d["rom"] = {"hearth/app.mpy": [3, "h"]}
-    os.mkdir(b + "/fs/hearth")
-    assert _manifest(b, d) == "a hearth folder on the filesystem hides the firmware in flash"
+    where = hearth.__file__
+    # hearth itself must come from the ROMFS (not, say, frozen in, which comes first)
+    assert _manifest(b, d) == "hearth runs from %s, not from the ROMFS" % where
+    hearth.__file__ = b + "/rom/hearth/__init__.mpy"
+    try:
+        assert _manifest(b, d) is None
+        d["rom"]["hearth/journal.mpy"] = [7, "h"]
+        assert _manifest(b, d) == "missing ROMFS hearth/journal.mpy"  # an image from another build
+        d["rom"] = {"hearth/app.mpy": [4, "h"]}
+        assert _manifest(b, d) == "wrong size: ROMFS hearth/app.mpy"
+        d["rom"] = {}
+        assert _manifest(b, d).endswith("lists no ROMFS files")
+        # a hearth folder on the filesystem would be imported instead of /rom
+        d["rom"] = {"hearth/app.mpy": [3, "h"]}
+        os.mkdir(b + "/fs/hearth")
+        assert _manifest(b, d) == "a hearth folder on the filesystem hides the firmware in flash"
+    finally:
+        hearth.__file__ = where
 
 
 def test_frozen_firmware():
