@@ -18,6 +18,7 @@ from host_tools.cli import main as cli
 from host_tools.deploy import boarddef, idfbuild, partitions, romfs
 from host_tools.deploy.build import FIRMWARE, ROMFS_IMAGE, BuildError, Manifest, build, load_build
 from host_tools.deploy.flashfw import build_frozen, build_romfs, firmware_modules, stage_unix
+from host_tools.interp.build import cache_dir
 from host_tools.sim.state import BOARDS, load_board
 
 
@@ -149,8 +150,7 @@ def test_frozen_modules_chip_and_virtual_board() -> None:
 
 
 # ---- board definitions ------------------------------------------------------------------------
-MPY_TREE = Path(os.environ.get("HEARTH_BUILD_DIR", Path(__file__).resolve().parents[2] / "build")) / "interp" / "src" \
-    / "micropython-1.28.0"
+MPY_TREE = cache_dir() / "src" / "micropython-1.28.0"
 
 
 @pytest.mark.parametrize("board", ["latch-esp32", "printer-s3"])
