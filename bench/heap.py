@@ -151,6 +151,10 @@ def main() -> int:
     print()
     print("Heap sizes tried: " + ", ".join(f"{k}K" for k in HEAPS_K) + ". The firmware is the deployed .mpy build; "
           "the unix port's objects are 64-bit, about twice the ESP32's.")
+    print()
+    from bench.heap_flash import section  # the same workloads with the firmware in flash
+
+    ok_all &= section()
     return 0 if ok_all else 1
 
 

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from host_tools.commands_tech import diag, register_tech, resolve_port_callback
+from host_tools.deploy.firmware_cli import register_firmware
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -51,8 +52,11 @@ def main() -> None:
 @click.option("--flash-timing", type=click.Choice(["typ", "max", "off"]), default="typ", show_default=True,
               help="SPI flash program/erase times that stall the chip: datasheet typical, worst case, none.")
 @click.option("--image", "image_file", default=None, help="Boot from this filesystem image (`hearth image --target sim`).")
+@click.option("--frozen", is_flag=True,
+              help="The firmware frozen into the interpreter, as a hearth MicroPython image has it "
+                   "(then `hearth flash --format frozen` puts only boot.py, main.py and the board files on it).")
 def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
-        flash_mb: str | None, flash_timing: str, image_file: str | None) -> None:
+        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool) -> None:
     """Run a virtual board until interrupted.
 
     The board is as faithful to the hardware as we can make it: the ESP32-faithful
@@ -72,7 +76,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         die("--baud must be between 300 and 4000000")
     try:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
-                          flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing)
+                          flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing, frozen=frozen)
     except SimError as e:
         die(str(e))
     if image_file:
@@ -236,22 +240,38 @@ _target = click.option(
 )
 
 
+def _format(f: Any) -> Any:
+    # --format, and --romfs / --frozen as its short forms (the last one given wins)
+    f = click.option("--frozen", "fmt", flag_value="frozen", help="Short for --format frozen.")(f)
+    f = click.option("--romfs", "fmt", flag_value="romfs", help="Short for --format romfs.")(f)
+    return click.option(
+        "--format", "fmt", type=click.Choice(["files", "romfs", "frozen"]), default=None,
+        help="Where the firmware runs from: files (.mpy on the filesystem; the default), romfs (an image for "
+             "the board's romfs partition: bytecode runs in place), frozen (in the MicroPython image: "
+             "`hearth firmware build`). romfs/frozen leave only boot.py, main.py, board.json, config.json "
+             "and the manifest on the filesystem.")(f)
+
+
 @main.command()
 @click.option("--board", required=True, help="Board name (a file in boards/).")
 @_target
-@click.option("--out", default=None, help="Output folder (default build/BOARD, build/BOARD-sim for --target sim).")
+@click.option("--out", default=None, help="Output folder (default build/BOARD, build/BOARD-sim for --target sim; "
+              "-romfs / -frozen added for those formats).")
+@_format
 @_json
-def build(board: str, target: str, out: str | None, as_json: bool) -> None:
+def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bool) -> None:
     """Compile the firmware (mpy-cross) for a board, with board.json, config and manifest."""
     from host_tools.deploy.commands import UsageError, build_summary, do_build
 
     try:
-        path, man = do_build(board, "board" if target == "auto" else target, out)
+        path, man = do_build(board, "board" if target == "auto" else target, out, fmt or "files")
     except UsageError as e:
         die(str(e))
-    emit({"path": str(path), "build": man.build, "target": man.target, "files": len(man.files),
-          "bytes": man.total_bytes(), "fw": man.fw, "mpy": man.mpy, "native": man.native},
-         as_json, build_summary(path, man))
+    d = {"path": str(path), "build": man.build, "target": man.target, "files": len(man.files),
+         "bytes": man.total_bytes(), "fw": man.fw, "mpy": man.mpy, "native": man.native, "format": fmt or "files"}
+    if man.romfs:
+        d["romfs"] = {"image": str(path / "romfs.img"), "bytes": man.romfs[0], "files": len(man.rom)}
+    emit(d, as_json, build_summary(path, man))
 
 
 @main.command()
@@ -268,10 +288,11 @@ def build(board: str, target: str, out: str | None, as_json: bool) -> None:
 @click.option("--frame", type=int, default=128, show_default=True, help="Transfer frame size (bytes).")
 @click.option("--window", type=int, default=2, show_default=True, help="Frames in flight (frame*window <= 256 for an ESP32 UART).")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds of board silence before giving up.")
+@_format
 @_json
 def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
           base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
-          timeout: float, as_json: bool) -> None:
+          timeout: float, fmt: str | None, as_json: bool) -> None:
     """Flash boards: build, send only the files that differ, verify every hash on the board,
     write the manifest last, reset, check `hello` reports the new build.
 
@@ -292,6 +313,8 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
         die("no port given: pass --port PORT (repeat for several boards) or --all")
     if base and image:
         die("--base and --image are separate steps: run them one after the other")
+    if image and fmt not in (None, "files"):
+        die("--image writes the filesystem with esptool: it has no ROMFS or frozen form (flash over the console)")
     try:
         if base or image:
             if not board:
@@ -307,7 +330,8 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
                 load_board(board)
             except SimError as e:
                 die(str(e))
-        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout))
+        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
+                               fmt or "files"))
     except c.UsageError as e:
         die(str(e))
 
@@ -362,6 +386,7 @@ def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool)
 # ---- diag: the payload latch over MAVLink ---------------------------------------------------
 # `diag` (the group: `hearth diag --port P` is the health report), ports, config, monitor: commands_tech.py
 register_tech(main)
+register_firmware(main)
 
 
 _mav_port = click.option("--mavlink", "-m", "mav_port", required=True,

@@ -18,6 +18,11 @@ What goes on the board's filesystem root:
   version, target and the build id (a hash of all of that: no timestamps, no absolute
   paths, so the same sources always give the same manifest).
 
+A firmware that runs from flash instead (host_tools/deploy/flashfw.py) has a manifest
+with ``rom`` (the files of its ROMFS image, mounted at /rom, and ``romfs``: the image's
+size and sha256) or ``frozen`` (the package is frozen into the MicroPython image); its
+``files`` are then only what stays on the filesystem.
+
 The board's ``boot.py`` reads the manifest: a missing manifest or a listed file with
 the wrong size means an incomplete firmware, and ``main.py`` then does not start the app.
 """
@@ -41,6 +46,7 @@ FIRMWARE = ROOT / "firmware"
 BUILD = ROOT / "build"
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+ROMFS_IMAGE = "romfs.img"  # a ROMFS build's image, beside its manifest (never on the filesystem)
 SOURCE_FILES = ("boot.py", "main.py")
 # Hot modules compiled to native machine code on a real chip (their inner loops run
 # every control tick). Everything else stays bytecode: smaller, and portable.
@@ -72,10 +78,15 @@ class Manifest:
     files: dict[str, tuple[int, str]]  # path -> (size, sha256 hex)
     keep: dict[str, tuple[int, str]] = field(default_factory=dict)
     native: list[str] = field(default_factory=list)
+    # Firmware in flash (empty/None/False for a firmware on the filesystem):
+    rom: dict[str, tuple[int, str]] = field(default_factory=dict)  # ROMFS files, under /rom
+    romfs: tuple[int, str] | None = None  # the ROMFS image: (size, sha256)
+    frozen: bool = False  # the hearth package is frozen into MicroPython
 
     @property
     def build(self) -> str:
-        return build_id(self.board, self.target, self.fw, self.mpy, self.files, self.keep)
+        return build_id(self.board, self.target, self.fw, self.mpy, self.files, self.keep,
+                        self.rom, self.romfs, self.frozen)
 
     def to_json(self) -> bytes:
         d = {
@@ -89,6 +100,11 @@ class Manifest:
             "files": {p: [s, h] for p, (s, h) in sorted(self.files.items())},
             "keep": {p: [s, h] for p, (s, h) in sorted(self.keep.items())},
         }
+        if self.rom or self.romfs:
+            d["rom"] = {p: [s, h] for p, (s, h) in sorted(self.rom.items())}
+            d["romfs"] = list(self.romfs) if self.romfs else None
+        if self.frozen:
+            d["frozen"] = 1
         return (json.dumps(d, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
     @classmethod
@@ -100,6 +116,9 @@ class Manifest:
                 files={p: (int(v[0]), str(v[1])) for p, v in d["files"].items()},
                 keep={p: (int(v[0]), str(v[1])) for p, v in d.get("keep", {}).items()},
                 native=list(d.get("native", [])),
+                rom={p: (int(v[0]), str(v[1])) for p, v in d.get("rom", {}).items()},
+                romfs=(int(d["romfs"][0]), str(d["romfs"][1])) if d.get("romfs") else None,
+                frozen=bool(d.get("frozen")),
             )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             raise BuildError(f"manifest is not valid: {e!r}") from e
@@ -117,13 +136,21 @@ class Manifest:
 
 
 def build_id(board: str, target: str, fw: str, mpy: str, files: dict[str, tuple[int, str]],
-             keep: dict[str, tuple[int, str]]) -> str:
+             keep: dict[str, tuple[int, str]], rom: dict[str, tuple[int, str]] | None = None,
+             romfs: tuple[int, str] | None = None, frozen: bool = False) -> str:
     h = hashlib.sha256()
     h.update(f"{MANIFEST_VERSION}|{board}|{target}|{fw}|{mpy}\n".encode())
     for p, (s, d) in sorted(files.items()):
         h.update(f"F {p} {s} {d}\n".encode())
     for p, (s, d) in sorted(keep.items()):
         h.update(f"K {p} {s} {d}\n".encode())
+    # Only firmware in flash adds lines: a filesystem firmware's id is unchanged.
+    for p, (s, d) in sorted((rom or {}).items()):
+        h.update(f"R {p} {s} {d}\n".encode())
+    if romfs:
+        h.update(f"I {romfs[0]} {romfs[1]}\n".encode())
+    if frozen:
+        h.update(b"Z frozen\n")
     return h.hexdigest()[:16]
 
 
@@ -274,7 +301,8 @@ def load_build(path: Path) -> Manifest:
         raise BuildError(f"{path} has no {MANIFEST}: run `hearth build` first")
     man = Manifest.from_json(mf.read_bytes())
     bad = []
-    for rel, (size, digest) in {**man.files, **man.keep}.items():
+    extra = {ROMFS_IMAGE: man.romfs} if man.romfs else {}
+    for rel, (size, digest) in {**man.files, **man.keep, **extra}.items():
         f = path / rel
         if not f.is_file():
             bad.append(f"{rel} missing")

@@ -30,9 +30,11 @@ def target_for_platform(platform: str, chip_target: str) -> str:
     return chip_target if platform in ("esp32",) else "sim"
 
 
-def do_build(board: str, target: str, out: str | None) -> tuple[Path, Manifest]:
+def do_build(board: str, target: str, out: str | None, fmt: str = "files") -> tuple[Path, Manifest]:
+    from host_tools.deploy.flashfw import build_format
+
     try:
-        return build(board, target, Path(out) if out else None)
+        return build_format(board, target, fmt, Path(out) if out else None)
     except (BuildError, SimError) as e:
         raise UsageError(str(e)) from e
 
@@ -40,13 +42,20 @@ def do_build(board: str, target: str, out: str | None) -> tuple[Path, Manifest]:
 def build_summary(path: Path, man: Manifest) -> str:
     nat = f", native: {', '.join(man.native)}" if man.native else ""
     note = " (virtual board: unix-port bytecode; native parts for this host's arch)" if man.target == "sim" else ""
+    where = ""
+    if man.romfs:
+        where = f"; ROMFS image romfs.img: {man.romfs[0]} bytes, {len(man.rom)} files"
+    elif man.frozen:
+        where = "; the hearth package is frozen into the MicroPython image (`hearth firmware build`)"
     return (f"built {man.board} for {man.target}{note} in {path}: {len(man.files)} files, "
-            f"{man.total_bytes()} bytes, fw {man.fw}, mpy {man.mpy}, build {man.build}{nat}")
+            f"{man.total_bytes()} bytes, fw {man.fw}, mpy {man.mpy}, build {man.build}{nat}{where}")
 
 
 # ---- flash --------------------------------------------------------------------------------
 def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str], target: str,
-                build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float) -> int:
+                build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float,
+                fmt: str = "files") -> int:
+    from host_tools.deploy.flashfw import FLASHERS, build_format
     from host_tools.deploy.multi import Job, exit_code, flash_many
 
     builds: dict[tuple[str, str], Path] = {}
@@ -73,7 +82,7 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
                 key = (name, tgt)
                 if key not in builds:
                     try:
-                        builds[key], _ = build(name, tgt)
+                        builds[key], _ = build_format(name, tgt, fmt)
                     except BuildError as e:
                         problems.append(str(e))
                         raise
@@ -100,7 +109,7 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
                 prog.update(tasks[i], phase=phase)
 
         t0 = time.monotonic()
-        results = flash_many(jobs, on, frame=frame, window=window, timeout=timeout)
+        results = flash_many(jobs, on, flasher=FLASHERS[fmt], frame=frame, window=window, timeout=timeout)
         wall = time.monotonic() - t0
     if as_json:
         click.echo(json.dumps({"ok": all(r.ok for r in results), "seconds": round(wall, 3),

@@ -92,8 +92,9 @@ class Job:
 
 
 def flash_many(jobs: list[Job], progress: Callable[[int, str, int, int], None] | None = None,
-               **kw: Any) -> list[FlashResult]:
-    """Flash every job in parallel; results in the order of `jobs`."""
+               flasher: Callable[..., FlashResult] = flash_build, **kw: Any) -> list[FlashResult]:
+    """Flash every job in parallel (with `flasher`: flash_build, or flashfw's ROMFS or
+    frozen flash); results in the order of `jobs`."""
     results: list[FlashResult | None] = [None] * len(jobs)
 
     def work(i: int, job: Job) -> None:
@@ -102,7 +103,7 @@ def flash_many(jobs: list[Job], progress: Callable[[int, str, int, int], None] |
                 progress(i, phase, done, total)
 
         try:
-            results[i] = flash_build(job.build_dir, job.port, progress=prog, **kw)
+            results[i] = flasher(job.build_dir, job.port, progress=prog, **kw)
         except Exception as e:  # noqa: BLE001 - one board's bug must not stop the others
             results[i] = FlashResult(job.port, "?", "?", ok=False, message=f"internal error: {e!r}", code=1)
         if progress:

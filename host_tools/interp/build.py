@@ -311,7 +311,15 @@ def build(freeze: Path | None = None, log: Callable[[str], None] = print, jobs: 
     if freeze is not None:
         log("building mpy-cross (needed to freeze modules)")
         _make(["make", "-C", str(tree / "mpy-cross"), f"-j{jobs}"], log)
-        args.append(f"FROZEN_MANIFEST={_freeze_manifest(freeze, bdir)}")
+        # The unix port gives mpy-cross no -march: viper/native functions would not freeze.
+        args += [f"FROZEN_MANIFEST={_freeze_manifest(freeze, bdir)}", "MPY_CROSS_FLAGS=-march=x86"]
+        if not (tree / "lib" / "micropython-lib" / "README.md").is_file():
+            # The vendored subset has no micropython-lib submodule, and the generated
+            # manifest requires nothing from it: point make's presence check elsewhere.
+            stub = cache_dir() / "no-micropython-lib"
+            stub.mkdir(parents=True, exist_ok=True)
+            (stub / "README.md").write_text("micropython-lib is not used by hearth's frozen manifest\n")
+            args.append(f"MPY_LIB_DIR={stub}")
     log(f"building MicroPython {MPY_VERSION} unix port, variant {VARIANT} (32-bit, single float); "
         "a few minutes the first time")
     _make(args, log)

@@ -85,10 +85,12 @@ class VirtualBoard:
         heap: str | None = None,
         flash_mb: int | None = None,
         flash_timing: str = "typ",
+        frozen: bool = False,
     ) -> None:
         """`baud` overrides the console link's baud rate (the board file's otherwise);
         `heap` a fixed heap instead of the stock chip's split heap; `flash_mb` the
-        module's flash size."""
+        module's flash size; `frozen`: the firmware frozen into the interpreter, as in
+        a hearth MicroPython image (host_tools/deploy/flashfw.py)."""
         self.board_name = board
         self.board = simstate.load_board(board)
         self.flash_mb = flash_mb
@@ -105,6 +107,14 @@ class VirtualBoard:
         if flash_timing not in FLASH_TIMING:
             raise simstate.SimError(f"flash timing is one of {', '.join(FLASH_TIMING)}")
         self.flash_timing = flash_timing
+        self.frozen_binary: Path | None = None
+        if frozen:
+            from host_tools.deploy.flashfw import frozen_interpreter
+
+            try:
+                self.frozen_binary = frozen_interpreter()
+            except interp.InterpreterMissing as e:
+                raise simstate.SimError(str(e)) from e
         self.world = World(self.board, speed=speed)
         from host_tools.sim import plants_for
 
@@ -227,6 +237,8 @@ class VirtualBoard:
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
         argv, heap_env = interp.command(self.board["chip"], self.heap)
+        if self.frozen_binary is not None:
+            argv[0] = str(self.frozen_binary)
         _size, parts = simstate.flash_layout(self.board, self.flash_mb)
         flash = str(self.state / simstate.FLASH_IMAGE)
         env = dict(os.environ)
