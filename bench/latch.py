@@ -58,12 +58,12 @@ def wire_ms(nbytes: int) -> float:
 
 def run(cycles: int) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="hearth-bench-latch-")
-    vb = VirtualBoard("latch-esp32", tmp)
+    vb = VirtualBoard("latch-esp32", tmp, frozen=True)  # the stock ESP32 heap
     plant = next(p for p in vb.world.plants if isinstance(p, LatchWorldPlant))
     vb.start()
-    from host_tools.deploy.mpremote_flash import flash
+    from host_tools.sim.install import install
 
-    flash(vb.board_name, vb.console_path)
+    install(vb)
     bench = BenchClient(vb.bench_path)
     fc = FlightController(vb.mavlink_path, baud=BAUD)
     rel: list[float] = []

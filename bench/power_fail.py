@@ -21,14 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools.deploy.mpremote_flash import flash
 from host_tools.protocol import BoardClient, ProtocolTimeout
 from host_tools.sim.bench import BenchClient
+from host_tools.sim.install import install
 from host_tools.sim.relay import VirtualBoard
 
 ROOT = Path(__file__).resolve().parent.parent
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
-MP = str(Path(sys.executable).with_name("micropython"))
 TICK_MS = 10
 CUTS = 30
 
@@ -45,12 +44,12 @@ def _hello(c: BoardClient) -> dict:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp())
-    vb = VirtualBoard("printer-s3", tmp / "state")
+    vb = VirtualBoard("printer-s3", tmp / "state", frozen=True)  # the stock S3 heap
     vb.start()
     rng = random.Random(11)
     results: dict = {}
     try:
-        flash("printer-s3", vb.console_path)
+        install(vb)
         (tmp / "main.py").write_text("import hearth.app\nimport testrole\nhearth.app.main(role_cls=testrole.Role)\n")
         subprocess.run([MPREMOTE, "connect", vb.console_path, "fs", "cp", str(ROOT / "tests/firmware/testrole.py"),
                         ":testrole.py", "+", "fs", "cp", str(tmp / "main.py"), ":main.py"], check=True,
@@ -89,9 +88,12 @@ def main() -> int:
         base_erase_max = max(e for _, e in base)
     finally:
         vb.stop()
-    sweep = subprocess.run([MP, "-X", "heapsize=256K", "runner.py", "test_powercut_sweep"],
+    from host_tools import interp
+
+    argv, heap_env = interp.command(None, "256K", build_if_missing=True)
+    sweep = subprocess.run([*argv, "runner.py", "test_powercut_sweep"],
                            cwd=ROOT / "tests/firmware", capture_output=True, text=True, timeout=600,
-                           env={"MICROPYPATH": ".:../../firmware"})
+                           env={"MICROPYPATH": ".:../../firmware", **heap_env})
     sweep_lines = [ln for ln in sweep.stdout.splitlines() if ln.startswith(("sweep:", "random:", "flapping:"))]
     ticks = [m / TICK_MS for m in safe_ms]
     results = {

@@ -57,13 +57,13 @@ def measure(client: BoardClient, cmd: str, args: dict[str, Any] | None, n: int) 
 
 
 def run(n: int, board: str) -> dict[str, Any]:
-    from host_tools.deploy.mpremote_flash import flash
+    from host_tools.sim.install import install
 
     tmp = tempfile.mkdtemp(prefix="hearth-bench-proto-")
-    vb = VirtualBoard(board, Path(tmp) / "state", baud=BAUD)
+    vb = VirtualBoard(board, Path(tmp) / "state", baud=BAUD, frozen=True)
     vb.start()
     try:
-        flash(board, vb.console_path)
+        install(vb)
         time.sleep(1.5)
         ser = open_port(vb.console_path)
         client = BoardClient(ser)

@@ -14,15 +14,20 @@ import sys
 import time
 from pathlib import Path
 
+from host_tools import interp
+
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-MP = os.environ.get("MICROPYTHON", str(BIN / "micropython"))
+
+# The faithful interpreter (32-bit, single float) runs the control benchmark, as the
+# firmware runs on a chip; a large fixed heap, since the plants and the sweep are not
+# firmware.
+_MP, _MP_ENV = interp.command(None, "4M", build_if_missing=True)
 
 # (name, title, command, env additions)
 BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
     ("heater_control", "Heater control: model-based PID vs Ziegler-Nichols baseline",
-     [MP, "-X", "heapsize=4M", "bench/heater_control.py"],
-     {"MICROPYPATH": "firmware:host_tools/sim"}),
+     [*_MP, "bench/heater_control.py"],
+     {"MICROPYPATH": "firmware:host_tools/sim", **_MP_ENV}),
     ("power_fail", "Power-fail path on a virtual board",
      [sys.executable, "-m", "bench.power_fail"], {}),
     ("flash", "Deploy at 115200 baud vs mpremote cp -r and the wire limit",
@@ -33,6 +38,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.heap"], {}),
     ("protocol", "Console protocol exchanges per second at 115200 baud vs the wire limit",
      [sys.executable, "-m", "bench.protocol"], {}),
+    ("loop", "The control loop under a lazy and a flooding host",
+     [sys.executable, "-m", "bench.loop"], {}),
 ]
 
 

@@ -158,6 +158,7 @@ class App:
         p.register("status", self.cmd_status)
         p.register("faults", self.cmd_faults)
         p.register("heap", self.cmd_heap)
+        p.register("stats_reset", self.cmd_stats_reset, writes=True)
         p.register("estop", self.cmd_estop, writes=True)
         p.register("clear", self.cmd_clear, writes=True)
         p.register("resume", self.cmd_resume, writes=True)
@@ -222,6 +223,14 @@ class App:
         # the heap benchmark; a chip's heap is ~112 KiB on an ESP32, 128 KiB on an S3).
         gc.collect()
         return {"live": gc.mem_alloc(), "free": gc.mem_free()}
+
+    def cmd_stats_reset(self, args):
+        # Start the loop's worst-tick and overrun figures (and the console's) afresh:
+        # a measurement window that leaves boot out.
+        self.ticker.reset_stats()
+        self.console.stats["worst_write_us"] = 0
+        self.gc_stats["worst_us"] = 0
+        return {"loop": self.ticker.stats()}
 
     def cmd_faults(self, args):
         return {"faults": self.faults.list()}

@@ -65,6 +65,11 @@ class BenchServer:
                     res = {"ok": False, "error": str(e)}
                 except (ValueError, KeyError, TypeError) as e:
                     res = {"ok": False, "error": f"bad bench request: {e}"}
+                except Exception as e:  # noqa: BLE001 - a bench bug must answer, not hang up
+                    import traceback
+
+                    self.vb._log("bench error: " + traceback.format_exc(limit=3).replace("\n", " | "))
+                    res = {"ok": False, "error": f"the bench failed: {type(e).__name__}: {e}"}
                 f.write(json.dumps(res).encode() + b"\n")
                 f.flush()
         except OSError:

@@ -21,14 +21,22 @@ def mpremote(port: str, *args: str, timeout: float = 60, cwd: str | None = None)
     return subprocess.run([MPREMOTE, "connect", port, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-# The heap the e2e boards run with. The firmware from .mpy files does not fit a stock
-# chip's heap yet (bench/heap.py measures by how much; ROMFS/frozen firmware does):
-# until it does, e2e boards get this fixed heap. None: the stock chip's split heap.
-E2E_HEAP: dict[str, str | None] = {"latch-esp32": "160K", "printer-s3": "192K"}
+# What the e2e boards run:
+#  "frozen"  the firmware frozen into the faithful interpreter, the stock chip heap: the
+#            production path that fits (bench/heap.py); the default;
+#  "files"   .mpy files on the filesystem (`hearth flash`): they do not fit a stock
+#            chip's heap yet, so these boards get E2E_HEAP (tests of flashing itself);
+#  "plain"   the plain interpreter at the stock heap (ROMFS tests flash their own).
+E2E_HEAP: dict[str, str] = {"latch-esp32": "160K", "printer-s3": "192K"}
 
 
-def board(name: str, state: Path, **kw: Any) -> VirtualBoard:
-    kw.setdefault("heap", E2E_HEAP.get(name))
+def board(name: str, state: Path, firmware: str = "frozen", **kw: Any) -> VirtualBoard:
+    if firmware == "frozen":
+        kw.setdefault("frozen", True)
+    elif firmware == "files":
+        kw.setdefault("heap", E2E_HEAP[name])
+    elif firmware != "plain":
+        raise ValueError(f"firmware is frozen, files or plain, not {firmware!r}")
     return VirtualBoard(name, state, **kw)
 
 
@@ -36,8 +44,8 @@ def board(name: str, state: Path, **kw: Any) -> VirtualBoard:
 def make_board(tmp_path: Path):
     boards: list[VirtualBoard] = []
 
-    def make(name: str, **kw: Any) -> VirtualBoard:
-        vb = board(name, tmp_path / f"state-{name}-{len(boards)}", **kw)
+    def make(name: str, firmware: str = "frozen", **kw: Any) -> VirtualBoard:
+        vb = board(name, tmp_path / f"state-{name}-{len(boards)}", firmware, **kw)
         vb.start()
         boards.append(vb)
         return vb
@@ -47,29 +55,12 @@ def make_board(tmp_path: Path):
         vb.stop()
 
 
-_images: dict[str, bytes] = {}
-
-
 def flash_board(vb: VirtualBoard) -> None:
-    """Give a virtual board the firmware as a production line would: the app filesystem
-    image written into the vfs partition while the board is off (esptool at a high baud
-    rate on a real line). Serial flashing has its own tests (test_flash.py, and
-    test_mpremote.py for mpremote)."""
-    import tempfile
+    """The firmware as a production line writes it (host_tools/sim/install.py). Serial
+    flashing has its own tests (test_flash.py, test_flashfw.py, test_mpremote.py)."""
+    from host_tools.sim.install import install
 
-    from host_tools.deploy.build import build
-    from host_tools.deploy.image import make_image, vfs_partition
-    from host_tools.sim import state as simstate
-
-    name = vb.board_name
-    if name not in _images:
-        with tempfile.TemporaryDirectory() as tmp:
-            out, _man = build(name, "sim", Path(tmp) / "fw")
-            _images[name] = make_image(out, vfs_partition(vb.board, "sim", None)[1])[0]
-    _size, parts = simstate.flash_layout(vb.board, vb.flash_mb)
-    vb.power_off()
-    simstate.write_region(vb.state, parts["vfs"], _images[name])
-    vb.power_on()
+    install(vb)
 
 
 def bench(vb: VirtualBoard) -> BenchClient:

@@ -45,7 +45,7 @@ def _board_state(port: str) -> tuple[str | None, bool, list[str]]:
 
 def test_full_unchanged_and_one_file_change(make_board, latch_build, tmp_path: Path) -> None:
     out, man = latch_build
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "files")
     r1 = flash_build(out, vb.console_path)
     assert r1.ok, r1.message
     assert len(r1.sent_files) == len(man.files) + 1  # + config.json
@@ -76,7 +76,7 @@ def test_full_unchanged_and_one_file_change(make_board, latch_build, tmp_path: P
 
 def test_interrupted_flash_boots_safe_then_completes(make_board, latch_build) -> None:
     out, man = latch_build
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "files")
     cut_at = random.Random().uniform(0.02, 0.98)  # a random point of the transfer
     cut = threading.Event()
 
@@ -106,7 +106,7 @@ def test_interrupted_flash_boots_safe_then_completes(make_board, latch_build) ->
 
 def test_board_reset_mid_transfer_is_a_clear_failure(make_board, latch_build) -> None:
     out, _ = latch_build
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "files")
     done = threading.Event()
 
     def progress(phase: str, d: int, total: int) -> None:
@@ -123,7 +123,7 @@ def test_board_reset_mid_transfer_is_a_clear_failure(make_board, latch_build) ->
 
 def test_many_boards_in_parallel_one_failure_does_not_stop_the_others(make_board, latch_build, tmp_path) -> None:
     out, _ = latch_build
-    boards = [make_board("latch-esp32") for _ in range(3)]
+    boards = [make_board("latch-esp32", "files") for _ in range(3)]
     jobs = [Job(vb.console_path, out) for vb in boards] + [Job(str(tmp_path / "no-such-port"), out)]
     seen: dict[int, set[str]] = {}
 
@@ -138,7 +138,7 @@ def test_many_boards_in_parallel_one_failure_does_not_stop_the_others(make_board
 
 
 def test_cli_flash_json_autodetects_the_virtual_board(make_board) -> None:
-    vb = make_board("printer-s3")
+    vb = make_board("printer-s3", "files")
     p = subprocess.run([HEARTH, "flash", "--board", "printer-s3", "--port", vb.console_path, "--json"],
                        capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr + p.stdout
@@ -158,7 +158,7 @@ def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
     f = tmp_path / "latch.img"
     f.write_bytes(img)
     state = tmp_path / "st"
-    vb = board("latch-esp32", state)
+    vb = board("latch-esp32", state, "files")
     install_sim_image(f, state, vb.board)
     vb.start()
     try:
@@ -177,7 +177,7 @@ def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
 
 def test_firmware_tests_run_on_the_board_with_a_per_test_timeout(make_board, latch_build, tmp_path, monkeypatch) -> None:
     out, _ = latch_build
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "files")
     assert flash_build(out, vb.console_path).ok
     tests = tmp_path / "fwtests"
     tests.mkdir()

@@ -93,7 +93,7 @@ def _latch_cycle(vb: Any) -> None:
 def test_romfs_board_runs_at_the_stock_heap_and_reflashes_while_the_app_runs(make_board, latch_romfs,
                                                                              tmp_path: Path) -> None:
     out, man = latch_romfs
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "plain")
     assert vb.heap is None  # the stock ESP32 split heap: 56 KiB + one 56 KiB growth
     p = subprocess.run([HEARTH, "flash", "--romfs", "--board", "latch-esp32", "--port", vb.console_path,
                         "--build-dir", str(out), "--json"], capture_output=True, text=True, timeout=300)
@@ -121,7 +121,7 @@ def test_romfs_board_runs_at_the_stock_heap_and_reflashes_while_the_app_runs(mak
 
 def test_a_half_written_romfs_boots_safe_and_says_incomplete(make_board, latch_romfs, tmp_path: Path) -> None:
     out, man = latch_romfs
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "plain")
     assert flash_romfs(out, vb.console_path).ok
     out2, _ = build_romfs("latch-esp32", "sim", tmp_path / "b2", src=_changed_firmware(tmp_path))
     cut = threading.Event()
@@ -169,7 +169,7 @@ def _bad_build(src: Path, dest: Path, image: bytes) -> Path:
 
 def test_bad_romfs_images_are_refused_and_change_nothing(make_board, latch_romfs, tmp_path: Path) -> None:
     out, man = latch_romfs
-    vb = make_board("latch-esp32")
+    vb = make_board("latch-esp32", "plain")
     assert flash_romfs(out, vb.console_path).ok
     img = (out / ROMFS_IMAGE).read_bytes()
     big = romfs.make_image({"hearth/big.bin": os.urandom(300 * 1024)})
@@ -194,7 +194,7 @@ def test_bad_romfs_images_are_refused_and_change_nothing(make_board, latch_romfs
 def test_frozen_board_runs_with_only_its_board_files(make_board, latch_romfs, tmp_path: Path) -> None:
     out, man = build_frozen("latch-esp32", "sim", tmp_path / "frozen")
     assert sorted([*man.files, *man.keep]) == ["board.json", "boot.py", "config.json", "main.py"]
-    vb = make_board("latch-esp32", frozen=True)
+    vb = make_board("latch-esp32", "plain", frozen=True)
     assert vb.heap is None
     # an old .mpy firmware's folder on the filesystem would hide the frozen one: flashing removes it
     with RawRepl.open(vb.console_path) as r:
@@ -214,7 +214,7 @@ def test_frozen_board_runs_with_only_its_board_files(make_board, latch_romfs, tm
 
 def test_frozen_flash_needs_a_frozen_firmware(make_board, tmp_path: Path) -> None:
     out, _ = build_frozen("printer-s3", "sim", tmp_path / "frozen")
-    vb = make_board("printer-s3")  # the plain interpreter: nothing frozen in
+    vb = make_board("printer-s3", "plain")  # the plain interpreter: nothing frozen in
     before = _board(vb.console_path)["files"]
     res = flash_frozen(out, vb.console_path)
     assert not res.ok and res.code == 2 and "no hearth firmware frozen in" in res.message, res.message

@@ -33,6 +33,10 @@ class Ticker:
         hal.sleep_ms(wait)
         self.next = hal.ticks_add(self.next, self.period)
 
+    def reset_stats(self):
+        self.overruns = 0
+        self.worst_us = 0
+
     def stats(self):
         return {"ticks": self.ticks, "overruns": self.overruns, "worst_tick_us": self.worst_us,
                 "period_ms": self.period}
