@@ -31,13 +31,6 @@ def load_board(path=BOARD_PATH):
         return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, path + " is not valid JSON"
 
 
-def console_budget(board, tick_ms):
-    """Bytes the console may write per tick: what the board's link carries in one tick
-    (10 bits a byte), never more than the UART's TX FIFO, so a write never waits."""
-    baud = (board.get("console") or {}).get("baud", 115200)
-    return max(16, min(128, baud * tick_ms // 10000 - 4))
-
-
 def _build_id():
     try:
         from hearth.manifest import build_id
@@ -85,7 +78,7 @@ class App:
         self.ticker = Ticker(hal, common["tick_ms"])
         self.proto = Protocol()
         self.console = console if console is not None else Console(
-            hal, budget=console_budget(board, common["tick_ms"]))
+            hal, baud=(board.get("console") or {}).get("baud", 115200))
         # Planned collection: at the end of a tick, whenever less than this is free, so
         # that no allocation inside a tick (a status answer is the largest) ever makes
         # MicroPython collect on its own, e.g. in the middle of the power-fail path.

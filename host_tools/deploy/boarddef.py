@@ -127,6 +127,12 @@ def generate(board: str, dest: Path | None = None) -> dict[str, str]:
     if chip == "esp32s3":
         header += ["", "// The REPL on UART0 as well as native USB, as the generic S3 board.",
                    "#define MICROPY_HW_ENABLE_UART_REPL (1)"]
+    console = b.get("console") or {}
+    if console.get("link") == "usbcdc" and "cdc_timeout_ms" in console:
+        header += ["", "// A host that keeps the USB port open but does not read makes each console write",
+                   "// wait this long before TinyUSB drops it (500 ms in stock MicroPython): short, so the",
+                   "// control loop never stalls on the host (docs/boards.md).",
+                   f"#define MICROPY_HW_USB_CDC_TX_TIMEOUT ({int(console['cdc_timeout_ms'])})"]
     sdk = [f"# {head}", f"# {b.get('description', board)}".rstrip(), "", f"# {mb} MiB flash"]
     for other in (4, 8, 16):
         if other != mb:

@@ -293,10 +293,24 @@ def _freeze_manifest(freeze: Path, build: Path) -> Path:
 
 
 def build(freeze: Path | None = None, log: Callable[[str], None] = print, jobs: int | None = None) -> Path:
-    """Build (or find cached) the interpreter; returns the binary's path."""
+    """Build (or find cached) the interpreter; returns the binary's path. Processes that
+    ask at once wait for one build (a lock file), then all use it."""
     out = binary_path(freeze)
     if out.is_file():
         return out
+    import fcntl
+
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out = binary_path(freeze)
+        if out.is_file():
+            return out
+        return _build(freeze, log, jobs)
+
+
+def _build(freeze: Path | None, log: Callable[[str], None], jobs: int | None) -> Path:
+    out = binary_path(freeze)
     check_compiler()
     tree = source_tree(log)
     apply_patches(tree)

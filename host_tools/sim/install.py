@@ -35,11 +35,16 @@ def firmware_image(board: dict[str, Any], fmt: str) -> bytes:
     return _images[key]
 
 
+def write_firmware(state: Path, board: dict[str, Any], fmt: str, flash_mb: int | None = None) -> None:
+    """Into the state folder of a board that is off (or not running at all)."""
+    simstate.prepare(state, board, flash_mb)
+    _size, parts = simstate.flash_layout(board, flash_mb)
+    simstate.write_region(state, parts["vfs"], firmware_image(board, fmt))
+
+
 def install(vb: Any) -> None:
     """Power `vb` off, write its firmware into the vfs partition, power it on. A board
     running the frozen interpreter gets the frozen firmware's files, any other the .mpy."""
-    image = firmware_image(vb.board, "frozen" if vb.frozen_binary is not None else "files")
-    _size, parts = simstate.flash_layout(vb.board, vb.flash_mb)
     vb.power_off()
-    simstate.write_region(vb.state, parts["vfs"], image)
+    write_firmware(vb.state, vb.board, "frozen" if vb.frozen_binary is not None else "files", vb.flash_mb)
     vb.power_on()

@@ -51,6 +51,9 @@ class LinkConfig:
         cfg = cls(kind=str(c.get("link", "uart")), baud=int(c.get("baud", 115200)))
         if "latency_ms" in c:
             cfg.latency_ms = float(c["latency_ms"])
+        if "cdc_timeout_ms" in c:
+            # the board's own MicroPython build sets it (boards/micropython/*/mpconfigboard.h)
+            cfg.cdc_timeout_ms = int(c["cdc_timeout_ms"])
         if baud:
             cfg.baud = baud
         return cfg

@@ -446,16 +446,30 @@ def test_console_reads_without_blocking_and_writes_bytes():
     assert not con.eof
 
 
-def test_console_pump_writes_at_most_its_budget_per_tick():
-    out = _FakeOut()
-    con, _ = _console(out, budget=112)
+class _WholeOut(_FakeOut):
+    def write(self, b):
+        self.got += bytes(b)
+        return len(b)
+
+
+def test_console_pump_writes_only_what_the_fifo_has_room_for():
+    out = _WholeOut()
+    con, _ = _console(out, baud=115200)  # 86.8 us a byte on the wire
+    clock = con._clk
     line = b"=1:ok " + b"x" * 725 + b"\n"  # a 731-byte answer: a latch status
     con.write(line)
-    ticks = 0
+    assert con.pump(clock.ticks_ms()) == 128  # the whole FIFO, at once
+    clock.us += 5000  # half a tick later: 57-58 bytes have left the FIFO
+    assert 57 <= con.pump(clock.ticks_ms()) <= 58
+    assert con.pump(clock.ticks_ms()) == 0  # no room yet: nothing, and no wait
+    ticks = 2
     while con.pending():
-        assert con.pump(ticks * 10) <= 112
+        clock.us += 10000
+        n = con.pump(clock.ticks_ms())
+        assert n <= 116  # what 10 ms of wire frees
         ticks += 1
-    assert out.got == line and ticks == 7  # 731 bytes, 112 a tick
+    assert out.got == line and ticks == 7  # the wire's pace: ~63 ms for 731 bytes
+    assert con.stats["slow_writes"] == 0
 
 
 def test_console_queue_drops_events_first_then_oldest_and_counts():

@@ -43,6 +43,7 @@ package(
         "hal/esp32.py",
         "manifest.py",
         "options.py",
+        "pinout.py",
         "roles/__init__.py",
         "roles/latch.py",
         "roles/printer.py",

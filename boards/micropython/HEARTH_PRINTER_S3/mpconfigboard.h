@@ -8,3 +8,8 @@
 
 // The REPL on UART0 as well as native USB, as the generic S3 board.
 #define MICROPY_HW_ENABLE_UART_REPL (1)
+
+// A host that keeps the USB port open but does not read makes each console write
+// wait this long before TinyUSB drops it (500 ms in stock MicroPython): short, so the
+// control loop never stalls on the host (docs/boards.md).
+#define MICROPY_HW_USB_CDC_TX_TIMEOUT (2)

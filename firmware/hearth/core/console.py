@@ -6,15 +6,17 @@
 # MicroPython turns it into KeyboardInterrupt, which is left to propagate so the app
 # can put outputs in their safe state and drop to the REPL.
 #
-# Output: write() only queues; pump(), once per tick, writes at most `budget` bytes.
-# On the ESP32 a console write blocks: the REPL UART takes 128 bytes into its FIFO and
-# then the writer waits for the wire (ports/esp32/uart.c), and USB-CDC waits up to
-# 500 ms for a host that does not read (shared/tinyusb/mp_usbd_cdc.c). poll() cannot
-# tell (stdout always reads as writable there). So the budget is what the wire carries
-# in one tick, never more than the FIFO holds: a write never waits. A write that takes
-# long anyway (a USB host that stopped reading) holds output back for a while instead
-# of stalling every tick. What the queue cannot hold is dropped, events before
-# answers, oldest first, and counted (status: console).
+# Output: write() only queues; pump(), once per tick, writes only what the TX FIFO has
+# room for. On the ESP32 a console write blocks: the REPL UART takes 128 bytes into its
+# FIFO and, when it is full, the writer sleeps a whole FreeRTOS tick (10 ms,
+# ports/esp32/uart.c); USB-CDC waits for a host that does not read (500 ms in stock
+# MicroPython, shared/tinyusb/mp_usbd_cdc.c). poll() cannot tell (stdout always reads
+# as writable there). So the console keeps its own account of the FIFO: what it wrote
+# and when, drained at the link's baud rate; it writes no more than the room left, and
+# a write never waits. A write that takes long anyway (a USB host that stopped
+# reading) holds output back for a while instead of stalling every tick. What the queue
+# cannot hold is dropped, events before answers, oldest first, and counted (status:
+# console).
 import sys
 import select
 from micropython import const
@@ -25,7 +27,7 @@ _HOLD_MS = (250, 500, 1000, 2000, 4000)  # back-off after each slow write in a r
 
 
 class Console:
-    def __init__(self, clock, stream_in=None, stream_out=None, budget=FIFO, capacity=4096):
+    def __init__(self, clock, stream_in=None, stream_out=None, baud=115200, capacity=4096):
         # clock: ticks_ms/ticks_us/ticks_diff/ticks_add/sleep_ms (the hal, or a test's)
         self._clk = clock
         if stream_in is None:
@@ -39,7 +41,9 @@ class Console:
         self._poll = select.poll()
         self._poll.register(stream_in, select.POLLIN)
         self.eof = False  # stdin closed (unix port with a pipe or file): nothing more will come
-        self.budget = max(16, min(FIFO, budget))
+        self._us_per_byte = 10000000 // baud  # 10 bits a byte (8N1)
+        self._fifo = 0  # bytes in the TX FIFO when last written
+        self._fifo_t = clock.ticks_us()
         self.capacity = capacity
         self._q = []  # [line bytes, droppable] oldest first
         self._qbytes = 0
@@ -97,15 +101,18 @@ class Console:
         return self._qbytes - self._off
 
     def pump(self, now_ms):
-        """Write at most one budget's worth of queued output. Call once per tick."""
+        """Write what the TX FIFO has room for, at most. Call once per tick."""
         clk = self._clk
         if not self._q or clk.ticks_diff(now_ms, self._hold_until) < 0:
             return 0
+        t = clk.ticks_us()
+        left = self._fifo - clk.ticks_diff(t, self._fifo_t) // self._us_per_byte
+        room = FIFO - (left if left > 0 else 0)
         sent = 0
         slow = False
-        while self._q and sent < self.budget:
+        while self._q and sent < room:
             line = self._q[0][0]
-            n = min(len(line) - self._off, self.budget - sent)
+            n = min(len(line) - self._off, room - sent)
             t0 = clk.ticks_us()
             w = self._wr.write(memoryview(line)[self._off:self._off + n])  # pyright: ignore[reportCallIssue, reportArgumentType]
             dt = clk.ticks_diff(clk.ticks_us(), t0)
@@ -123,6 +130,9 @@ class Console:
                 break
             if not w:
                 break  # a non-blocking stream that could not take it now
+        if sent:
+            self._fifo = FIFO - room + sent
+            self._fifo_t = clk.ticks_us()
         if slow:
             # The write waited for the host: hold output back (longer each time in a
             # row) rather than stall the next ticks the same way.
