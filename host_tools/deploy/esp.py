@@ -19,6 +19,7 @@ CHIP_NAMES = {v: k for k, v in CHIP_IDS.items()}
 BOOTLOADER_OFFSET = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0, "esp32c6": 0x0,
                      "esp32c2": 0x0, "esp32h2": 0x0}
 IMAGE_MAGIC = 0xE9
+TABLE_OFFSET = 0x8000  # the partition table, on every ESP32 chip
 
 
 class EspError(Exception):
@@ -58,14 +59,46 @@ def esptool_cmd() -> list[str]:
     return [sys.executable, "-m", "esptool"]
 
 
-def base_commands(port: str, chip: str, image: Path, baud: int = 460800) -> list[list[str]]:
-    """Erase the whole flash, then write the base image at the chip's bootloader offset."""
+def base_commands(port: str, chip: str, image: Path, table: Path | None = None,
+                  baud: int = 460800) -> list[list[str]]:
+    """Erase the whole flash, write the base image at the chip's bootloader offset, then
+    the board's partition table at 0x8000 (a MicroPython image carries its stock table,
+    which has no journal; it overlaps, so it is a second write)."""
     off = check_base_image(image, chip)
     common = [*esptool_cmd(), "--chip", chip, "--port", port, "--baud", str(baud)]
-    return [
+    cmds = [
         [*common, "erase-flash"],
         [*common, "write-flash", "-z", f"0x{off:x}", str(image)],
     ]
+    if table is not None:
+        cmds.append([*common, "write-flash", f"0x{TABLE_OFFSET:x}", str(table)])
+    return cmds
+
+
+def flash_size_command(port: str, chip: str) -> list[str]:
+    return [*esptool_cmd(), "--chip", chip, "--port", port, "flash-id"]
+
+
+def detected_flash_mb(esptool_output: str) -> int | None:
+    """The flash size esptool read from the chip ("Detected flash size: 8MB")."""
+    import re
+
+    m = re.search(r"Detected flash size:\s*(\d+)\s*MB", esptool_output)
+    return int(m.group(1)) if m else None
+
+
+def chip_flash_mb(port: str, chip: str) -> int:
+    """Ask the chip (esptool flash-id) how much flash it has."""
+    cmd = flash_size_command(port, chip)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise EspError(f"esptool did not run: {e}") from e
+    mb = detected_flash_mb(p.stdout + p.stderr)
+    if p.returncode != 0 or mb is None:
+        raise EspError("esptool could not read the flash size (flash-id): hold BOOT while pressing EN "
+                       "to enter the download mode, and check the port")
+    return mb
 
 
 def image_commands(port: str, chip: str, image: Path, offset: int, baud: int = 460800) -> list[list[str]]:
