@@ -35,9 +35,11 @@ from pathlib import Path
 from host_tools.deploy import romfs
 from host_tools.deploy.build import (
     BUILD,
+    CHIP_ONLY,
     FIRMWARE,
     MANIFEST,
     ROMFS_IMAGE,
+    SIM_ONLY,
     BuildError,
     Manifest,
     build,
@@ -52,19 +54,19 @@ FS_FILES = ("boot.py", "main.py", "board.json")  # and config.json (kept), manif
 
 
 def is_sim_hal(rel: str) -> bool:
-    """hearth/hal/sim.py and its helpers: the host's HAL, never on a chip."""
-    return rel.startswith("hearth/hal/sim")
+    """The simulated HAL and the chip tables only it uses: the host's, never on a chip."""
+    return rel in SIM_ONLY
 
 
 def firmware_modules(src: Path = FIRMWARE, chip: bool = True) -> list[str]:
-    """The package's modules that go to flash ("hearth/app.py", ...): everything, less the
-    simulated HAL on a chip."""
+    """The package's modules that go to flash ("hearth/app.py", ...): a chip's less the
+    simulated HAL (build.SIM_ONLY), the virtual board's less hal/esp32 (CHIP_ONLY)."""
     out = []
     for p in sorted((src / "hearth").rglob("*.py")):
         if "__pycache__" in p.parts:
             continue
         rel = p.relative_to(src).as_posix()
-        if not (chip and is_sim_hal(rel)):
+        if rel not in (SIM_ONLY if chip else CHIP_ONLY):
             out.append(rel)
     return out
 

@@ -39,7 +39,6 @@ package(
         "drivers/switch.py",
         "drivers/thermistor.py",
         "hal/__init__.py",
-        "hal/chips.py",
         "hal/esp32.py",
         "manifest.py",
         "options.py",
