@@ -39,7 +39,7 @@ def test_exec_fs_sha256_softreset_mount(make_board, tmp_path: Path) -> None:
     r = mpremote(port, "fs", "mkdir", ":newdir")
     assert r.returncode == 0, r.stderr
     r = mpremote(port, "exec", "import os; print(sorted(os.listdir('/'))); print(sorted(os.listdir('/pkg/sub')))")
-    assert "['blob.bin', 'newdir', 'pkg']" in r.stdout and "['b.py']" in r.stdout, r.stdout
+    assert "['blob.bin', 'boot.py', 'newdir', 'pkg']" in r.stdout and "['b.py']" in r.stdout, r.stdout
     r = mpremote(port, "fs", "rm", ":blob.bin")
     assert r.returncode == 0, r.stderr
 
