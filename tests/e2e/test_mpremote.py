@@ -77,3 +77,33 @@ def test_ctrl_c_breaks_into_running_main(make_board) -> None:
     vb.power_on()  # main.py now loops forever, as the app does
     r = mpremote(port, "exec", "print('broke in')", timeout=20)
     assert r.returncode == 0 and "broke in" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_vfs_that_does_not_mount_never_reaches_boot_py(make_board) -> None:
+    # As stock MicroPython on an ESP32 (modules/inisetup.py): a vfs partition that is not
+    # blank and does not mount (an image for another size, say) loops in fs_corrupted()
+    # before boot.py could make any output safe.
+    import time
+
+    from host_tools.sim import state as simstate
+    from host_tools.transport.serialport import open_port
+
+    vb = make_board("latch-esp32", "plain")
+    _size, parts = simstate.flash_layout(vb.board)
+    vb.power_off()
+    simstate.write_region(vb.state, parts["vfs"], b"not a filesystem" * 256)
+    ser = open_port(vb.console_path)
+    try:
+        vb.power_on()
+        got = b""
+        end = time.monotonic() + 10
+        while b"appears to be corrupted" not in got and time.monotonic() < end:
+            got += ser.read(4096)
+        assert b"The filesystem appears to be corrupted" in got, got
+        ser.write(b"\x03")  # Ctrl-C leaves the loop, as on a chip
+        end = time.monotonic() + 5
+        while b">>> " not in got and time.monotonic() < end:
+            got += ser.read(4096)
+        assert b">>> " in got
+    finally:
+        ser.close()
