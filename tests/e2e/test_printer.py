@@ -122,9 +122,14 @@ def test_thermistor_open_trips_fault_within_a_second(make_board) -> None:
     with pytest.raises(BoardError) as e:
         c.request("heat", {"c": 32})
     assert e.value.code == "STATE"
+    # the cause is still there: clear refuses and says so (the board stays in FAULT)
+    with pytest.raises(BoardError) as e:
+        c.request("clear")
+    assert e.value.code == "STATE" and "thermistor still reads open" in e.value.message
+    assert c.request("status")["state"] == "FAULT"
     bench(vb).call(op="fault", name="thermistor_open", off=True)
     time.sleep(0.3)
-    assert c.request("clear")["state"] == "SAFE"
+    assert c.request("clear") == {"state": "SAFE", "cleared": True}
     c.close()
 
 

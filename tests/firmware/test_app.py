@@ -136,3 +136,61 @@ def test_role_exception_is_a_fault_not_a_crash():
     app.tick()
     st, body = _answer(con, 5)
     assert st == b"ok" and json.loads(body)["faults"][-1]["code"] == "ROLE_EXC"
+
+
+def test_clear_on_a_safe_board_is_a_no_op_not_internal():
+    # issue 12, defect 7: `clear` with nothing to clear answered INTERNAL (a bug)
+    con = FakeConsole()
+    app = _app(con)
+    assert app.sup.state == "SAFE"
+    con.inbox += _frame(11, "clear")
+    app.tick()
+    st, body = _answer(con, 11)
+    assert st == b"ok", body
+    d = json.loads(body)
+    assert d["state"] == "SAFE" and d["cleared"] is False
+    # READY: also nothing to clear, and nothing changes
+    con.inbox += _frame(12, "run", {"job": 3})
+    app.tick()
+    con.inbox += _frame(13, "clear")
+    app.tick()
+    st, body = _answer(con, 13)
+    assert st == b"ok" and json.loads(body)["cleared"] is False
+    assert app.sup.state == "ACTIVE" and sim.world.pwm[25][1] == 40000
+
+
+def test_clear_in_recovery_is_a_state_error():
+    con = FakeConsole()
+    app = _app(con)
+    con.inbox += _frame(1, "run", {"job": 4})
+    app.tick()
+    sim.world.adc[34] = 1500000
+    app.tick()
+    flash = sim.world.flash
+    sim.world.reset()
+    sim.world.flash = flash
+    con2 = FakeConsole()
+    app2 = _app(con2)
+    assert app2.sup.state == "RECOVERY"
+    con2.inbox += _frame(2, "clear")
+    app2.tick()
+    st, body = _answer(con2, 2)
+    assert st == b"err" and body.startswith(b"STATE"), body
+    assert app2.sup.state == "RECOVERY"
+
+
+def test_clear_refused_while_the_fault_cause_is_still_there():
+    con = FakeConsole()
+    app = _app(con)
+    app.role.cause = "the test fault is still on"
+    app.sup.fault("TEST", None)
+    con.inbox += _frame(3, "clear")
+    app.tick()
+    st, body = _answer(con, 3)
+    assert st == b"err" and body.startswith(b"STATE") and b"still" in body, body
+    assert app.sup.state == "FAULT"
+    app.role.cause = None
+    con.inbox += _frame(4, "clear")
+    app.tick()
+    st, body = _answer(con, 4)
+    assert st == b"ok" and json.loads(body) == {"state": "SAFE", "cleared": True}, body

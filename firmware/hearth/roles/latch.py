@@ -253,6 +253,13 @@ class Latch:
         except Exception:  # noqa: BLE001 - safe() never raises
             pass
 
+    def fault_cause(self):
+        # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
+        lt = self.latch
+        if lt.locked_sw and lt.open_sw:
+            return "both bolt switches still read closed"
+        return None
+
     def _actuate(self, cmd, now):
         self._last_cmd = cmd
         if self.servo is not None:

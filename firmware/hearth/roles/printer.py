@@ -179,6 +179,15 @@ class Printer:
         self.heater.safe()
         self.stepper.safe()
 
+    def fault_cause(self):
+        # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
+        f = self.thermistor.fault
+        if f is not None:
+            return "the thermistor still reads %s" % ("open" if f == "sensor_open" else "shorted")
+        if self.clogged:
+            return "the clog switch still reports a clog"
+        return None
+
     def _temp(self):
         # the nozzle temperature, None without a valid reading
         return self.heater.temp if self.thermistor.fault is None else None
