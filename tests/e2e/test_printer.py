@@ -144,6 +144,8 @@ def _run_job_until_cut(vb, c: BoardClient, job: int, material: str, sp: int) -> 
     c.close()
     rep = bench(vb).call(op="power", arg="fail", holdup_ms=60)
     assert rep["programs"] == 1, rep
+    # every safe output of the board file, stepper DIR included, within the hold-up
+    assert rep["safe_after_ms"] is not None and rep["safe_after_ms"] <= 60, rep
     vb.power_on()
 
 

@@ -12,7 +12,9 @@
 # PWM(pin) without arguments runs 5 kHz at 50 %: 5000 unwanted steps a second).
 # Enable is active-low on these drivers: high = disabled = safe.
 #
-# safe(): no pulses, driver disabled. Never raises, allocates nothing, idempotent.
+# safe(): no pulses, driver disabled, DIR low (the level board files declare safe: a
+# defined pin, not whatever the last move left). Never raises, allocates nothing,
+# idempotent. The next move sets its direction again (set_dir always writes the pin).
 
 _HALF_DUTY = 32768
 
@@ -39,6 +41,10 @@ class Stepper:
             pass
         try:
             self.en_out.value(self._off_level)
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.dir_out.value(0)
         except Exception:  # noqa: BLE001
             pass
 
