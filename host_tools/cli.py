@@ -242,7 +242,8 @@ def build(board: str, target: str, out: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option("--board", default=None, help="Board name (a file in boards/); with --all, virtual boards know theirs.")
-@click.option("--port", "-p", "ports", multiple=True, help="Serial port of a board; repeat for several boards.")
+@click.option("--port", "-p", "ports", multiple=True,
+              help="Serial port of a board; repeat for several boards; `auto`: the one board there is.")
 @click.option("--all", "all_ports", is_flag=True, help="Every board found: ESP32 USB serial ports and running `hearth sim`s.")
 @_target
 @click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
@@ -266,11 +267,21 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
     several boards: the number that failed (at most 125).
     """
     from host_tools.deploy import commands as c
+    from host_tools.ports import PortError, list_virtual, resolve
 
-    plist = list(ports)
-    known: dict[str, str] = {}
+    plist: list[str] = []
+    for p in ports:
+        try:
+            p = resolve(p)  # `auto`: the one board there is, as for every verb
+        except PortError as e:
+            die(str(e))
+        if p not in plist:
+            plist.append(p)
+    # a running `hearth sim` knows its board: no --board needed for it
+    known: dict[str, str] = {v.device: v.board for v in list_virtual() if v.board}
     if all_ports:
-        found, known = c.all_ports()
+        found, found_known = c.all_ports()
+        known.update(found_known)
         plist += [p for p in found if p not in plist]
         if not plist:
             die("--all found no boards: plug one in or start `hearth sim`")
