@@ -255,12 +255,18 @@ def build(board: str, target: str, out: str | None, as_json: bool) -> None:
 @click.option("--frame", type=int, default=128, show_default=True, help="Transfer frame size (bytes).")
 @click.option("--window", type=int, default=2, show_default=True, help="Frames in flight (frame*window <= 256 for an ESP32 UART).")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds of board silence before giving up.")
+@click.option("--force", is_flag=True,
+              help="Flash even a board file for another chip, or another role than the installed one.")
 @_json
 def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
           base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
-          timeout: float, as_json: bool) -> None:
+          timeout: float, force: bool, as_json: bool) -> None:
     """Flash boards: build, send only the files that differ, verify every hash on the board,
     write the manifest last, reset, check `hello` reports the new build.
+
+    A board file whose chip differs from the board's, or whose role differs from the
+    installed board file's, is refused before anything is written (--force overrides;
+    the firmware still drives no pin of a board file for another chip).
 
     \b
     Exit code: 0 ok; one board: 1 a check failed, 2 usage or connection error;
@@ -304,7 +310,7 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
                 load_board(board)
             except SimError as e:
                 die(str(e))
-        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout))
+        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout, force))
     except c.UsageError as e:
         die(str(e))
 

@@ -56,6 +56,13 @@ class App:
                 self.problems.append(err)
             board = loaded
         assert board is not None
+        from hearth.safe_boot import wrong_chip
+
+        why = wrong_chip(board)
+        if why:
+            # Another chip's pin numbers are other wires here: run no role, touch no pin.
+            self.problems.append(why)
+            board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
         self.board = board
         self.role_name = board.get("role")
         # Import role modules first: they register their config sections.

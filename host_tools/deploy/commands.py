@@ -46,7 +46,8 @@ def build_summary(path: Path, man: Manifest) -> str:
 
 # ---- flash --------------------------------------------------------------------------------
 def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str], target: str,
-                build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float) -> int:
+                build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float,
+                force: bool = False) -> int:
     from host_tools.deploy.multi import Job, exit_code, flash_many
 
     builds: dict[tuple[str, str], Path] = {}
@@ -100,7 +101,7 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
                 prog.update(tasks[i], phase=phase)
 
         t0 = time.monotonic()
-        results = flash_many(jobs, on, frame=frame, window=window, timeout=timeout)
+        results = flash_many(jobs, on, frame=frame, window=window, timeout=timeout, force=force)
         wall = time.monotonic() - t0
     if as_json:
         click.echo(json.dumps({"ok": all(r.ok for r in results), "seconds": round(wall, 3),

@@ -202,3 +202,41 @@ def test_firmware_tests_run_on_the_board_with_a_per_test_timeout(make_board, lat
                        capture_output=True, text=True, timeout=120)
     d = json.loads(p.stdout)
     assert p.returncode == 0 and d["failed"] == 0 and d["passed"] > 0, p.stdout + p.stderr
+
+
+def test_flash_refuses_a_board_file_for_another_board(make_board, latch_build, tmp_path) -> None:
+    # issue 12, defect 3: the latch's board file went onto a printer (ESP32-S3), which
+    # then drove the printer's clog-switch pin and stepper DIR and crashed on boot
+    out, _ = latch_build
+    vb = make_board("printer-s3")
+    port = vb.console_path
+    r = flash_build(out, port)  # a blank board: its chip says no
+    assert not r.ok and r.code == 1 and "esp32s3" in r.message and "--force" in r.message, r.message
+    _, _, files = _board_state(port)
+    assert "board.json" not in files and "main.py" not in files  # nothing was written
+    pb, _ = build("printer-s3", "sim", tmp_path / "printer")
+    assert flash_build(pb, port).ok
+    p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", port, "--json"],
+                       capture_output=True, text=True, timeout=120)
+    d = json.loads(p.stdout)
+    assert p.returncode == 1 and "refused" in d["boards"][0]["message"], p.stdout + p.stderr
+    assert "printer-s3" in d["boards"][0]["message"]  # says which board file is its own
+    from host_tools.protocol import BoardClient
+
+    c = BoardClient(port)
+    try:
+        h = c.request("hello", timeout=0.5, retries=20)
+    finally:
+        c.close()
+    assert h["board"] == "printer-s3" and h["state"] == "SAFE"
+    # --force writes it; the firmware then drives none of this chip's pins with it
+    p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", port, "--force", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0, p.stdout
+    vb.power_off()
+    vb.power_on()
+    problem, app_running, files = _board_state(port)
+    assert "board.json" in files and not app_running and problem is not None
+    assert "esp32s3" in problem and "latch-esp32" in problem, problem
+    st = bench(vb).call(op="state")["state"]
+    assert st["outputs"] == {} and st["pwm"] == {}, st

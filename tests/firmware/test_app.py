@@ -194,3 +194,43 @@ def test_clear_refused_while_the_fault_cause_is_still_there():
     app.tick()
     st, body = _answer(con, 4)
     assert st == b"ok" and json.loads(body) == {"state": "SAFE", "cleared": True}, body
+
+
+LATCH_BOARD = {
+    "name": "latch-esp32", "chip": "esp32", "role": "latch",
+    "pins": {"servo": 25, "solenoid": 13, "supply_adc": 34, "hx711_sck": 18, "status_led": 23},
+    "safe_outputs": [{"pin": 25, "level": 0}, {"pin": 13, "level": 0}, {"pin": 18, "level": 0},
+                     {"pin": 23, "level": 0}],
+    "supply": {"divider": 2.0},
+}
+
+
+def test_board_file_for_another_chip_touches_no_pin():
+    # issue 12, defect 3: a latch (esp32) board file on an ESP32-S3 drove the printer's
+    # pins at boot, then crashed on a pin the S3 has no ADC on
+    from hearth import safe_boot
+    sim.world.reset("esp32s3")
+    path = "/tmp/hearth-test-wrong-chip-board.json"
+    with open(path, "w") as f:
+        json.dump(LATCH_BOARD, f)
+    assert safe_boot.run(path) == 0
+    assert sim.world.outputs == {} and sim.world.pwm == {}
+    why = safe_boot.chip_problem
+    assert why and "esp32s3" in why and "latch-esp32" in why, why
+    # the firmware check keeps the reason: main.py does not start the app
+    assert safe_boot.check() == why
+    # the app, started anyway, runs no role and touches no pin; hello says why
+    from hearth.app import App
+    con = FakeConsole()
+    app = App(board=LATCH_BOARD, config_path="/nonexistent/config.json", console=con)
+    assert app.role is None and sim.world.outputs == {} and sim.world.pwm == {}
+    con.inbox += _frame(21, "hello")
+    app.tick()
+    st, body = _answer(con, 21)
+    h = json.loads(body)
+    assert st == b"ok" and h["chip"] == "esp32s3" and h["role"] is None
+    assert any("esp32s3" in p and "esp32" in p for p in h["problems"]), h
+    # and the right chip runs as before
+    sim.world.reset("esp32")
+    assert safe_boot.run(path) == 4 and safe_boot.chip_problem is None
+    assert sim.world.outputs == {25: 0, 13: 0, 18: 0, 23: 0}
