@@ -418,17 +418,22 @@ class Journal:
         return out
 
     # ---- maintenance (power good only) ---------------------------------------------
-    def maintain(self, power_ok):
+    def needs_maintenance(self):
+        """Fewer than `min_free` erased blocks ahead: maintain() has work to do."""
+        return self.writable and self._free_blocks() < self.min_free
+
+    def maintain(self, power_ok, max_erases=None):
         """Reclaim space while power is good: keep `min_free` erased blocks ahead of
         the head by erasing the oldest block, after copying forward the newest
         record of each kind that lives only there. Re-prepares the power-fail slot if
-        it was prepared. Returns the number of blocks erased."""
+        it was prepared. At most `max_erases` blocks (None: as many as needed).
+        Returns the number of blocks erased."""
         if not power_ok or not self.writable:
             return 0
         self._sync()
         p0 = self.programs
         erased = 0
-        for _ in range(self._nb):
+        for _ in range(self._nb if max_erases is None else max_erases):
             nfree = self._free_blocks()
             if nfree >= self.min_free:
                 break
