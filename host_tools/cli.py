@@ -512,12 +512,22 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
 @click.option("--material", default="dark", show_default=True,
               help="Material preset on the board (dark, milk, white, dough, puree).")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
-@click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line.")
+@click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
+              "(FILE must be the job's own file).")
+@click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @_json
-def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, as_json: bool) -> None:
-    """Stream a G-code job FILE to a printer toolhead, with progress and live temperature."""
-    from host_tools.printer import JobError, read_job, stream_job
-    from host_tools.protocol import BoardError, ProtocolError
+def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, keep_hot: bool,
+              as_json: bool) -> None:
+    """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
+
+    \b
+    Any error or refusal ends the job on the board (heater off unless --keep-hot).
+    Ctrl-C holds the job on the board, heater off: `--resume` continues it,
+    `hearth recovery discard` drops it. After a power cut, `--resume` continues from
+    the last line the board recorded (at most about a second of lines before the cut).
+    """
+    from host_tools.printer import JobError, LineRefused, end_job, hold_job, read_job, stream_job
+    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
 
     try:
         lines = read_job(file)
@@ -525,32 +535,69 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
         die(str(e))
     if not lines:
         die(f"{file} has no G-code lines")
-    total = len(lines)
-
-    def progress(j: dict[str, Any]) -> None:
-        if as_json:
-            return
-        t = j.get("temp")
-        tgt = j.get("target")
-        temp = "--" if t is None else f"{t:.1f}"
-        target = "off" if tgt is None else f"{tgt:.1f}"
-        click.echo(f"  line {j.get('done', 0)}/{total}  nozzle {temp} C -> {target}  "
-                   f"danger zone {j.get('danger_zone_s', 0)} s", err=True)
-
+    bar = _JobProgress(len(lines), as_json)
     client = _client(port, 2.0)
-    try:
-        res = stream_job(client, lines, material, job_id=job_id, resume=resume, progress=progress)
-    except BoardError as e:
+    again = f"`hearth print --resume {file} -p {port}`"
+
+    def cleanup(how: Any) -> Any:
+        # Ctrl-C again must not stop the clean-up halfway
+        import signal
+
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        client._fresh = True  # a half-sent frame may sit on the board's line
+        try:
+            return how()
+        except ProtocolError as e:
+            return f"could not reach the board to finish ({e}); its dead-man turns the heater off within 10 s"
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    def fail(msg: str, code: int, what_next: str | None) -> NoReturn:
+        bar.stop()
         if as_json:
-            emit({"error": e.code, "message": e.message}, True)
+            emit({"error": msg, "board": what_next}, True)
         else:
-            click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+            click.secho(f"error: {msg}", fg="red", err=True)
+            if what_next:
+                click.echo(what_next, err=True)
+        sys.exit(code)
+
+    try:
+        res = stream_job(client, lines, material, job_id=job_id, resume=resume, progress=bar.update)
+    except KeyboardInterrupt:
+        bar.stop()
+        held = cleanup(lambda: hold_job(client))
+        if isinstance(held, dict):
+            msg = (f"interrupted: job {held['job']} held on the board after line {held['done']}/{len(lines)}, "
+                   f"heater off; {again} continues it, `hearth recovery discard -p {port}` drops it")
+        elif held is None:
+            msg = "interrupted: no job was running on the board; nothing to hold"
+        else:
+            msg = f"interrupted: {held}"
+        if as_json:
+            emit({"interrupted": True, "held": held if isinstance(held, dict) else None, "message": msg}, True)
+        else:
+            click.echo(msg, err=True)
         sys.exit(EXIT_FAIL)
+    except LineRefused as e:
+        fail(f"{file}: {e}", EXIT_FAIL, cleanup(lambda: end_job(client, keep_hot))
+             + f"; fix line {e.line} of {file} and print again")
+    except BoardError as e:
+        nxt = cleanup(lambda: end_job(client, keep_hot))
+        fail(f"board refused: {e.code} {e.message}", EXIT_FAIL, nxt)
     except JobError as e:
-        die(str(e), EXIT_FAIL)
+        nxt = cleanup(lambda: end_job(client, keep_hot))
+        if "stopped" in str(e) or "ended by the board" in str(e):
+            nxt = f"{nxt}; `hearth diag -p {port}` shows why the board stopped it"
+        fail(str(e), EXIT_FAIL, nxt)
+    except ProtocolTimeout as e:
+        fail(f"lost the board mid-job: {e}", EXIT_USAGE,
+             f"after a power cut or reset the board keeps the job (RECOVERY): {again} continues from the last "
+             f"line it recorded; `hearth recovery show -p {port}` says which")
     except ProtocolError as e:
-        die(str(e))
+        fail(str(e), EXIT_USAGE, f"if the board lost power mid-job, {again} continues it")
     finally:
+        bar.stop()
         client.ser.close()  # _client opened the port; the client does not own it
     if as_json:
         emit(res, True)
@@ -561,6 +608,64 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
         click.echo(f"job {res['job']}: {res['done']}/{res['lines']} lines done"
                    + (f" (resumed at line {res['resumed_at']})" if res["resumed_at"] else "")
                    + f"; nozzle {rng}; danger zone {res['danger_zone_s']} s")
+
+
+class _JobProgress:
+    """Print progress on stderr: a bar with percentage and ETA on a terminal, a line
+    every ~10 s otherwise (logs), nothing with --json."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.total, self.quiet = total, quiet
+        self.console = Console(stderr=True)
+        self.bar: Any = None
+        self.task: Any = None
+        self.t0: float | None = None
+        self.d0 = 0
+        self.last = 0.0
+
+    def _text(self, j: dict[str, Any]) -> str:
+        t, tgt = j.get("temp"), j.get("target")
+        return (f"nozzle {'--' if t is None else f'{t:.1f}'} C -> {'off' if tgt is None else f'{tgt:.1f} C'}, "
+                f"danger zone {j.get('danger_zone_s', 0)} s")
+
+    def update(self, j: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        done = int(j.get("done") or 0)
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0, self.d0 = now, done
+        if self.console.is_terminal:
+            if self.bar is None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TaskProgressColumn,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(TextColumn("job"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                                    TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                    console=self.console, transient=False)
+                self.bar.start()
+                self.task = self.bar.add_task("job", total=self.total, completed=done, info="")
+            self.bar.update(self.task, completed=done, info=self._text(j))
+            return
+        if now - self.last < 10 and done < self.total:
+            return
+        self.last = now
+        rate = (done - self.d0) / (now - self.t0) if now > self.t0 else 0
+        eta = f"{(self.total - done) / rate:.0f} s" if rate > 0 else "--"
+        click.echo(f"  line {done}/{self.total} ({100 * done // self.total}%), ETA {eta}; {self._text(j)}", err=True)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 @diag.command("heater-test")
