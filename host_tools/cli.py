@@ -142,7 +142,9 @@ def _client(port: str, timeout: float) -> Any:
     return BoardClient(ser)
 
 
-def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float) -> None:
+def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float,
+             human: Any = None) -> dict[str, Any]:
+    """Send one command; print the answer (JSON, or `human(answer)` as text) and return it."""
     from host_tools.protocol import BoardError, ProtocolTimeout
 
     client = _client(port, timeout)
@@ -155,10 +157,27 @@ def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, ti
             click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
         sys.exit(EXIT_FAIL)
     except ProtocolTimeout as e:
-        die(str(e))
+        client.ser.close()
+        _no_answer(port, e, as_json)
     finally:
         client.ser.close()  # the client does not own a port it was given: release the lock
-    emit(res, as_json)
+    emit(res, as_json, human(res) if human is not None and not as_json else None)
+    return res
+
+
+def _no_answer(port: str, e: Exception, as_json: bool) -> NoReturn:
+    """The app did not answer: say what the board does instead (REPL, incomplete
+    firmware, another chip's board file) and what to do. Exit 1 when the board was
+    reached (its MicroPython answered), 2 when nothing answered."""
+    from host_tools.transport.replstate import probe
+
+    st = probe(port)
+    if as_json:
+        emit({"error": "NO_APP" if st.at_repl else "NO_ANSWER", "message": st.why, "problem": st.problem}, True)
+        sys.exit(EXIT_FAIL if st.at_repl else EXIT_USAGE)
+    if st.at_repl:
+        die(f"{port}: no answer from the hearth app: {st.why}", EXIT_FAIL)
+    die(f"{e}")
 
 
 _port = click.option("--port", "-p", required=True, callback=resolve_port_callback,
@@ -172,8 +191,14 @@ _timeout = click.option("--timeout", type=float, default=2.0, show_default=True,
 @_json
 @_timeout
 def hello(port: str, as_json: bool, timeout: float) -> None:
-    """Identity: firmware and protocol version, board, role, config hash, reset and recovery state."""
-    _request(port, "hello", None, as_json, timeout)
+    """Identity: firmware and protocol version, board, role, config hash, reset and recovery state.
+
+    When the app does not answer, says what the board does instead: an incomplete
+    firmware (an interrupted flash), a board file for another chip, or the app stopped
+    at the REPL (`hearth reset` starts it again)."""
+    from host_tools.humanize import hello_text
+
+    _request(port, "hello", None, as_json, timeout, hello_text)
 
 
 @main.command()
@@ -182,17 +207,59 @@ def hello(port: str, as_json: bool, timeout: float) -> None:
 @_timeout
 def status(port: str, as_json: bool, timeout: float) -> None:
     """Board state, uptime, supply, loop timing and the role's readings."""
-    _request(port, "status", None, as_json, timeout)
+    from host_tools.humanize import status_text
+
+    _request(port, "status", None, as_json, timeout, status_text)
 
 
 @main.command()
 @_port
 @_json
 @_timeout
-@click.option("--reason", default="host", show_default=True)
+@click.option("--reason", default="host", show_default=True, help="Logged with the ESTOP fault record.")
 def estop(port: str, as_json: bool, timeout: float, reason: str) -> None:
-    """Emergency stop: every output safe now, the board goes to FAULT."""
-    _request(port, "estop", {"reason": reason}, as_json, timeout)
+    """Emergency stop: every output safe now and any job aborted.
+
+    \b
+    READY or ACTIVE: the board goes to SAFE (the job is dropped, not held).
+    FAULT, RECOVERY, POWERFAIL: outputs are already safe; the state stays.
+    An ESTOP record goes into the fault log. To use the board again just send a
+    command that needs it (a job, `heat`): nothing needs clearing."""
+    _request(port, "estop", {"reason": reason}, as_json, timeout,
+             lambda r: f"emergency stop: outputs safe, board {r.get('state')}")
+
+
+@main.command()
+@_port
+@_json
+@click.option("--hard", is_flag=True, help="A chip reset (machine.reset(), or the EN pulse on RTS when the "
+              "REPL does not answer) instead of a soft reset.")
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="Seconds to wait for the app to answer.")
+def reset(port: str, as_json: bool, hard: bool, timeout: float) -> None:
+    """Restart the board's app: after mpremote (which leaves it stopped at the REPL), a
+    stuck board, or to apply what a reboot applies.
+
+    A soft reset (default) interrupts the app (outputs safe), then runs boot.py and
+    main.py as after power-on; an interrupted job or a held payload comes back in
+    RECOVERY, as after any reset. Exit 0 once `hello` answers again."""
+    from host_tools.commands_tech import wait_back
+    from host_tools.transport.replstate import hard_reset, probe, soft_reset
+    from host_tools.transport.serialport import PortError
+
+    try:
+        how = hard_reset(port) if hard else (soft_reset(port) or "soft reset")
+    except PortError as e:
+        die(str(e))
+    h = wait_back(port, None, timeout)
+    if h is None:
+        st = probe(port)
+        if as_json:
+            emit({"reset": how, "hello": None, "message": st.why}, True)
+            sys.exit(EXIT_FAIL if st.at_repl else EXIT_USAGE)
+        die(f"{port}: reset ({how}), but the app does not answer: {st.why}", EXIT_FAIL if st.at_repl else EXIT_USAGE)
+    emit({"reset": how, "hello": h}, as_json,
+         f"{port}: {how}; the app answers: {h.get('board')} state {h.get('state')}"
+         + (" (RECOVERY: `hearth recovery show`)" if h.get("state") == "RECOVERY" else ""))
 
 
 @main.command()

@@ -149,7 +149,7 @@ def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json:
     if port is None:
         die("the report needs --port PORT (or --port auto); `hearth diag --help` lists the tests")
     from host_tools.diag import collect, evaluate, render
-    from host_tools.protocol import ProtocolError
+    from host_tools.protocol import ProtocolError, ProtocolTimeout
 
     host_cfg = None
     if config_file:
@@ -169,13 +169,45 @@ def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json:
             except ProtocolError as e:
                 rep.add("identity", "config_match", "warn", None, f"cannot read the board's config: {e}")
                 host_cfg = None
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _app_silent(port, e, as_json)
     except ProtocolError as e:
         die(f"{e}")
     finally:
         client.ser.close()
     evaluate(rep, host_cfg, board_cfg, config_file or "")
-    emit(rep.as_dict(), as_json, render(rep))
+    emit(rep.as_dict(), as_json, _colour(render(rep)))
     sys.exit(EXIT_OK if rep.passed else EXIT_FAIL)
+
+
+def _app_silent(port: str, e: Exception, as_json: bool) -> NoReturn:
+    """The report when the app does not answer: FAIL with what the board does instead
+    (an incomplete firmware, another chip's board file, the app stopped at the REPL)."""
+    from host_tools.diag import Report, render
+    from host_tools.transport.replstate import probe
+
+    st = probe(port)
+    if not st.at_repl:
+        die(f"{e}")
+    rep = Report(port)
+    rep.add("identity", "firmware", "fail", st.problem, st.why)
+    emit(rep.as_dict(), as_json, _colour(render(rep)))
+    sys.exit(EXIT_FAIL)
+
+
+def _colour(text: str) -> str:
+    """diag's verdicts in colour (click drops the colour when the output is not a terminal)."""
+    colours = {"FAIL": "red", "WARN": "yellow", "ok  ": "green", "PASS": "green"}
+    out = []
+    for line in text.splitlines():
+        head = line[:6].strip()
+        if line.startswith("  ") and line[2:6] in colours:
+            line = "  " + click.style(line[2:6], fg=colours[line[2:6]], bold=line[2:6] != "ok  ") + line[6:]
+        elif head.startswith(("PASS", "FAIL")):
+            line = click.style(line, fg=colours[head[:4]], bold=True)
+        out.append(line)
+    return "\n".join(out)
 
 
 @diag.command("tests")

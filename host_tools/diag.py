@@ -441,7 +441,8 @@ def _latch(rep: Report, r: dict[str, Any]) -> None:
 def render(rep: Report) -> str:
     marks = {"ok": "ok  ", "info": "    ", "warn": "WARN", "fail": "FAIL"}
     h = rep.hello
-    lines = [f"hearth diag {rep.port}: {h.get('board')} ({h.get('role')}), fw {h.get('fw')}, proto {h.get('proto')}"]
+    lines = [f"hearth diag {rep.port}: {h.get('board')} ({h.get('role')}), fw {h.get('fw')}, proto {h.get('proto')}"
+             if h else f"hearth diag {rep.port}: the hearth app does not answer"]
     group = None
     for c in rep.checks:
         if c.group != group:

@@ -551,7 +551,12 @@ def _check_hello(port: str, man: Manifest, res: FlashResult) -> None:
     try:
         h = client.request("hello", None, timeout=0.4, retries=25)
     except ProtocolError as e:
-        raise FlashError(f"flashed and verified, but the app does not answer `hello`: {e}") from e
+        client.close()
+        from host_tools.transport.replstate import probe
+
+        st = probe(port)
+        raise FlashError(f"flashed and verified, but the app does not answer `hello`: "
+                         f"{st.why if st.at_repl else e}") from e
     finally:
         client.close()
     res.hello = h

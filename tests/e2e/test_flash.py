@@ -90,6 +90,16 @@ def test_interrupted_flash_boots_safe_then_completes(make_board, latch_build) ->
     assert "mid-transfer" in res.message or "hearth flash" in res.message, res.message
 
     vb.power_on()
+    # hello and diag say so (issue 12), not just "no answer"
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+
+    r = CliRunner().invoke(main, ["hello", "--port", vb.console_path, "--timeout", "0.5"])
+    assert r.exit_code == 1 and "incomplete firmware" in r.stderr and "hearth flash" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["diag", "--port", vb.console_path, "--timeout", "0.5", "--json"])
+    rep = json.loads(r.stdout)
+    assert r.exit_code == 1 and rep["result"] == "FAIL" and "incomplete firmware" in rep["reasons"][0], r.output
     problem, app_running, files = _board_state(vb.console_path)
     assert problem and not app_running, (problem, files)
     assert "manifest.json" not in files
