@@ -281,6 +281,108 @@ def call(port: str, as_json: bool, timeout: float, command: str, args_json: str 
     _request(port, command, args, as_json, timeout)
 
 
+# ---- recovery -------------------------------------------------------------------------------
+@main.group()
+def recovery() -> None:
+    """What a board in RECOVERY holds (an interrupted print job, a payload the latch held
+    when it stopped), in words; resume or discard it. The board's token is handled here."""
+
+
+def _recovery_state(client: Any, timeout: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(hello, the role's record of the interrupted run or None)."""
+    h = client.request("hello", None, timeout=timeout)
+    detail = None
+    if h.get("recovery"):
+        if h.get("role") == "printer":
+            detail = client.request("job", None, timeout=timeout).get("recovered")
+        elif h.get("role") == "latch":
+            detail = (client.request("status", None, timeout=timeout).get("role") or {}).get("recovered")
+    return h, detail
+
+
+@recovery.command("show")
+@_port
+@_json
+@_timeout
+def recovery_show(port: str, as_json: bool, timeout: float) -> None:
+    """The recovery record in words: what was interrupted, how, where, and what to do."""
+    from host_tools.humanize import recovery_text
+    from host_tools.protocol import ProtocolError, ProtocolTimeout
+
+    client = _client(port, timeout)
+    try:
+        h, detail = _recovery_state(client, timeout)
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _no_answer(port, e, as_json)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.ser.close()
+    emit({"board": h.get("board"), "role": h.get("role"), "state": h.get("state"), "recovery": h.get("recovery"),
+          "detail": detail}, as_json, recovery_text(h, detail))
+
+
+def _recovery_act(port: str, what: str, as_json: bool, timeout: float) -> None:
+    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
+
+    client = _client(port, timeout)
+    try:
+        h = client.request("hello", None, timeout=timeout)
+        rec = h.get("recovery")
+        if h.get("state") != "RECOVERY" or not rec:
+            emit({"state": h.get("state"), what: False}, as_json, f"nothing to {what}: the board is {h.get('state')}")
+            sys.exit(EXIT_OK if what == "discard" else EXIT_FAIL)
+        if what == "resume" and h.get("role") == "printer" and rec.get("job"):
+            die(f"print job {rec['job']} resumes with its file, which streams the rest: "
+                f"`hearth print --resume FILE -p {port}`")
+        res = client.request(what, {"token": rec["token"]}, timeout=timeout)
+        st = client.request("hello", None, timeout=timeout).get("state")
+    except BoardError as e:
+        client.ser.close()
+        if as_json:
+            emit({"error": e.code, "message": e.message}, True)
+        else:
+            click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+        sys.exit(EXIT_FAIL)
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _no_answer(port, e, as_json)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.ser.close()
+    if h.get("role") == "printer" and rec.get("job"):
+        text = f"print job {rec['job']} discarded (food and HACCP record as the board kept them); board {st}"
+    elif h.get("role") == "latch":
+        text = (f"{'resumed' if what == 'resume' else 'discarded'}: board {st}"
+                + ("; the latch stays locked and records a payload again if it still holds one"
+                   if what == "discard" else ""))
+    else:
+        text = f"{what}: board {st}"
+    emit({"state": st, what: True, "record": res}, as_json, text)
+
+
+@recovery.command("resume")
+@_port
+@_json
+@_timeout
+def recovery_resume(port: str, as_json: bool, timeout: float) -> None:
+    """Resume what the board holds (checked on the board). A print job resumes with its
+    file: `hearth print --resume FILE`; a latch must read locked."""
+    _recovery_act(port, "resume", as_json, timeout)
+
+
+@recovery.command("discard")
+@_port
+@_json
+@_timeout
+def recovery_discard(port: str, as_json: bool, timeout: float) -> None:
+    """Drop the interrupted run: the board leaves RECOVERY for READY, outputs stay safe.
+    Nothing to discard is not an error."""
+    _recovery_act(port, "discard", as_json, timeout)
+
+
 # ---- deploy ---------------------------------------------------------------------------------
 _target = click.option(
     "--target", default="auto", show_default=True,

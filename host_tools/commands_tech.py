@@ -355,8 +355,10 @@ def _push(port: str, data: dict[str, Any], reboot: bool, timeout: float, as_json
         out["problems"] = h.get("problems")
         out["state"] = h.get("state")
         if h.get("state") == "RECOVERY" and not as_json:
-            click.echo(f"note: the board rebooted into RECOVERY ({h.get('recovery')}): a held payload or an "
-                       "interrupted job survives a reset; `hearth call resume|discard` with its token", err=True)
+            from host_tools.humanize import recovery_line
+
+            click.echo(f"note: the board rebooted into RECOVERY: {recovery_line(h.get('recovery') or {}, h.get('role'))}"
+                       f"; `hearth recovery show -p {port}` says more", err=True)
     else:
         out["applied"] = False
     emit(out, as_json, f"config {res.get('hash')} saved on the board"

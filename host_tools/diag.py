@@ -248,7 +248,11 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
     if st in ("READY", "SAFE", "ACTIVE"):
         rep.add("state", "board_state", "ok", st)
     elif st == "RECOVERY":
-        rep.add("state", "board_state", "warn", st, "an interrupted job waits for `resume` or `discard`")
+        rec = s.get("recovery") or h.get("recovery") or {}
+        what = (f"interrupted print job {rec.get('job')} waits" if h.get("role") == "printer" and rec.get("job")
+                else "the latch held a payload when it stopped; it stays locked" if rec.get("held")
+                else "the board waits")
+        rep.add("state", "board_state", "warn", st, f"{what}: `hearth recovery show` (then resume or discard)")
     elif st == "FAULT":
         why = FAULT_WHY.get(str(code), "")
         rep.add("state", "board_state", "fail", st, f"board in FAULT ({code or 'no fault code'})"
@@ -258,7 +262,12 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
     else:
         rep.add("state", "board_state", "warn", st, "unexpected state")
     rec = s.get("recovery")
-    rep.add("state", "recovery", "warn" if rec else "ok", rec, "" if not rec else json.dumps(rec)[:200])
+    if rec:
+        from host_tools.humanize import recovery_line
+
+        rep.add("state", "recovery", "warn", rec, recovery_line(rec, h.get("role")))
+    else:
+        rep.add("state", "recovery", "ok", rec)
     codes = [f.get("code", "?") if isinstance(f, dict) else str(f) for f in rep.faults]
     if codes:
         rep.add("state", "fault_log", "warn", len(codes), "logged: " + ", ".join(codes[-8:]))
