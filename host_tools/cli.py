@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.commands_tech import diag, register_tech, resolve_port_callback
+from host_tools.commands_tech import confirm, diag, register_tech, resolve_port_callback, yes_option
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -571,22 +571,36 @@ def _await_latch(fc: Any, port: str, compid: int) -> Any:
 
 @diag.command("latch-cycle")
 @_mav_port
+@click.option("--port", "-p", default=None, callback=resolve_port_callback,
+              help="The latch's console: checked first for a payload and the board state.")
 @_mav_baud
 @_mav_ids[0]
 @_mav_ids[1]
 @click.option("--cycles", "-n", type=int, default=10, show_default=True, help="Open/lock cycles to run.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each motion.")
+@click.option("--with-payload", is_flag=True, help="Run even with a payload in the latch (it will open).")
+@yes_option
 @_json
-def latch_cycle(mav_port: str, baud: int, sysid: int, compid: int, cycles: int, timeout: float, as_json: bool) -> None:
+def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: int, cycles: int, timeout: float,
+                with_payload: bool, yes: bool, as_json: bool) -> None:
     """Run N verified open/lock cycles of a payload latch over MAVLink, with timings.
 
     Each cycle: arm, RELEASE (ACCEPTED only when the open switch confirms), GRAB
-    (ACCEPTED only when the lock switch confirms). THE LATCH OPENS: take the parcel
-    off first. Exit 1 if any cycle failed."""
+    (ACCEPTED only when the lock switch confirms). THE LATCH OPENS: it asks first
+    (--yes: do not ask), and with --port it reads the latch first: a payload in the
+    latch is refused unless --with-payload, a board in RECOVERY always (`hearth
+    recovery show`). Without --port it cannot see a payload: --with-payload is then
+    required. Exit 1 if any cycle failed, 2 if refused."""
     from host_tools.latch import STATES, run_cycles
 
     if cycles < 1:
         die("--cycles must be at least 1")
+    confirm("latch-cycle", "THE LATCH OPENS: take the parcel off first", yes)
+    if port is None and not with_payload:
+        die("latch-cycle cannot see a payload over MAVLink: pass --port (the latch's console) so it checks, "
+            "or --with-payload to let the latch open whatever it holds")
+    if port is not None:
+        _latch_may_cycle(port, with_payload)
     fc = _fc(mav_port, baud, sysid, compid)
     try:
         hb = _await_latch(fc, mav_port, compid)
@@ -612,6 +626,29 @@ def latch_cycle(mav_port: str, baud: int, sysid: int, compid: int, cycles: int, 
             click.secho(f"FAILED {f}", fg="red")
         click.echo(f"{res['ok']}/{cycles} releases confirmed by the open switch")
     sys.exit(EXIT_FAIL if res["failures"] else EXIT_OK)
+
+
+def _latch_may_cycle(port: str, with_payload: bool) -> None:
+    """Refuse (exit 2) a latch in RECOVERY (arming would be its resume), or holding a
+    payload unless with_payload."""
+    from host_tools.protocol import ProtocolError
+
+    client = _client(port, 2.0)
+    try:
+        h = client.request("hello", None, timeout=2.0)
+        lt = client.request("latch", None, timeout=2.0) if h.get("role") == "latch" else {}
+    except ProtocolError as e:
+        die(f"cannot read the latch on {port}: {e}")
+    finally:
+        client.ser.close()
+    if h.get("role") != "latch":
+        die(f"{port} is a {h.get('role')} board, not a payload latch")
+    if h.get("state") == "RECOVERY":
+        die("the board is in RECOVERY (it held a payload when it stopped): latch-cycle will not be its resume; "
+            "`hearth recovery show`, then resume or discard it")
+    if (lt.get("payload") or lt.get("held")) and not with_payload:
+        grams = f" ({lt['grams']} g)" if lt.get("grams") is not None else ""
+        die(f"the latch holds a payload{grams}: take it off first, or pass --with-payload to open it anyway")
 
 
 @diag.command("mavlink")
@@ -843,17 +880,31 @@ class _JobProgress:
 @click.option("--seconds", type=float, default=120.0, show_default=True, help="How long to record (real time).")
 @click.option("--interval", type=float, default=0.5, show_default=True, help="Seconds between samples.")
 @click.option("--out", default="heater-test", show_default=True, help="Output path without extension: OUT.csv, OUT.png.")
+@yes_option
 @_json
-def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, as_json: bool) -> None:
-    """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot."""
-    from host_tools.printer import JobError, heater_test, plot, step_metrics, write_csv
+def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, yes: bool,
+                     as_json: bool) -> None:
+    """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot.
+
+    THE NOZZLE HEATS: it asks first (--yes: do not ask). A step response is judged
+    from ambient: it warns when the nozzle starts warmer than the board's model
+    ambient (printer.model_ambient_c) by more than a few degrees."""
+    from host_tools.printer import AMBIENT_BAND_C, JobError, heater_test, plot, step_metrics, write_csv
     from host_tools.protocol import BoardError, ProtocolError
 
+    confirm("heater-test", f"THE NOZZLE HEATS to {setpoint:g} C", yes)
     client = _client(port, 2.0)
+    warning = None
     try:
         h = client.hello()
         if h.get("role") != "printer":
             die(f"{port} is a {h.get('role')} board, not a printer toolhead")
+        t0 = (client.status().get("role") or {}).get("temp")
+        amb = client.request("config_get", {"section": "printer"}).get("config", {}).get("model_ambient_c")
+        if isinstance(t0, (int, float)) and isinstance(amb, (int, float)) and t0 > amb + AMBIENT_BAND_C:
+            warning = (f"the nozzle starts at {t0:.1f} C, not at ambient (~{amb:.0f} C): rise and settle times are "
+                       "not those of a cold start; let it cool (`hearth status`) and run again to compare")
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
 
         def progress(s: dict[str, Any]) -> None:
             if not as_json and int(s["t_s"] / interval) % max(1, int(5 / interval)) == 0:
@@ -876,6 +927,8 @@ def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float
     csv_path = write_csv(samples, base.with_suffix(".csv"))
     png_path = plot(samples, setpoint, base.with_suffix(".png"), f"{h.get('board')}: step to {setpoint:g} C")
     res = {"csv": str(csv_path), "png": str(png_path), **step_metrics(samples, setpoint)}
+    if warning:
+        res["warning"] = warning
     emit(res, as_json, "\n".join(f"{k:>12}: {v}" for k, v in res.items()))
 
 

@@ -84,6 +84,20 @@ def wait_back(port: str, want_hash: str | None, timeout: float = 20.0) -> dict[s
     return None
 
 
+def confirm(name: str, hazard: str, yes: bool) -> None:
+    """Before anything moves or heats: ask (default no), unless --yes. No terminal and
+    no --yes: refuse (exit 2), nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        die(f"{name}: {hazard}. Not confirmed (no terminal): pass --yes to run it unattended")
+    if not click.confirm(f"{name}: {hazard}. Go ahead?", default=False):
+        die("not confirmed: nothing was done")
+
+
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+
+
 # ---- ports --------------------------------------------------------------------------------
 @click.command("ports")
 @click.option("--probe", is_flag=True, help="Ask each likely board for `hello` (short timeout).")
@@ -255,11 +269,8 @@ def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None,
             client.ser.close()
         if role not in t.roles:
             die(f"{name} is for {'/'.join(t.roles)} boards; {port} is a {role} board")
-    if t.hazard and not yes:
-        if not sys.stdin.isatty():
-            die(f"{name}: {t.hazard}. Not confirmed (no terminal): pass --yes to run it unattended")
-        if not click.confirm(f"{name}: {t.hazard}. Go ahead?", default=False):
-            die("not confirmed: nothing was done")
+    if t.hazard:
+        confirm(name, t.hazard, yes)
     if t.subcommand:
         parent = ctx.parent
         assert parent is not None
@@ -267,9 +278,12 @@ def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None,
         sub = parent.command.get_command(parent, t.subcommand)
         if sub is None:
             die(f"{name}: `hearth diag {t.subcommand}` is not installed")
-        args = ([f"--port={port}"] if port and any(o.name == "port" for o in sub.params) else []) + list(extra)
-        if as_json and any(o.name == "as_json" for o in sub.params):
+        has = {o.name for o in sub.params}
+        args = ([f"--port={port}"] if port and "port" in has else []) + list(extra)
+        if as_json and "as_json" in has:
             args.append("--json")
+        if t.hazard and "yes" in has:
+            args.append("--yes")  # confirmed once, here
         sub.main(args=args, prog_name=f"hearth diag {t.subcommand}", standalone_mode=True)
         return
     assert t.run is not None

@@ -20,6 +20,7 @@ from typing import Any
 from host_tools.protocol import BoardClient, BoardError
 
 MAX_JOB_LINE = 96  # the board's limit (firmware core/gcode.py)
+AMBIENT_BAND_C = 3.0  # heater-test: a nozzle warmer than model ambient + this is not a cold start
 
 
 class JobError(Exception):
@@ -253,15 +254,17 @@ def plot(samples: list[dict[str, Any]], setpoint: float, path: str | Path, title
     t0 = pts[0]["uptime_ms"] / 1000.0 if pts else 0.0
     t = [s["uptime_ms"] / 1000.0 - t0 for s in pts]
     fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(8, 5), height_ratios=[3, 1])
-    ax.plot(t, [s["temp_c"] for s in pts], label="nozzle (thermistor)")
+    ax.plot(t, [s["temp_c"] for s in pts], label="nozzle temperature (thermistor)")
     ax.axhline(setpoint, color="k", lw=0.8, ls="--", label=f"setpoint {setpoint:g} °C")
-    ax.axhspan(setpoint - 0.5, setpoint + 0.5, color="g", alpha=0.12, label="±0.5 °C")
-    ax.set_ylabel("°C")
+    ax.axhspan(setpoint - 0.5, setpoint + 0.5, color="g", alpha=0.12, label="setpoint ±0.5 °C")
+    ax.set_ylabel("temperature (°C)")
     ax.legend(loc="lower right")
     ax.set_title(title or f"heater step response to {setpoint:g} °C")
-    ax2.plot(t, [s["duty"] or 0.0 for s in pts], color="tab:red")
-    ax2.set_ylabel("duty")
-    ax2.set_xlabel("board time, s")
+    ax2.plot(t, [100.0 * (s["duty"] or 0.0) for s in pts], color="tab:red", label="heater duty")
+    ax2.set_ylim(-5, 105)
+    ax2.set_ylabel("heater duty (%)")
+    ax2.set_xlabel("time since the step (s, board clock)")
+    ax2.legend(loc="upper right")
     fig.tight_layout()
     p = Path(path)
     fig.savefig(p, dpi=100)

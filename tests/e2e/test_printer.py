@@ -231,7 +231,7 @@ def test_cli_heater_test(make_board, tmp_path) -> None:
     c.close()
     # 20x: 3 s real = 60 s of board time
     out = tmp_path / "step"
-    r = CliRunner().invoke(main, ["diag", "heater-test", "--port", vb.console_path, "--setpoint", "32",
+    r = CliRunner().invoke(main, ["diag", "heater-test", "--port", vb.console_path, "--yes", "--setpoint", "32",
                                   "--seconds", "3", "--interval", "0.1", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
