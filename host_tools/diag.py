@@ -160,6 +160,11 @@ def collect(client: Any, port: str, timeout: float = 2.0) -> Report:
         rep.faults = []
     if rep.hello.get("role") == "printer":
         _printer_extra(client, rep, timeout)
+    elif rep.hello.get("role") == "latch":
+        try:
+            rep.config["latch"] = client.request("config_get", {"section": "latch"}, timeout=timeout).get("config", {})
+        except ProtocolError:  # firmware without config commands: not judged
+            pass
     return rep
 
 
@@ -196,6 +201,7 @@ def evaluate(rep: Report, host_config: dict[str, Any] | None = None, board_confi
     _identity(rep, h, bf, host_config, board_config, config_name)
     _board_state(rep, h, s)
     _platform(rep, s, bf)
+    _config(rep)
     role = s.get("role") or {}
     if h.get("role") == "printer":
         _printer(rep, role, bf)
@@ -273,6 +279,20 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
         rep.add("state", "fault_log", "warn", len(codes), "logged: " + ", ".join(codes[-8:]))
     else:
         rep.add("state", "fault_log", "ok", 0, "empty")
+
+
+def _config(rep: Report) -> None:
+    """The running config of the role's section: values that contradict each other."""
+    if not rep.config:
+        return
+    from host_tools.config_host import consistency
+
+    problems = consistency(rep.config)
+    if problems:
+        rep.add("identity", "config", "fail", len(problems),
+                "contradictory config: " + "; ".join(problems) + " (`hearth config set` to fix)")
+    else:
+        rep.add("identity", "config", "ok", None, "consistent")
 
 
 def _platform(rep: Report, s: dict[str, Any], bf: dict[str, Any]) -> None:

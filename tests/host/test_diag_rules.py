@@ -109,3 +109,20 @@ def test_link_lost_only_after_one_was_heard() -> None:
     rep = _latch({"link": False, "rx_bytes": 42})
     assert any(r.startswith("fc_link: flight controller link lost") for r in _reasons(rep)), _reasons(rep)
     assert _latch({"link": True, "rx_bytes": 42}).passed
+
+
+def test_contradictory_config_on_the_board_flagged() -> None:
+    # issue 12: a board (older firmware, or a file copied by hand) running values that
+    # contradict each other
+    role = {"temp": 22.0, "target": None, "duty": 0.0, "fault": None}
+    rep = Report("test")
+    rep.hello = {"proto": 1, "board": "printer-s3", "role": "printer", "reset_cause": "power_on"}
+    rep.status = {"state": "SAFE", "role": role, "supply_mv": 12000, "power_ok": True}
+    rep.config["printer"] = {**PRINTER_CFG, "max_c": 70.0, "dark_c": 32.0, "dark_min_c": 30.0, "dark_max_c": 79.0}
+    evaluate(rep)
+    c = _check(rep, "config")
+    assert not rep.passed and c.verdict == "fail" and "printer.dark_max_c=79.0 is above printer.max_c=70.0" in c.detail
+    rep.checks.clear()
+    rep.config["printer"]["dark_max_c"] = 34.0
+    evaluate(rep)
+    assert rep.passed and _check(rep, "config").verdict == "ok"

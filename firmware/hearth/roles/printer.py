@@ -93,7 +93,30 @@ for _m in MATERIALS:
     SCHEMA[_m + "_min_c"] = ("float", _mn, 0.0, 80.0, "C")
     SCHEMA[_m + "_max_c"] = ("float", _mx, 0.0, 80.0, "C")
     SCHEMA[_m + "_dz_min"] = ("int", _dz, 0, 1440, "min")
-configmod.register("printer", SCHEMA)
+
+
+def check_config(c):
+    # Values each in bounds that contradict each other (the host's config_host.consistency
+    # says the same): None, or the first problem.
+    if c["min_setpoint_c"] >= c["max_c"]:
+        return "inconsistent: printer.min_setpoint_c=%s is not below printer.max_c=%s" % (
+            c["min_setpoint_c"], c["max_c"])
+    if c["danger_lo_c"] >= c["danger_hi_c"]:
+        return "inconsistent: printer.danger_lo_c=%s is not below printer.danger_hi_c=%s" % (
+            c["danger_lo_c"], c["danger_hi_c"])
+    for m in MATERIALS:
+        lo, sp, hi = c[m + "_min_c"], c[m + "_c"], c[m + "_max_c"]
+        if hi > c["max_c"]:
+            return "inconsistent: printer.%s_max_c=%s is above printer.max_c=%s" % (m, hi, c["max_c"])
+        if lo > hi:
+            return "inconsistent: printer.%s_min_c=%s is above printer.%s_max_c=%s" % (m, lo, m, hi)
+        if not lo <= sp <= hi:
+            return "inconsistent: printer.%s_c=%s is outside printer.%s_min_c..%s_max_c (%s..%s)" % (
+                m, sp, m, m, lo, hi)
+    return None
+
+
+configmod.register("printer", SCHEMA, check_config)
 
 _WALL_EPOCH = 946684800  # 2000-01-01 in Unix seconds
 
