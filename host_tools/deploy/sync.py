@@ -233,7 +233,8 @@ while 1:
 
 
 class FlashError(Exception):
-    """A flash did not complete. `code` 1: the board or a check failed; 2: connection."""
+    """A flash did not complete. `code` 1: the board or a check failed; 2: usage or a
+    lost connection (the board stopped answering mid-flash)."""
 
     def __init__(self, msg: str, code: int = 1) -> None:
         super().__init__(msg)
@@ -396,7 +397,7 @@ class _Agent:
             raise FlashError(f"{self.r.name}: the board failed writing {path}: {rest[1:].decode(errors='replace').strip()}")
         raise FlashError(
             f"{self.r.name}: the board stopped taking {path} mid-transfer (reset or power loss?): "
-            f"{rest[:200]!r}. It boots safe with an incomplete firmware; run `hearth flash` again."
+            f"{rest[:200]!r}. It boots safe with an incomplete firmware; run `hearth flash` again.", 2
         )
 
 
@@ -455,8 +456,9 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
     except FlashError as e:
         res.message, res.code = str(e), e.code
     except ReplError as e:
+        # the board stopped answering (reset, power loss, cable): a connection error
         res.message = f"{e}. If the board reset or lost power mid-flash it boots safe (incomplete firmware): run `hearth flash` again."
-        res.code = 1
+        res.code = 2
     except (BuildError, OSError) as e:
         res.message, res.code = str(e), 2
     finally:

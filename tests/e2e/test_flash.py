@@ -86,7 +86,7 @@ def test_interrupted_flash_boots_safe_then_completes(make_board, latch_build) ->
 
     res = flash_build(out, vb.console_path, progress=progress, timeout=2.0)
     assert cut.is_set()
-    assert not res.ok and res.code == 1
+    assert not res.ok and res.code == 2  # a lost connection (issue 12: as documented)
     assert "mid-transfer" in res.message or "hearth flash" in res.message, res.message
 
     vb.power_on()
@@ -124,7 +124,7 @@ def test_board_reset_mid_transfer_is_a_clear_failure(make_board, latch_build) ->
             threading.Thread(target=lambda: (vb.power_off(), vb.power_on()), daemon=True).start()
 
     res = flash_build(out, vb.console_path, progress=progress, timeout=2.0)
-    assert done.is_set() and not res.ok and res.code == 1
+    assert done.is_set() and not res.ok and res.code == 2
     assert "run `hearth flash` again" in res.message, res.message
     problem, app_running, _ = _board_state(vb.console_path)
     assert problem and not app_running
@@ -156,6 +156,8 @@ def test_cli_flash_json_autodetects_the_virtual_board(make_board) -> None:
     p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", "/dev/nonexistent-port"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such port" in p.stderr
+    err = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and err[0].count("/dev/nonexistent-port") == 1, p.stderr  # no repeated prefix
 
 
 def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
