@@ -126,3 +126,24 @@ def test_contradictory_config_on_the_board_flagged() -> None:
     rep.config["printer"]["dark_max_c"] = 34.0
     evaluate(rep)
     assert rep.passed and _check(rep, "config").verdict == "ok"
+
+
+def test_monitor_plots_what_a_latch_does_not_its_counters(tmp_path: Any) -> None:
+    # issue 12: the latch `monitor --plot` showed flat counters
+    from host_tools.monitor import panels, plot
+
+    rows = [{"t_s": i * 0.5, "state": "READY" if i > 2 else "SAFE", "supply_mv": 5000, "role.state": s,
+             "role.locked_sw": s == "LOCKED", "role.open_sw": s == "OPEN", "role.payload": i < 4,
+             "role.link": i > 1, "role.releases": i // 3, "role.rx_bytes": 100 * i, "role.grams": None}
+            for i, s in enumerate(["LOCKED", "LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "LOCKED"])]
+    shown = {s.key: (p.ylabel, s.label) for p in panels(rows) for s in p.series}
+    assert set(shown) == {"role.state", "role.locked_sw", "role.open_sw", "role.payload", "role.link", "supply_mv",
+                          "state"}, shown
+    assert shown["role.link"] == ("FC link (1 = up)", "flight controller heartbeat")
+    printer = [{"t_s": 0.0, "state": "READY", "supply_mv": 12000, "role.temp": 22.0, "role.target": 32.0,
+                "role.duty": 1.0, "role.step_hz": 0}]
+    shown = {s.key: p.ylabel for p in panels(printer) for s in p.series}
+    assert shown == {"role.temp": "nozzle (°C)", "role.target": "nozzle (°C)", "role.duty": "heater duty (%)",
+                     "supply_mv": "supply (V)", "state": "board state"}, shown
+    png = plot(rows, tmp_path / "latch.png", "latch")
+    assert png.read_bytes()[:4] == b"\x89PNG"
