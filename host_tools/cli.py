@@ -83,12 +83,25 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
     """Drive a virtual board's lab bench (ENDPOINT is the `bench:` path `hearth sim` printed).
 
     \b
-      hearth bench EP power off|on|cycle|brownout
-      hearth bench EP power cut-at N        cut power in the middle of the Nth flash program from now
-      hearth bench EP power cut-random [MIN_MS MAX_MS]
-      hearth bench EP fault NAME|clear
-      hearth bench EP state [--json]
-      hearth bench EP set PARAM VALUE
+      hearth bench EP power MODE            the supply, MODE one of:
+          off        cut at once (no hold-up: the board writes nothing)
+          on         power on (a cold boot)
+          cycle      off, 200 ms, on
+          fail       the supply collapses; the hold-up capacitor keeps the board
+                     alive holdup_ms (board file), then it dies: the power-fail path
+          brownout   ramp the supply down until the chip dies, then back up
+          cut-at N   cut in the middle of the Nth flash program from now (--tear)
+          cut-random [MIN_MS MAX_MS]   cut at a random moment
+      hearth bench EP fault NAME|clear      inject a fault (NAME below) or clear all
+      hearth bench EP state [--json]        what the probes read
+      hearth bench EP set PARAM VALUE       a plant knob (e.g. nozzle_c 32), a pin, supply_mv
+      hearth bench EP log                   the bench's event log
+
+    \b
+    Fault names:
+      printer boards: thermistor_open, thermistor_short, heater_open,
+                      heater_stuck_on, draught, clog
+      latch boards:   jam, payload_slip, lock_sw_stuck, open_sw_dead, link_loss
     """
     from host_tools.sim.bench import BenchClient, BenchError
 
