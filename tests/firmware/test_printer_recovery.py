@@ -243,8 +243,15 @@ def test_progress_records_bounded_and_an_instant_cut_resumes_within_a_few_lines(
     assert erases >= 1                          # the job outlived the erased space: erased in-job
     print("PROGRESS %d programs, %d erases in %d min; %d lines" % (programs, erases, minutes, done))
     # the plug is pulled: only what is in the journal survives
+    dz = r.p.job.dz.ms
     r2 = r.reboot()
     assert r2.sup.state == RECOVERY
-    got = PrintJob.read(r2.p.state_buf)["done"]
+    snap = PrintJob.read(r2.p.state_buf)
+    got = snap["done"]
     assert done - 5 <= got <= done, (got, done)
     print("CUT at line %d: resume at %d" % (done, got + 1))
+    # the danger-zone time before the cut is kept (within a record's age), and grows on
+    assert dz - 2000 <= snap["danger_zone_ms"] <= dz, (snap["danger_zone_ms"], dz)
+    r2.cmd("clock", {"unix": UNIX_2026 + 300})
+    r2.sup.resume(r2.sup.describe()["recovery"]["token"])
+    assert r2.p.job.next == got + 1 and r2.p.job.dz.ms >= snap["danger_zone_ms"]

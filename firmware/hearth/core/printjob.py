@@ -421,7 +421,7 @@ class PrintJob:
             self.file[:] = binascii.unhexlify(snap["file"])
             self.has_file = True
         self.lines = snap.get("lines") or 0
-        self.dz.reset(snap["danger_zone_ms"] + (outage_s or 0) * 1000)
+        self.dz.reset(snap["danger_zone_ms"] + max(0, outage_s or 0) * 1000)  # never less than recorded
         self.haccp.reset(jid, now_ms)
         self.haccp.event(now_ms, "resume", {"line": self.next, "outage_s": outage_s})
 
