@@ -320,6 +320,10 @@ class Journal:
     def free_slots(self):
         return (self._per - self._head_slot) + self._per * self._free_blocks()
 
+    def needs_maintenance(self):
+        """Fewer than `min_free` erased blocks ahead: maintain() has work to do."""
+        return self.writable and self._free_blocks() < self.min_free
+
     def _take_slot(self):
         # Advance the head to the next writable slot and return (block, slot).
         if self._head_slot >= self._per:
@@ -418,22 +422,18 @@ class Journal:
         return out
 
     # ---- maintenance (power good only) ---------------------------------------------
-    def needs_maintenance(self):
-        """Fewer than `min_free` erased blocks ahead: maintain() has work to do."""
-        return self.writable and self._free_blocks() < self.min_free
-
-    def maintain(self, power_ok, max_erases=None):
+    def maintain(self, power_ok, max_erases=0):
         """Reclaim space while power is good: keep `min_free` erased blocks ahead of
         the head by erasing the oldest block, after copying forward the newest
-        record of each kind that lives only there. Re-prepares the power-fail slot if
-        it was prepared. At most `max_erases` blocks (None: as many as needed).
-        Returns the number of blocks erased."""
+        record of each kind that lives only there. At most
+        max_erases blocks (> 0) per call. Re-prepares the power-fail slot if it was
+        prepared. Returns the number of blocks erased."""
         if not power_ok or not self.writable:
             return 0
         self._sync()
         p0 = self.programs
         erased = 0
-        for _ in range(self._nb if max_erases is None else max_erases):
+        for _ in range(self._nb if max_erases <= 0 else max_erases):
             nfree = self._free_blocks()
             if nfree >= self.min_free:
                 break

@@ -12,9 +12,7 @@
 # PWM(pin) without arguments runs 5 kHz at 50 %: 5000 unwanted steps a second).
 # Enable is active-low on these drivers: high = disabled = safe.
 #
-# safe(): no pulses, driver disabled, DIR low (the level board files declare safe: a
-# defined pin, not whatever the last move left). Never raises, allocates nothing,
-# idempotent. The next move sets its direction again (set_dir always writes the pin).
+# safe(): no pulses, driver disabled. Never raises, allocates nothing, idempotent.
 
 _HALF_DUTY = 32768
 
@@ -44,6 +42,8 @@ class Stepper:
         except Exception:  # noqa: BLE001
             pass
         try:
+            # DIR low, the level board files declare safe: a defined pin, not whatever
+            # the last move left (the next move sets it again: set_dir always writes)
             self.dir_out.value(0)
         except Exception:  # noqa: BLE001
             pass
