@@ -20,16 +20,21 @@ from host_tools.sim.bench import BenchClient
 from tests.e2e.conftest import flash_board, wait_for
 
 
-def _fill(fd: int, done: threading.Event) -> None:
-    # Writes into the FC's side of the link until the kernel buffer is full (the
-    # relay's fd is non-blocking: EAGAIN; a blocking fd would block here, too).
-    try:
-        while True:
-            os.write(fd, b"\x55" * 1024)
-    except OSError:
-        pass
-    finally:
-        done.set()
+def _fill(fd: int, full: threading.Event, stop: threading.Event) -> None:
+    # Keeps the FC's side of the link full, as 16 minutes of unread heartbeats would:
+    # the kernel moves bytes on to the tty's own buffer now and then, so it is topped
+    # up until the test stops it. (The relay's fd is non-blocking: EAGAIN when full; a
+    # blocking fd, as before the fix, blocks here too.)
+    while not stop.is_set():
+        try:
+            while True:
+                os.write(fd, b"\x55" * 1024)
+        except BlockingIOError:
+            full.set()
+        except OSError:
+            break
+        time.sleep(0.005)
+    full.set()
 
 
 def test_unread_mavlink_port_never_blocks_the_board(make_board) -> None:
@@ -37,8 +42,8 @@ def test_unread_mavlink_port_never_blocks_the_board(make_board) -> None:
     flash_board(vb)
     c = BoardClient(vb.console_path)
     assert c.request("hello", timeout=1.0, retries=10)["role"] == "latch"
-    full = threading.Event()
-    threading.Thread(target=_fill, args=(vb._m_master, full), daemon=True).start()
+    full, stop = threading.Event(), threading.Event()
+    threading.Thread(target=_fill, args=(vb._m_master, full, stop), daemon=True).start()
     full.wait(5)
     bench = BenchClient(vb.bench_path, timeout=3.0)
     d0 = bench.call(op="state")["state"]["mavlink_dropped"]
@@ -49,6 +54,8 @@ def test_unread_mavlink_port_never_blocks_the_board(make_board) -> None:
     assert st["mavlink_dropped"] > d0, st  # counted, not waited for
     assert c.request("status", timeout=2.0)["state"] in ("SAFE", "READY")
     # Someone reads again: the backlog goes, fresh heartbeats (MAVLink 2: 0xFD) arrive.
+    stop.set()
+    time.sleep(0.05)
     fc = os.open(vb.mavlink_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     try:
         while select.select([fc], [], [], 0.2)[0]:
