@@ -33,6 +33,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.heap"], {}),
     ("protocol", "Console protocol exchanges per second at 115200 baud vs the wire limit",
      [sys.executable, "-m", "bench.protocol"], {}),
+    ("resume", "Job progress in the journal: programs per minute, resume after an instant cut",
+     [sys.executable, "-m", "bench.resume"], {}),
 ]
 
 
