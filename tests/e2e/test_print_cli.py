@@ -137,5 +137,5 @@ def test_resume_refuses_another_file_and_lands_near_an_instant_cut(make_board, t
     lines_at_cut = 2 + steps_at_cut // STEPS_PER_LINE  # M83, M109, then whole G1 lines
     behind = lines_at_cut - (res["resumed_at"] - 1)
     print(f"instant cut after line {lines_at_cut}: resumed at line {res['resumed_at']} ({behind} line(s) again)")
-    assert 0 <= behind <= 4, (lines_at_cut, res)
+    assert 0 <= behind <= 5, (lines_at_cut, res)  # <= progress_ms (1 s) of lines at ~3.4 lines/s, and one cut short
     assert res["done"] == res["lines"] == 62
