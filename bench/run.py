@@ -40,6 +40,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.protocol"], {}),
     ("loop", "The control loop under a lazy and a flooding host",
      [sys.executable, "-m", "bench.loop"], {}),
+    ("resume", "Job progress in the journal: programs per minute, resume after an instant cut",
+     [sys.executable, "-m", "bench.resume"], {}),
 ]
 
 

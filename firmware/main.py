@@ -1,6 +1,7 @@
-# Starts the hearth app, but only on a complete firmware (boot.py checked the
-# manifest). An incomplete one (an interrupted flash) stays in the REPL with every
-# output safe, and says so. Ctrl-C in the app puts every output safe first.
+# Starts the hearth app, but only on a complete firmware whose board file is for this
+# chip (boot.py checked both). Otherwise the board stays in the REPL and says why: an
+# incomplete firmware (an interrupted flash) with every output safe, or another chip's
+# board file with no pin driven. Ctrl-C in the app puts every output safe first.
 try:
     from hearth import safe_boot
 
@@ -8,7 +9,7 @@ try:
 except Exception as e:  # noqa: BLE001 - a half-copied firmware must not start
     _problem = "boot check unavailable: %r" % (e,)
 if _problem:
-    print("hearth: INCOMPLETE FIRMWARE (%s): outputs safe, app not started; run `hearth flash`" % _problem)
+    print("hearth: app not started: %s; run `hearth flash`" % _problem)
 else:
     import hearth.app
 

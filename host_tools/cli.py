@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.commands_tech import diag, register_tech, resolve_port_callback
+from host_tools.commands_tech import confirm, diag, register_tech, resolve_port_callback, yes_option
 from host_tools.deploy.firmware_cli import register_firmware
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -101,12 +101,25 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
     """Drive a virtual board's lab bench (ENDPOINT is the `bench:` path `hearth sim` printed).
 
     \b
-      hearth bench EP power off|on|cycle|brownout
-      hearth bench EP power cut-at N        cut power in the middle of the Nth flash program from now
-      hearth bench EP power cut-random [MIN_MS MAX_MS]
-      hearth bench EP fault NAME|clear
-      hearth bench EP state [--json]
-      hearth bench EP set PARAM VALUE
+      hearth bench EP power MODE            the supply, MODE one of:
+          off        cut at once (no hold-up: the board writes nothing)
+          on         power on (a cold boot)
+          cycle      off, 200 ms, on
+          fail       the supply collapses; the hold-up capacitor keeps the board
+                     alive holdup_ms (board file), then it dies: the power-fail path
+          brownout   ramp the supply down until the chip dies, then back up
+          cut-at N   cut in the middle of the Nth flash program from now (--tear)
+          cut-random [MIN_MS MAX_MS]   cut at a random moment
+      hearth bench EP fault NAME|clear      inject a fault (NAME below) or clear all
+      hearth bench EP state [--json]        what the probes read
+      hearth bench EP set PARAM VALUE       a plant knob (e.g. nozzle_c 32), a pin, supply_mv
+      hearth bench EP log                   the bench's event log
+
+    \b
+    Fault names:
+      printer boards: thermistor_open, thermistor_short, heater_open,
+                      heater_stuck_on, draught, clog
+      latch boards:   jam, payload_slip, lock_sw_stuck, open_sw_dead, link_loss
     """
     from host_tools.sim.bench import BenchClient, BenchError
 
@@ -160,7 +173,9 @@ def _client(port: str, timeout: float) -> Any:
     return BoardClient(ser)
 
 
-def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float) -> None:
+def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float,
+             human: Any = None) -> dict[str, Any]:
+    """Send one command; print the answer (JSON, or `human(answer)` as text) and return it."""
     from host_tools.protocol import BoardError, ProtocolTimeout
 
     client = _client(port, timeout)
@@ -173,10 +188,27 @@ def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, ti
             click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
         sys.exit(EXIT_FAIL)
     except ProtocolTimeout as e:
-        die(str(e))
+        client.ser.close()
+        _no_answer(port, e, as_json)
     finally:
         client.ser.close()  # the client does not own a port it was given: release the lock
-    emit(res, as_json)
+    emit(res, as_json, human(res) if human is not None and not as_json else None)
+    return res
+
+
+def _no_answer(port: str, e: Exception, as_json: bool) -> NoReturn:
+    """The app did not answer: say what the board does instead (REPL, incomplete
+    firmware, another chip's board file) and what to do. Exit 1 when the board was
+    reached (its MicroPython answered), 2 when nothing answered."""
+    from host_tools.transport.replstate import probe
+
+    st = probe(port)
+    if as_json:
+        emit({"error": "NO_APP" if st.at_repl else "NO_ANSWER", "message": st.why, "problem": st.problem}, True)
+        sys.exit(EXIT_FAIL if st.at_repl else EXIT_USAGE)
+    if st.at_repl:
+        die(f"{port}: no answer from the hearth app: {st.why}", EXIT_FAIL)
+    die(f"{e}")
 
 
 _port = click.option("--port", "-p", required=True, callback=resolve_port_callback,
@@ -190,8 +222,14 @@ _timeout = click.option("--timeout", type=float, default=2.0, show_default=True,
 @_json
 @_timeout
 def hello(port: str, as_json: bool, timeout: float) -> None:
-    """Identity: firmware and protocol version, board, role, config hash, reset and recovery state."""
-    _request(port, "hello", None, as_json, timeout)
+    """Identity: firmware and protocol version, board, role, config hash, reset and recovery state.
+
+    When the app does not answer, says what the board does instead: an incomplete
+    firmware (an interrupted flash), a board file for another chip, or the app stopped
+    at the REPL (`hearth reset` starts it again)."""
+    from host_tools.humanize import hello_text
+
+    _request(port, "hello", None, as_json, timeout, hello_text)
 
 
 @main.command()
@@ -200,17 +238,59 @@ def hello(port: str, as_json: bool, timeout: float) -> None:
 @_timeout
 def status(port: str, as_json: bool, timeout: float) -> None:
     """Board state, uptime, supply, loop timing and the role's readings."""
-    _request(port, "status", None, as_json, timeout)
+    from host_tools.humanize import status_text
+
+    _request(port, "status", None, as_json, timeout, status_text)
 
 
 @main.command()
 @_port
 @_json
 @_timeout
-@click.option("--reason", default="host", show_default=True)
+@click.option("--reason", default="host", show_default=True, help="Logged with the ESTOP fault record.")
 def estop(port: str, as_json: bool, timeout: float, reason: str) -> None:
-    """Emergency stop: every output safe now, the board goes to FAULT."""
-    _request(port, "estop", {"reason": reason}, as_json, timeout)
+    """Emergency stop: every output safe now and any job aborted.
+
+    \b
+    READY or ACTIVE: the board goes to SAFE (the job is dropped, not held).
+    FAULT, RECOVERY, POWERFAIL: outputs are already safe; the state stays.
+    An ESTOP record goes into the fault log. To use the board again just send a
+    command that needs it (a job, `heat`): nothing needs clearing."""
+    _request(port, "estop", {"reason": reason}, as_json, timeout,
+             lambda r: f"emergency stop: outputs safe, board {r.get('state')}")
+
+
+@main.command()
+@_port
+@_json
+@click.option("--hard", is_flag=True, help="A chip reset (machine.reset(), or the EN pulse on RTS when the "
+              "REPL does not answer) instead of a soft reset.")
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="Seconds to wait for the app to answer.")
+def reset(port: str, as_json: bool, hard: bool, timeout: float) -> None:
+    """Restart the board's app: after mpremote (which leaves it stopped at the REPL), a
+    stuck board, or to apply what a reboot applies.
+
+    A soft reset (default) interrupts the app (outputs safe), then runs boot.py and
+    main.py as after power-on; an interrupted job or a held payload comes back in
+    RECOVERY, as after any reset. Exit 0 once `hello` answers again."""
+    from host_tools.commands_tech import wait_back
+    from host_tools.transport.replstate import hard_reset, probe, soft_reset
+    from host_tools.transport.serialport import PortError
+
+    try:
+        how = hard_reset(port) if hard else (soft_reset(port) or "soft reset")
+    except PortError as e:
+        die(str(e))
+    h = wait_back(port, None, timeout)
+    if h is None:
+        st = probe(port)
+        if as_json:
+            emit({"reset": how, "hello": None, "message": st.why}, True)
+            sys.exit(EXIT_FAIL if st.at_repl else EXIT_USAGE)
+        die(f"{port}: reset ({how}), but the app does not answer: {st.why}", EXIT_FAIL if st.at_repl else EXIT_USAGE)
+    emit({"reset": how, "hello": h}, as_json,
+         f"{port}: {how}; the app answers: {h.get('board')} state {h.get('state')}"
+         + (" (RECOVERY: `hearth recovery show`)" if h.get("state") == "RECOVERY" else ""))
 
 
 @main.command()
@@ -230,6 +310,108 @@ def call(port: str, as_json: bool, timeout: float, command: str, args_json: str 
         if not isinstance(args, dict):
             die("ARGS_JSON must be a JSON object, e.g. '{\"c\": 32}'")
     _request(port, command, args, as_json, timeout)
+
+
+# ---- recovery -------------------------------------------------------------------------------
+@main.group()
+def recovery() -> None:
+    """What a board in RECOVERY holds (an interrupted print job, a payload the latch held
+    when it stopped), in words; resume or discard it. The board's token is handled here."""
+
+
+def _recovery_state(client: Any, timeout: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(hello, the role's record of the interrupted run or None)."""
+    h = client.request("hello", None, timeout=timeout)
+    detail = None
+    if h.get("recovery"):
+        if h.get("role") == "printer":
+            detail = client.request("job", None, timeout=timeout).get("recovered")
+        elif h.get("role") == "latch":
+            detail = (client.request("status", None, timeout=timeout).get("role") or {}).get("recovered")
+    return h, detail
+
+
+@recovery.command("show")
+@_port
+@_json
+@_timeout
+def recovery_show(port: str, as_json: bool, timeout: float) -> None:
+    """The recovery record in words: what was interrupted, how, where, and what to do."""
+    from host_tools.humanize import recovery_text
+    from host_tools.protocol import ProtocolError, ProtocolTimeout
+
+    client = _client(port, timeout)
+    try:
+        h, detail = _recovery_state(client, timeout)
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _no_answer(port, e, as_json)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.ser.close()
+    emit({"board": h.get("board"), "role": h.get("role"), "state": h.get("state"), "recovery": h.get("recovery"),
+          "detail": detail}, as_json, recovery_text(h, detail))
+
+
+def _recovery_act(port: str, what: str, as_json: bool, timeout: float) -> None:
+    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
+
+    client = _client(port, timeout)
+    try:
+        h = client.request("hello", None, timeout=timeout)
+        rec = h.get("recovery")
+        if h.get("state") != "RECOVERY" or not rec:
+            emit({"state": h.get("state"), what: False}, as_json, f"nothing to {what}: the board is {h.get('state')}")
+            sys.exit(EXIT_OK if what == "discard" else EXIT_FAIL)
+        if what == "resume" and h.get("role") == "printer" and rec.get("job"):
+            die(f"print job {rec['job']} resumes with its file, which streams the rest: "
+                f"`hearth print --resume FILE -p {port}`")
+        res = client.request(what, {"token": rec["token"]}, timeout=timeout)
+        st = client.request("hello", None, timeout=timeout).get("state")
+    except BoardError as e:
+        client.ser.close()
+        if as_json:
+            emit({"error": e.code, "message": e.message}, True)
+        else:
+            click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+        sys.exit(EXIT_FAIL)
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _no_answer(port, e, as_json)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.ser.close()
+    if h.get("role") == "printer" and rec.get("job"):
+        text = f"print job {rec['job']} discarded (food and HACCP record as the board kept them); board {st}"
+    elif h.get("role") == "latch":
+        text = (f"{'resumed' if what == 'resume' else 'discarded'}: board {st}"
+                + ("; the latch stays locked and records a payload again if it still holds one"
+                   if what == "discard" else ""))
+    else:
+        text = f"{what}: board {st}"
+    emit({"state": st, what: True, "record": res}, as_json, text)
+
+
+@recovery.command("resume")
+@_port
+@_json
+@_timeout
+def recovery_resume(port: str, as_json: bool, timeout: float) -> None:
+    """Resume what the board holds (checked on the board). A print job resumes with its
+    file: `hearth print --resume FILE`; a latch must read locked."""
+    _recovery_act(port, "resume", as_json, timeout)
+
+
+@recovery.command("discard")
+@_port
+@_json
+@_timeout
+def recovery_discard(port: str, as_json: bool, timeout: float) -> None:
+    """Drop the interrupted run: the board leaves RECOVERY for READY, outputs stay safe.
+    Nothing to discard is not an error."""
+    _recovery_act(port, "discard", as_json, timeout)
 
 
 # ---- deploy ---------------------------------------------------------------------------------
@@ -276,7 +458,8 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 
 @main.command()
 @click.option("--board", default=None, help="Board name (a file in boards/); with --all, virtual boards know theirs.")
-@click.option("--port", "-p", "ports", multiple=True, help="Serial port of a board; repeat for several boards.")
+@click.option("--port", "-p", "ports", multiple=True,
+              help="Serial port of a board; repeat for several boards; `auto`: the one board there is.")
 @click.option("--all", "all_ports", is_flag=True, help="Every board found: ESP32 USB serial ports and running `hearth sim`s.")
 @_target
 @click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
@@ -289,23 +472,39 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @click.option("--window", type=int, default=2, show_default=True, help="Frames in flight (frame*window <= 256 for an ESP32 UART).")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds of board silence before giving up.")
 @_format
+@click.option("--force", is_flag=True,
+              help="Flash even a board file for another chip, or another role than the installed one.")
 @_json
 def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
           base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
-          timeout: float, fmt: str | None, as_json: bool) -> None:
+          timeout: float, fmt: str | None, force: bool, as_json: bool) -> None:
     """Flash boards: build, send only the files that differ, verify every hash on the board,
     write the manifest last, reset, check `hello` reports the new build.
+
+    A board file whose chip differs from the board's, or whose role differs from the
+    installed board file's, is refused before anything is written (--force overrides;
+    the firmware still drives no pin of a board file for another chip).
 
     \b
     Exit code: 0 ok; one board: 1 a check failed, 2 usage or connection error;
     several boards: the number that failed (at most 125).
     """
     from host_tools.deploy import commands as c
+    from host_tools.ports import PortError, list_virtual, resolve
 
-    plist = list(ports)
-    known: dict[str, str] = {}
+    plist: list[str] = []
+    for p in ports:
+        try:
+            p = resolve(p)  # `auto`: the one board there is, as for every verb
+        except PortError as e:
+            die(str(e))
+        if p not in plist:
+            plist.append(p)
+    # a running `hearth sim` knows its board: no --board needed for it
+    known: dict[str, str] = {v.device: v.board for v in list_virtual() if v.board}
     if all_ports:
-        found, known = c.all_ports()
+        found, found_known = c.all_ports()
+        known.update(found_known)
         plist += [p for p in found if p not in plist]
         if not plist:
             die("--all found no boards: plug one in or start `hearth sim`")
@@ -331,7 +530,7 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
             except SimError as e:
                 die(str(e))
         sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
-                               fmt or "files"))
+                               fmt or "files", force))
     except c.UsageError as e:
         die(str(e))
 
@@ -424,22 +623,36 @@ def _await_latch(fc: Any, port: str, compid: int) -> Any:
 
 @diag.command("latch-cycle")
 @_mav_port
+@click.option("--port", "-p", default=None, callback=resolve_port_callback,
+              help="The latch's console: checked first for a payload and the board state.")
 @_mav_baud
 @_mav_ids[0]
 @_mav_ids[1]
 @click.option("--cycles", "-n", type=int, default=10, show_default=True, help="Open/lock cycles to run.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each motion.")
+@click.option("--with-payload", is_flag=True, help="Run even with a payload in the latch (it will open).")
+@yes_option
 @_json
-def latch_cycle(mav_port: str, baud: int, sysid: int, compid: int, cycles: int, timeout: float, as_json: bool) -> None:
+def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: int, cycles: int, timeout: float,
+                with_payload: bool, yes: bool, as_json: bool) -> None:
     """Run N verified open/lock cycles of a payload latch over MAVLink, with timings.
 
     Each cycle: arm, RELEASE (ACCEPTED only when the open switch confirms), GRAB
-    (ACCEPTED only when the lock switch confirms). THE LATCH OPENS: take the parcel
-    off first. Exit 1 if any cycle failed."""
+    (ACCEPTED only when the lock switch confirms). THE LATCH OPENS: it asks first
+    (--yes: do not ask), and with --port it reads the latch first: a payload in the
+    latch is refused unless --with-payload, a board in RECOVERY always (`hearth
+    recovery show`). Without --port it cannot see a payload: --with-payload is then
+    required. Exit 1 if any cycle failed, 2 if refused."""
     from host_tools.latch import STATES, run_cycles
 
     if cycles < 1:
         die("--cycles must be at least 1")
+    confirm("latch-cycle", "THE LATCH OPENS: take the parcel off first", yes)
+    if port is None and not with_payload:
+        die("latch-cycle cannot see a payload over MAVLink: pass --port (the latch's console) so it checks, "
+            "or --with-payload to let the latch open whatever it holds")
+    if port is not None:
+        _latch_may_cycle(port, with_payload)
     fc = _fc(mav_port, baud, sysid, compid)
     try:
         hb = _await_latch(fc, mav_port, compid)
@@ -465,6 +678,29 @@ def latch_cycle(mav_port: str, baud: int, sysid: int, compid: int, cycles: int, 
             click.secho(f"FAILED {f}", fg="red")
         click.echo(f"{res['ok']}/{cycles} releases confirmed by the open switch")
     sys.exit(EXIT_FAIL if res["failures"] else EXIT_OK)
+
+
+def _latch_may_cycle(port: str, with_payload: bool) -> None:
+    """Refuse (exit 2) a latch in RECOVERY (arming would be its resume), or holding a
+    payload unless with_payload."""
+    from host_tools.protocol import ProtocolError
+
+    client = _client(port, 2.0)
+    try:
+        h = client.request("hello", None, timeout=2.0)
+        lt = client.request("latch", None, timeout=2.0) if h.get("role") == "latch" else {}
+    except ProtocolError as e:
+        die(f"cannot read the latch on {port}: {e}")
+    finally:
+        client.ser.close()
+    if h.get("role") != "latch":
+        die(f"{port} is a {h.get('role')} board, not a payload latch")
+    if h.get("state") == "RECOVERY":
+        die("the board is in RECOVERY (it held a payload when it stopped): latch-cycle will not be its resume; "
+            "`hearth recovery show`, then resume or discard it")
+    if (lt.get("payload") or lt.get("held")) and not with_payload:
+        grams = f" ({lt['grams']} g)" if lt.get("grams") is not None else ""
+        die(f"the latch holds a payload{grams}: take it off first, or pass --with-payload to open it anyway")
 
 
 @diag.command("mavlink")
@@ -534,12 +770,22 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
 @click.option("--material", default="dark", show_default=True,
               help="Material preset on the board (dark, milk, white, dough, puree).")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
-@click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line.")
+@click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
+              "(FILE must be the job's own file).")
+@click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @_json
-def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, as_json: bool) -> None:
-    """Stream a G-code job FILE to a printer toolhead, with progress and live temperature."""
-    from host_tools.printer import JobError, read_job, stream_job
-    from host_tools.protocol import BoardError, ProtocolError
+def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, keep_hot: bool,
+              as_json: bool) -> None:
+    """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
+
+    \b
+    Any error or refusal ends the job on the board (heater off unless --keep-hot).
+    Ctrl-C holds the job on the board, heater off: `--resume` continues it,
+    `hearth recovery discard` drops it. After a power cut, `--resume` continues from
+    the last line the board recorded (at most about a second of lines before the cut).
+    """
+    from host_tools.printer import JobError, LineRefused, end_job, hold_job, read_job, stream_job
+    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
 
     try:
         lines = read_job(file)
@@ -547,32 +793,69 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
         die(str(e))
     if not lines:
         die(f"{file} has no G-code lines")
-    total = len(lines)
-
-    def progress(j: dict[str, Any]) -> None:
-        if as_json:
-            return
-        t = j.get("temp")
-        tgt = j.get("target")
-        temp = "--" if t is None else f"{t:.1f}"
-        target = "off" if tgt is None else f"{tgt:.1f}"
-        click.echo(f"  line {j.get('done', 0)}/{total}  nozzle {temp} C -> {target}  "
-                   f"danger zone {j.get('danger_zone_s', 0)} s", err=True)
-
+    bar = _JobProgress(len(lines), as_json)
     client = _client(port, 2.0)
-    try:
-        res = stream_job(client, lines, material, job_id=job_id, resume=resume, progress=progress)
-    except BoardError as e:
+    again = f"`hearth print --resume {file} -p {port}`"
+
+    def cleanup(how: Any) -> Any:
+        # Ctrl-C again must not stop the clean-up halfway
+        import signal
+
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        client._fresh = True  # a half-sent frame may sit on the board's line
+        try:
+            return how()
+        except ProtocolError as e:
+            return f"could not reach the board to finish ({e}); its dead-man turns the heater off within 10 s"
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    def fail(msg: str, code: int, what_next: str | None) -> NoReturn:
+        bar.stop()
         if as_json:
-            emit({"error": e.code, "message": e.message}, True)
+            emit({"error": msg, "board": what_next}, True)
         else:
-            click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+            click.secho(f"error: {msg}", fg="red", err=True)
+            if what_next:
+                click.echo(what_next, err=True)
+        sys.exit(code)
+
+    try:
+        res = stream_job(client, lines, material, job_id=job_id, resume=resume, progress=bar.update)
+    except KeyboardInterrupt:
+        bar.stop()
+        held = cleanup(lambda: hold_job(client))
+        if isinstance(held, dict):
+            msg = (f"interrupted: job {held['job']} held on the board after line {held['done']}/{len(lines)}, "
+                   f"heater off; {again} continues it, `hearth recovery discard -p {port}` drops it")
+        elif held is None:
+            msg = "interrupted: no job was running on the board; nothing to hold"
+        else:
+            msg = f"interrupted: {held}"
+        if as_json:
+            emit({"interrupted": True, "held": held if isinstance(held, dict) else None, "message": msg}, True)
+        else:
+            click.echo(msg, err=True)
         sys.exit(EXIT_FAIL)
+    except LineRefused as e:
+        fail(f"{file}: {e}", EXIT_FAIL, cleanup(lambda: end_job(client, keep_hot))
+             + f"; fix line {e.line} of {file} and print again")
+    except BoardError as e:
+        nxt = cleanup(lambda: end_job(client, keep_hot))
+        fail(f"board refused: {e.code} {e.message}", EXIT_FAIL, nxt)
     except JobError as e:
-        die(str(e), EXIT_FAIL)
+        nxt = cleanup(lambda: end_job(client, keep_hot))
+        if "stopped" in str(e) or "ended by the board" in str(e):
+            nxt = f"{nxt}; `hearth diag -p {port}` shows why the board stopped it"
+        fail(str(e), EXIT_FAIL, nxt)
+    except ProtocolTimeout as e:
+        fail(f"lost the board mid-job: {e}", EXIT_USAGE,
+             f"after a power cut or reset the board keeps the job (RECOVERY): {again} continues from the last "
+             f"line it recorded; `hearth recovery show -p {port}` says which")
     except ProtocolError as e:
-        die(str(e))
+        fail(str(e), EXIT_USAGE, f"if the board lost power mid-job, {again} continues it")
     finally:
+        bar.stop()
         client.ser.close()  # _client opened the port; the client does not own it
     if as_json:
         emit(res, True)
@@ -585,23 +868,95 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
                    + f"; nozzle {rng}; danger zone {res['danger_zone_s']} s")
 
 
+class _JobProgress:
+    """Print progress on stderr: a bar with percentage and ETA on a terminal, a line
+    every ~10 s otherwise (logs), nothing with --json."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.total, self.quiet = total, quiet
+        self.console = Console(stderr=True)
+        self.bar: Any = None
+        self.task: Any = None
+        self.t0: float | None = None
+        self.d0 = 0
+        self.last = 0.0
+
+    def _text(self, j: dict[str, Any]) -> str:
+        t, tgt = j.get("temp"), j.get("target")
+        return (f"nozzle {'--' if t is None else f'{t:.1f}'} C -> {'off' if tgt is None else f'{tgt:.1f} C'}, "
+                f"danger zone {j.get('danger_zone_s', 0)} s")
+
+    def update(self, j: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        done = int(j.get("done") or 0)
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0, self.d0 = now, done
+        if self.console.is_terminal:
+            if self.bar is None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TaskProgressColumn,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(TextColumn("job"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                                    TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                    console=self.console, transient=False)
+                self.bar.start()
+                self.task = self.bar.add_task("job", total=self.total, completed=done, info="")
+            self.bar.update(self.task, completed=done, info=self._text(j))
+            return
+        if now - self.last < 10 and done < self.total:
+            return
+        self.last = now
+        rate = (done - self.d0) / (now - self.t0) if now > self.t0 else 0
+        eta = f"{(self.total - done) / rate:.0f} s" if rate > 0 else "--"
+        click.echo(f"  line {done}/{self.total} ({100 * done // self.total}%), ETA {eta}; {self._text(j)}", err=True)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 @diag.command("heater-test")
 @_port
 @click.option("--setpoint", type=float, default=32.0, show_default=True, help="Step target, C.")
 @click.option("--seconds", type=float, default=120.0, show_default=True, help="How long to record (real time).")
 @click.option("--interval", type=float, default=0.5, show_default=True, help="Seconds between samples.")
 @click.option("--out", default="heater-test", show_default=True, help="Output path without extension: OUT.csv, OUT.png.")
+@yes_option
 @_json
-def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, as_json: bool) -> None:
-    """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot."""
-    from host_tools.printer import JobError, heater_test, plot, step_metrics, write_csv
+def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, yes: bool,
+                     as_json: bool) -> None:
+    """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot.
+
+    THE NOZZLE HEATS: it asks first (--yes: do not ask). A step response is judged
+    from ambient: it warns when the nozzle starts warmer than the board's model
+    ambient (printer.model_ambient_c) by more than a few degrees."""
+    from host_tools.printer import AMBIENT_BAND_C, JobError, heater_test, plot, step_metrics, write_csv
     from host_tools.protocol import BoardError, ProtocolError
 
+    confirm("heater-test", f"THE NOZZLE HEATS to {setpoint:g} C", yes)
     client = _client(port, 2.0)
+    warning = None
     try:
         h = client.hello()
         if h.get("role") != "printer":
             die(f"{port} is a {h.get('role')} board, not a printer toolhead")
+        t0 = (client.status().get("role") or {}).get("temp")
+        amb = client.request("config_get", {"section": "printer"}).get("config", {}).get("model_ambient_c")
+        if isinstance(t0, (int, float)) and isinstance(amb, (int, float)) and t0 > amb + AMBIENT_BAND_C:
+            warning = (f"the nozzle starts at {t0:.1f} C, not at ambient (~{amb:.0f} C): rise and settle times are "
+                       "not those of a cold start; let it cool (`hearth status`) and run again to compare")
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
 
         def progress(s: dict[str, Any]) -> None:
             if not as_json and int(s["t_s"] / interval) % max(1, int(5 / interval)) == 0:
@@ -624,6 +979,8 @@ def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float
     csv_path = write_csv(samples, base.with_suffix(".csv"))
     png_path = plot(samples, setpoint, base.with_suffix(".png"), f"{h.get('board')}: step to {setpoint:g} C")
     res = {"csv": str(csv_path), "png": str(png_path), **step_metrics(samples, setpoint)}
+    if warning:
+        res["warning"] = warning
     emit(res, as_json, "\n".join(f"{k:>12}: {v}" for k, v in res.items()))
 
 

@@ -84,6 +84,20 @@ def wait_back(port: str, want_hash: str | None, timeout: float = 20.0) -> dict[s
     return None
 
 
+def confirm(name: str, hazard: str, yes: bool) -> None:
+    """Before anything moves or heats: ask (default no), unless --yes. No terminal and
+    no --yes: refuse (exit 2), nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        die(f"{name}: {hazard}. Not confirmed (no terminal): pass --yes to run it unattended")
+    if not click.confirm(f"{name}: {hazard}. Go ahead?", default=False):
+        die("not confirmed: nothing was done")
+
+
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+
+
 # ---- ports --------------------------------------------------------------------------------
 @click.command("ports")
 @click.option("--probe", is_flag=True, help="Ask each likely board for `hello` (short timeout).")
@@ -149,7 +163,7 @@ def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json:
     if port is None:
         die("the report needs --port PORT (or --port auto); `hearth diag --help` lists the tests")
     from host_tools.diag import collect, evaluate, render
-    from host_tools.protocol import ProtocolError
+    from host_tools.protocol import ProtocolError, ProtocolTimeout
 
     host_cfg = None
     if config_file:
@@ -169,13 +183,45 @@ def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json:
             except ProtocolError as e:
                 rep.add("identity", "config_match", "warn", None, f"cannot read the board's config: {e}")
                 host_cfg = None
+    except ProtocolTimeout as e:
+        client.ser.close()
+        _app_silent(port, e, as_json)
     except ProtocolError as e:
         die(f"{e}")
     finally:
         client.ser.close()
     evaluate(rep, host_cfg, board_cfg, config_file or "")
-    emit(rep.as_dict(), as_json, render(rep))
+    emit(rep.as_dict(), as_json, _colour(render(rep)))
     sys.exit(EXIT_OK if rep.passed else EXIT_FAIL)
+
+
+def _app_silent(port: str, e: Exception, as_json: bool) -> NoReturn:
+    """The report when the app does not answer: FAIL with what the board does instead
+    (an incomplete firmware, another chip's board file, the app stopped at the REPL)."""
+    from host_tools.diag import Report, render
+    from host_tools.transport.replstate import probe
+
+    st = probe(port)
+    if not st.at_repl:
+        die(f"{e}")
+    rep = Report(port)
+    rep.add("identity", "firmware", "fail", st.problem, st.why)
+    emit(rep.as_dict(), as_json, _colour(render(rep)))
+    sys.exit(EXIT_FAIL)
+
+
+def _colour(text: str) -> str:
+    """diag's verdicts in colour (click drops the colour when the output is not a terminal)."""
+    colours = {"FAIL": "red", "WARN": "yellow", "ok  ": "green", "PASS": "green"}
+    out = []
+    for line in text.splitlines():
+        head = line[:6].strip()
+        if line.startswith("  ") and line[2:6] in colours:
+            line = "  " + click.style(line[2:6], fg=colours[line[2:6]], bold=line[2:6] != "ok  ") + line[6:]
+        elif head.startswith(("PASS", "FAIL")):
+            line = click.style(line, fg=colours[head[:4]], bold=True)
+        out.append(line)
+    return "\n".join(out)
 
 
 @diag.command("tests")
@@ -223,11 +269,8 @@ def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None,
             client.ser.close()
         if role not in t.roles:
             die(f"{name} is for {'/'.join(t.roles)} boards; {port} is a {role} board")
-    if t.hazard and not yes:
-        if not sys.stdin.isatty():
-            die(f"{name}: {t.hazard}. Not confirmed (no terminal): pass --yes to run it unattended")
-        if not click.confirm(f"{name}: {t.hazard}. Go ahead?", default=False):
-            die("not confirmed: nothing was done")
+    if t.hazard:
+        confirm(name, t.hazard, yes)
     if t.subcommand:
         parent = ctx.parent
         assert parent is not None
@@ -235,9 +278,12 @@ def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None,
         sub = parent.command.get_command(parent, t.subcommand)
         if sub is None:
             die(f"{name}: `hearth diag {t.subcommand}` is not installed")
-        args = ([f"--port={port}"] if port and any(o.name == "port" for o in sub.params) else []) + list(extra)
-        if as_json and any(o.name == "as_json" for o in sub.params):
+        has = {o.name for o in sub.params}
+        args = ([f"--port={port}"] if port and "port" in has else []) + list(extra)
+        if as_json and "as_json" in has:
             args.append("--json")
+        if t.hazard and "yes" in has:
+            args.append("--yes")  # confirmed once, here
         sub.main(args=args, prog_name=f"hearth diag {t.subcommand}", standalone_mode=True)
         return
     assert t.run is not None
@@ -323,8 +369,10 @@ def _push(port: str, data: dict[str, Any], reboot: bool, timeout: float, as_json
         out["problems"] = h.get("problems")
         out["state"] = h.get("state")
         if h.get("state") == "RECOVERY" and not as_json:
-            click.echo(f"note: the board rebooted into RECOVERY ({h.get('recovery')}): a held payload or an "
-                       "interrupted job survives a reset; `hearth call resume|discard` with its token", err=True)
+            from host_tools.humanize import recovery_line
+
+            click.echo(f"note: the board rebooted into RECOVERY: {recovery_line(h.get('recovery') or {}, h.get('role'))}"
+                       f"; `hearth recovery show -p {port}` says more", err=True)
     else:
         out["applied"] = False
     emit(out, as_json, f"config {res.get('hash')} saved on the board"

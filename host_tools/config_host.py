@@ -73,7 +73,8 @@ def check_value(key: str, spec: dict[str, Any], v: Any) -> str | None:
 
 
 def validate(data: Any, schema: Schema) -> list[str]:
-    """Every problem with `data` (a whole config document); [] when it is good."""
+    """Every problem with `data` (a whole config document): types and bounds per field,
+    then, when those pass, values that contradict each other; [] when it is good."""
     if not isinstance(data, dict):
         return ["config must be a JSON object of sections, e.g. {\"common\": {\"tick_ms\": 10}}"]
     problems: list[str] = []
@@ -93,7 +94,52 @@ def validate(data: Any, schema: Schema) -> list[str]:
             err = check_value(f"{sec}.{name}", spec, v)
             if err:
                 problems.append(err)
+    if not problems:
+        problems = consistency(effective(data, schema))
     return problems
+
+
+MATERIALS = ("dark", "milk", "white", "dough", "puree")
+
+
+def _n(v: Any) -> str:
+    return json.dumps(v)
+
+
+def consistency(cfg: dict[str, Any]) -> list[str]:
+    """Values that are each within bounds but contradict each other, in a config with
+    every key filled in (effective()); the board checks the same (core/config.py's
+    section checks). [] when consistent."""
+    out: list[str] = []
+    p = cfg.get("printer")
+    if isinstance(p, dict) and "max_c" in p:
+        if "min_setpoint_c" in p and p["min_setpoint_c"] >= p["max_c"]:
+            out.append(f"printer.min_setpoint_c={_n(p['min_setpoint_c'])} is not below printer.max_c={_n(p['max_c'])}")
+        if "danger_lo_c" in p and p["danger_lo_c"] >= p["danger_hi_c"]:
+            out.append(f"printer.danger_lo_c={_n(p['danger_lo_c'])} is not below "
+                       f"printer.danger_hi_c={_n(p['danger_hi_c'])}")
+        for m in MATERIALS:
+            lo, sp, hi = p.get(f"{m}_min_c"), p.get(f"{m}_c"), p.get(f"{m}_max_c")
+            if lo is None or sp is None or hi is None:
+                continue
+            if hi > p["max_c"]:
+                out.append(f"printer.{m}_max_c={_n(hi)} is above printer.max_c={_n(p['max_c'])}")
+            if lo > hi:
+                out.append(f"printer.{m}_min_c={_n(lo)} is above printer.{m}_max_c={_n(hi)}")
+            elif not lo <= sp <= hi:
+                out.append(f"printer.{m}_c={_n(sp)} is outside printer.{m}_min_c..{m}_max_c ({_n(lo)}..{_n(hi)})")
+    la = cfg.get("latch")
+    if isinstance(la, dict):
+        if "servo_open_us" in la and la["servo_open_us"] == la.get("servo_locked_us"):
+            out.append(f"latch.servo_open_us={_n(la['servo_open_us'])} is the same as latch.servo_locked_us: "
+                       "the bolt would never move")
+        if "loadcell_off_g" in la and la["loadcell_off_g"] >= la.get("loadcell_on_g", 0):
+            out.append(f"latch.loadcell_off_g={_n(la['loadcell_off_g'])} is not below "
+                       f"latch.loadcell_on_g={_n(la['loadcell_on_g'])}")
+        if "solenoid_pull_ms" in la and la["solenoid_pull_ms"] > la.get("solenoid_max_on_ms", 1 << 30):
+            out.append(f"latch.solenoid_pull_ms={_n(la['solenoid_pull_ms'])} is above "
+                       f"latch.solenoid_max_on_ms={_n(la['solenoid_max_on_ms'])}")
+    return out
 
 
 def effective(data: dict[str, Any], schema: Schema) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,10 @@
-"""`make demo`: two virtual boards, flashed, asked who they are, one power-cycled.
+"""`make demo`: two virtual boards, flashed, asked who they are; the printer heats its
+nozzle and prints a short job; the latch is power-cycled.
 
 Everything goes through the same commands an engineer types: `hearth sim` in the
-background, `hearth flash`, `hearth hello`, `hearth status`, `hearth bench`.
+background, `hearth flash`, `hearth hello`, `hearth status`, `hearth print`,
+`hearth bench`. The printer runs board time at 4x real time so its heat-up takes
+seconds, not half a minute.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return r
 
 
+SPEED = {"printer-s3": "4", "latch-esp32": "1"}
+JOB = "; a small chocolate line\nM83\nM109 S32 ; heat, wait for 32 C\n" + "G1 E0.5 F120\n" * 10 + "M104 S0\n"
+
+
 def start_sim(board: str, state: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    con.print(f"[dim]$ hearth sim --board {board} --state {state} &[/dim]")
-    p = subprocess.Popen([HEARTH, "sim", "--board", board, "--state", str(state)],
+    con.print(f"[dim]$ hearth sim --board {board} --state {state} --speed {SPEED[board]} &[/dim]")
+    p = subprocess.Popen([HEARTH, "sim", "--board", board, "--state", str(state), "--speed", SPEED[board]],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     eps: dict[str, str] = {}
     assert p.stdout is not None
@@ -64,14 +71,32 @@ def main() -> int:
             r = run("flash", "--board", name, "--port", eps["console"])
             con.print(f"  {r.stdout.strip()}")
         table = Table(title="hello / status")
-        for col in ("board", "role", "fw", "state", "reset", "config", "supply mV", "ticks", "heap free"):
+        for col in ("board", "role", "fw", "state", "reset", "config", "supply", "ticks", "heap free"):
             table.add_column(col, no_wrap=True)
         for eps in boards.values():
             h = json.loads(run("hello", "--port", eps["console"], "--json").stdout)
             s = json.loads(run("status", "--port", eps["console"], "--json").stdout)
-            table.add_row(h["board"], h["role"], h["fw"], h["state"], h["reset_cause"], h["config_hash"],
-                          str(s.get("supply_mv")), str(s["loop"]["ticks"]), str(s["heap_free"]))
+            mv = s.get("supply_mv")
+            table.add_row(h["board"], h["role"], h["fw"], h["state"], h["reset_cause"], h["config_hash"][:8],
+                          "--" if mv is None else f"{mv / 1000:.1f} V", str(s["loop"]["ticks"]),
+                          f"{s['heap_free'] / 1024:.1f} KB")
         con.print(table)
+
+        eps = boards["printer-s3"]
+        con.print(Panel("The printer: heat the nozzle to 32 C (dark chocolate) and print a short job"))
+        job = tmp / "line.gcode"
+        job.write_text(JOB)
+        before = json.loads(run("status", "--port", eps["console"], "--json").stdout)["role"]
+        r = run("print", "--port", eps["console"], str(job), "--json")
+        res = json.loads(r.stdout)
+        con.print(f"  job {res['job']}: {res['done']}/{res['lines']} lines; the nozzle heated from "
+                  f"{before['temp']:.1f} C to 32 C (M109) first")
+        con.print(f"  {res['danger_zone_s']} s of board time in the food-safety danger zone (5-57 C), "
+                  "recorded for the HACCP log")
+        st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
+        printed = res["done"] == res["lines"]
+        con.print(f"  extruded {st['extruded_steps']} steps (10 lines x 0.5 mm x 400 steps/mm = 2000)")
+        con.print(f"  [{'green' if printed else 'red'}]job complete: {printed}[/]")
 
         eps = boards["latch-esp32"]
         con.print(Panel("Cutting power to the latch board on the bench, then restoring it"))
@@ -96,13 +121,14 @@ def main() -> int:
         st = json.loads(run("bench", eps["bench"], "state", "--json").stdout)["state"]
         safe = worst_us <= 1050 and st["outputs"].get("solenoid", 0) == 0
         rec = h.get("recovery") or {}
-        why = ("the journal says it held a payload when power went: LOCKED, waiting for resume/discard"
+        why = ("the journal says it held a payload: LOCKED, waiting for resume/discard"
                if rec.get("held") else "nothing was interrupted")
-        con.print(f"  after power-on: state={h['state']} (reset_cause={h['reset_cause']}): {why}")
+        con.print(f"  after power-on: {h['state']} ({h['reset_cause']}): {why}")
         con.print(f"  servo pulse over {samples} probes during boot: at most {worst_us:.0f} us "
-                  "(locked = 1000 us, open = 2000 us); solenoid off")
+                  "(locked 1000 us, open 2000 us)")
+        con.print("  solenoid off")
         con.print(f"  [{'green' if safe else 'red'}]latch came back locked and safe: {safe}[/]")
-        return 0 if safe else 1
+        return 0 if safe and printed else 1
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

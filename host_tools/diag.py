@@ -160,6 +160,11 @@ def collect(client: Any, port: str, timeout: float = 2.0) -> Report:
         rep.faults = []
     if rep.hello.get("role") == "printer":
         _printer_extra(client, rep, timeout)
+    elif rep.hello.get("role") == "latch":
+        try:
+            rep.config["latch"] = client.request("config_get", {"section": "latch"}, timeout=timeout).get("config", {})
+        except ProtocolError:  # firmware without config commands: not judged
+            pass
     return rep
 
 
@@ -196,6 +201,7 @@ def evaluate(rep: Report, host_config: dict[str, Any] | None = None, board_confi
     _identity(rep, h, bf, host_config, board_config, config_name)
     _board_state(rep, h, s)
     _platform(rep, s, bf)
+    _config(rep)
     role = s.get("role") or {}
     if h.get("role") == "printer":
         _printer(rep, role, bf)
@@ -248,7 +254,11 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
     if st in ("READY", "SAFE", "ACTIVE"):
         rep.add("state", "board_state", "ok", st)
     elif st == "RECOVERY":
-        rep.add("state", "board_state", "warn", st, "an interrupted job waits for `resume` or `discard`")
+        rec = s.get("recovery") or h.get("recovery") or {}
+        what = (f"interrupted print job {rec.get('job')} waits" if h.get("role") == "printer" and rec.get("job")
+                else "the latch held a payload when it stopped; it stays locked" if rec.get("held")
+                else "the board waits")
+        rep.add("state", "board_state", "warn", st, f"{what}: `hearth recovery show` (then resume or discard)")
     elif st == "FAULT":
         why = FAULT_WHY.get(str(code), "")
         rep.add("state", "board_state", "fail", st, f"board in FAULT ({code or 'no fault code'})"
@@ -258,12 +268,31 @@ def _board_state(rep: Report, h: dict[str, Any], s: dict[str, Any]) -> None:
     else:
         rep.add("state", "board_state", "warn", st, "unexpected state")
     rec = s.get("recovery")
-    rep.add("state", "recovery", "warn" if rec else "ok", rec, "" if not rec else json.dumps(rec)[:200])
+    if rec:
+        from host_tools.humanize import recovery_line
+
+        rep.add("state", "recovery", "warn", rec, recovery_line(rec, h.get("role")))
+    else:
+        rep.add("state", "recovery", "ok", rec)
     codes = [f.get("code", "?") if isinstance(f, dict) else str(f) for f in rep.faults]
     if codes:
         rep.add("state", "fault_log", "warn", len(codes), "logged: " + ", ".join(codes[-8:]))
     else:
         rep.add("state", "fault_log", "ok", 0, "empty")
+
+
+def _config(rep: Report) -> None:
+    """The running config of the role's section: values that contradict each other."""
+    if not rep.config:
+        return
+    from host_tools.config_host import consistency
+
+    problems = consistency(rep.config)
+    if problems:
+        rep.add("identity", "config", "fail", len(problems),
+                "contradictory config: " + "; ".join(problems) + " (`hearth config set` to fix)")
+    else:
+        rep.add("identity", "config", "ok", None, "consistent")
 
 
 def _platform(rep: Report, s: dict[str, Any], bf: dict[str, Any]) -> None:
@@ -441,7 +470,8 @@ def _latch(rep: Report, r: dict[str, Any]) -> None:
 def render(rep: Report) -> str:
     marks = {"ok": "ok  ", "info": "    ", "warn": "WARN", "fail": "FAIL"}
     h = rep.hello
-    lines = [f"hearth diag {rep.port}: {h.get('board')} ({h.get('role')}), fw {h.get('fw')}, proto {h.get('proto')}"]
+    lines = [f"hearth diag {rep.port}: {h.get('board')} ({h.get('role')}), fw {h.get('fw')}, proto {h.get('proto')}"
+             if h else f"hearth diag {rep.port}: the hearth app does not answer"]
     group = None
     for c in rep.checks:
         if c.group != group:

@@ -15,10 +15,9 @@ import csv
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-
-NUMERIC_PREFERRED = ("role.temp", "role.target", "role.duty", "supply_mv", "role.grams", "role.step_hz")
 
 
 def flatten(status: dict[str, Any], t_s: float) -> dict[str, Any]:
@@ -111,39 +110,92 @@ def _num(v: str) -> Any:
         return v
 
 
+LATCH_STATES = ("LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "FAULT")
+BOARD_STATES = ("BOOT", "SAFE", "READY", "ACTIVE", "RECOVERY", "POWERFAIL", "FAULT")
+
+
+@dataclass
+class Series:
+    key: str  # the log column
+    label: str  # the legend
+    kind: str = "line"  # line | step (on/off, states)
+    scale: float = 1.0  # shown value = logged value * scale
+
+
+@dataclass
+class Panel:
+    ylabel: str
+    series: list[Series]
+    levels: tuple[str, ...] = ()  # a state panel: y ticks are these names
+
+
+def panels(rows: list[dict[str, Any]]) -> list[Panel]:
+    """What the plot shows, by role: a latch's state, bolt switches, payload and flight
+    controller link; a printer's nozzle temperature and setpoint, heater duty, supply;
+    always the board state. Counters (releases, bytes) are not plotted."""
+    keys = set().union(*(r.keys() for r in rows)) if rows else set()
+    out: list[Panel] = []
+    if "role.locked_sw" in keys:
+        out.append(Panel("latch state", [Series("role.state", "latch state", "step")], LATCH_STATES))
+        out.append(Panel("switch (1 = closed)", [Series("role.locked_sw", "lock switch", "step"),
+                                                 Series("role.open_sw", "open switch", "step")]))
+        pay = [Series("role.payload", "payload present", "step")]
+        out.append(Panel("payload (1 = present)", pay))
+        if any(isinstance(r.get("role.grams"), (int, float)) for r in rows):
+            out.append(Panel("load cell (g)", [Series("role.grams", "payload weight")]))
+        out.append(Panel("FC link (1 = up)", [Series("role.link", "flight controller heartbeat", "step")]))
+    elif "role.temp" in keys:
+        out.append(Panel("nozzle (°C)", [Series("role.temp", "nozzle temperature"),
+                                         Series("role.target", "setpoint", "step")]))
+        out.append(Panel("heater duty (%)", [Series("role.duty", "heater duty", scale=100.0)]))
+    if "supply_mv" in keys:
+        out.append(Panel("supply (V)", [Series("supply_mv", "supply voltage", scale=0.001)]))
+    out.append(Panel("board state", [Series("state", "board state", "step")], BOARD_STATES))
+    return out
+
+
+def _values(rows: list[dict[str, Any]], s: Series, levels: tuple[str, ...]) -> list[float]:
+    out: list[float] = []
+    for r in rows:
+        v = r.get(s.key)
+        if levels:
+            out.append(float(levels.index(v)) if v in levels else float("nan"))
+        elif isinstance(v, bool):
+            out.append(1.0 if v else 0.0)
+        elif isinstance(v, (int, float)):
+            out.append(float(v) * s.scale)
+        else:
+            out.append(float("nan"))
+    return out
+
+
 def plot(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> Path:
-    """Numeric columns over time: temperatures/setpoint on the first axis, supply on the
-    second, the state as a step line on the third."""
+    """One panel per quantity (panels()), sharing the time axis; each with its unit and
+    a legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t = [float(r.get("t_s") or 0) for r in rows]
-    numeric = [k for k in (rows[0] if rows else {})
-               if k != "t_s" and any(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in rows)]
-    top = [k for k in ("role.temp", "role.target") if k in numeric]
-    if not top:
-        top = [k for k in numeric if k.startswith("role.") and k not in ("role.rx_bytes", "role.tx_bytes")][:3]
-    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
-    for k in top:
-        axes[0].plot(t, [r.get(k) if isinstance(r.get(k), (int, float)) else float("nan") for r in rows], label=k)
-    axes[0].set_ylabel("role readings")
-    if top:
-        axes[0].legend(loc="best", fontsize=8)
-    axes[1].plot(t, [r.get("supply_mv") if isinstance(r.get("supply_mv"), (int, float)) else float("nan") for r in rows],
-                 color="tab:red", label="supply_mv")
-    if "role.duty" in numeric:
-        ax2 = axes[1].twinx()
-        ax2.plot(t, [r.get("role.duty") or 0 for r in rows], color="tab:orange", label="heater duty")
-        ax2.set_ylabel("duty")
-    axes[1].set_ylabel("supply mV")
-    states = [str(r.get("state")) for r in rows]
-    names = sorted(set(states))
-    axes[2].step(t, [names.index(s) for s in states], where="post")
-    axes[2].set_yticks(range(len(names)), names)
-    axes[2].set_xlabel("time (s)")
-    axes[2].set_ylabel("board state")
+    ps = panels(rows)
+    fig, axes = plt.subplots(len(ps), 1, figsize=(9, 1.6 + 1.5 * len(ps)), sharex=True, squeeze=False)
+    for ax, p in zip([a[0] for a in axes], ps, strict=True):
+        for s in p.series:
+            ys = _values(rows, s, p.levels)
+            if s.kind == "step":
+                ax.step(t, ys, where="post", label=s.label)
+            else:
+                ax.plot(t, ys, label=s.label)
+        ax.set_ylabel(p.ylabel)
+        if p.levels:
+            ax.set_yticks(range(len(p.levels)), p.levels)
+        elif p.ylabel.endswith("= closed)") or p.ylabel.endswith("= present)") or p.ylabel.endswith("= up)"):
+            ax.set_ylim(-0.15, 1.15)
+            ax.set_yticks([0, 1])
+        ax.legend(loc="upper left", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1][0].set_xlabel("time since the monitor started (s)")
     fig.suptitle(title or "hearth monitor")
     fig.tight_layout()
     out = Path(out)

@@ -20,10 +20,27 @@ from typing import Any
 from host_tools.protocol import BoardClient, BoardError
 
 MAX_JOB_LINE = 96  # the board's limit (firmware core/gcode.py)
+AMBIENT_BAND_C = 3.0  # heater-test: a nozzle warmer than model ambient + this is not a cold start
 
 
 class JobError(Exception):
     pass
+
+
+class LineRefused(JobError):
+    """The board refused job line `line` (`code`, `message` from the board)."""
+
+    def __init__(self, line: int, text: str, code: str, message: str) -> None:
+        super().__init__(f"line {line} ({text}) refused by the board: {code} {message}")
+        self.line, self.text, self.code, self.message = line, text, code, message
+
+
+def file_id(lines: list[str]) -> tuple[str, int]:
+    """What the board's job record keeps of the file: a hash of its job lines (8 hex
+    digits of sha256) and their number. Comments and blank lines do not count."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:8], len(lines)
 
 
 def read_job(path: str | Path) -> list[str]:
@@ -67,30 +84,48 @@ def stream_job(c: BoardClient, lines: list[str], material: str, job_id: int | No
                end: bool = True, timeout: float = 3600.0) -> dict[str, Any]:
     """Run a job on the board; returns {"job", "lines", "done", "resumed_at", "haccp"}.
 
-    resume=True: the board must be in RECOVERY with this job interrupted; the host
-    sends its wall time (the board needs it to know the outage length), asks for the
-    checked resume and streams from the board's next line. A refusal (food safety)
-    raises BoardError with the board's reason."""
+    The job record on the board keeps the file's hash and line count (file_id).
+    resume=True: the board must be in RECOVERY with this file's job interrupted (a
+    different file is refused, here and on the board); the host sends its wall time
+    (the board needs it to know the outage length), asks for the checked resume and
+    streams from the board's next line. A refusal (food safety) raises BoardError
+    with the board's reason; a refused line raises LineRefused."""
     h = c.hello()
     start = 1
+    fhash, nlines = file_id(lines)
     if resume:
         if h.get("state") != "RECOVERY" or not h.get("recovery"):
             raise JobError(f"nothing to resume: the board is {h.get('state')}")
-        c.request("clock", {"unix": int(time.time())})
         rec = h["recovery"]
-        c.request("resume", {"token": rec["token"]})
+        if not rec.get("job"):
+            raise JobError("the board's recovery holds no print job (a latch?): nothing to resume")
+        got = _poll(c).get("recovered") or {}
+        if got.get("file") and (got["file"] != fhash or got.get("lines") != nlines):
+            raise JobError(f"job {rec['job']} was printing file {got['file']} ({got.get('lines')} lines), not this file "
+                           f"({fhash}, {nlines} lines): resume with the job's own file, or drop the job with "
+                           "`hearth recovery discard`")
+        if got.get("done") is not None and got["done"] >= nlines:
+            raise JobError(f"job {rec['job']} has {got['done']} lines done and this file has {nlines}: nothing to "
+                           "resume; `hearth recovery discard` drops it")
+        c.request("clock", {"unix": int(time.time())})
+        c.request("resume", {"token": rec["token"], "file": fhash, "lines": nlines})
         j = _poll(c)
         job_id = j["job"]
         start = j["next"]
     else:
         if h.get("state") == "RECOVERY":
-            raise JobError("the board holds an interrupted job: resume it (--resume) or discard it first")
+            what = "an interrupted job" if (h.get("recovery") or {}).get("job") else "a recovery"
+            raise JobError(f"the board holds {what}: resume it (--resume FILE) or drop it (`hearth recovery discard`)")
         if job_id is None:
             job_id = int(time.time()) % (1 << 30) or 1
-        c.request("job_start", {"id": job_id, "material": material, "unix": int(time.time())})
+        c.request("job_start", {"id": job_id, "material": material, "unix": int(time.time()),
+                                "file": fhash, "lines": nlines})
     last = [0.0]
     for n in range(start, len(lines) + 1):
-        _send_line(c, n, lines[n - 1], progress, every, last)
+        try:
+            _send_line(c, n, lines[n - 1], progress, every, last)
+        except BoardError as e:
+            raise LineRefused(n, lines[n - 1], e.code, e.message) from e
         now = time.monotonic()
         if progress is not None and now - last[0] >= every:
             last[0] = now
@@ -110,12 +145,43 @@ def stream_job(c: BoardClient, lines: list[str], material: str, job_id: int | No
         if time.monotonic() > deadline:
             raise JobError(f"job {job_id} did not finish in {timeout:g} s (done {j['done']}/{len(lines)})")
         time.sleep(0.1)
+    if progress is not None:
+        progress(j)
     haccp = c.request("haccp")
     res: dict[str, Any] = {"job": job_id, "lines": len(lines), "done": j["done"], "resumed_at": start if resume else None,
                            "danger_zone_s": j.get("danger_zone_s"), "haccp": haccp}
     if end:
         c.request("job_end")
     return res
+
+
+def end_job(c: BoardClient, keep_hot: bool = False) -> str:
+    """After an error: end the board's job (heater off unless keep_hot). -> what was done."""
+    j = c.request("job", timeout=1.0, retries=2)
+    st = j.get("state")
+    if st == "RECOVERY":
+        return ("the board holds the job in RECOVERY, heater off: `hearth print --resume FILE` continues it, "
+                "`hearth recovery discard` drops it")
+    out = ""
+    if st == "ACTIVE" and j.get("job"):
+        r = c.request("job_end", {"abort": True, "keep_heat": keep_hot}, timeout=1.0, retries=2)
+        out = f"job {r['job']} ended on the board after line {r['done']}"
+    else:
+        out = f"no job running on the board (it is {st})"
+    if keep_hot:
+        t = c.request("job").get("target")
+        return out + (f"; heater kept at {t:.1f} C" if t is not None else "; heater off")
+    c.request("cool", timeout=1.0, retries=2)
+    return out + "; heater off"
+
+
+def hold_job(c: BoardClient) -> dict[str, Any] | None:
+    """Park the board's running job for a resume (heater off). -> the board's answer, or
+    None when no job was running."""
+    j = c.request("job", timeout=1.0, retries=2)
+    if j.get("state") != "ACTIVE" or not j.get("job"):
+        return None
+    return c.request("job_hold", timeout=1.0, retries=2)
 
 
 # ---- heater step response ------------------------------------------------------------------
@@ -188,15 +254,17 @@ def plot(samples: list[dict[str, Any]], setpoint: float, path: str | Path, title
     t0 = pts[0]["uptime_ms"] / 1000.0 if pts else 0.0
     t = [s["uptime_ms"] / 1000.0 - t0 for s in pts]
     fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(8, 5), height_ratios=[3, 1])
-    ax.plot(t, [s["temp_c"] for s in pts], label="nozzle (thermistor)")
+    ax.plot(t, [s["temp_c"] for s in pts], label="nozzle temperature (thermistor)")
     ax.axhline(setpoint, color="k", lw=0.8, ls="--", label=f"setpoint {setpoint:g} °C")
-    ax.axhspan(setpoint - 0.5, setpoint + 0.5, color="g", alpha=0.12, label="±0.5 °C")
-    ax.set_ylabel("°C")
+    ax.axhspan(setpoint - 0.5, setpoint + 0.5, color="g", alpha=0.12, label="setpoint ±0.5 °C")
+    ax.set_ylabel("temperature (°C)")
     ax.legend(loc="lower right")
     ax.set_title(title or f"heater step response to {setpoint:g} °C")
-    ax2.plot(t, [s["duty"] or 0.0 for s in pts], color="tab:red")
-    ax2.set_ylabel("duty")
-    ax2.set_xlabel("board time, s")
+    ax2.plot(t, [100.0 * (s["duty"] or 0.0) for s in pts], color="tab:red", label="heater duty")
+    ax2.set_ylim(-5, 105)
+    ax2.set_ylabel("heater duty (%)")
+    ax2.set_xlabel("time since the step (s, board clock)")
+    ax2.legend(loc="upper right")
     fig.tight_layout()
     p = Path(path)
     fig.savefig(p, dpi=100)

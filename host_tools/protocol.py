@@ -366,7 +366,8 @@ class BoardClient:
             raise BoardError(last_err.code, f"{last_err.message} (after {tries} tries)", cmd)
         raise ProtocolTimeout(
             f"no answer from {self.port_name} to '{cmd}' after {tries} tries ({timeout:g} s each): "
-            "is the hearth app running? try `hearth monitor` or power-cycle the board"
+            "is the hearth app running? `hearth hello` says what the board does instead, "
+            "`hearth reset` restarts the app"
         )
 
     def hello(self, timeout: float = 2.0) -> dict[str, Any]:

@@ -58,6 +58,13 @@ class App:
                 self.problems.append(err)
             board = loaded
         assert board is not None
+        from hearth.safe_boot import wrong_chip
+
+        why = wrong_chip(board)
+        if why:
+            # Another chip's pin numbers are other wires here: run no role, touch no pin.
+            self.problems.append(why)
+            board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
         self.board = board
         self.role_name = board.get("role")
         # Import role modules first: they register their config sections.
@@ -233,7 +240,24 @@ class App:
         return {"state": self.sup.state}
 
     def cmd_clear(self, args):
-        return {"state": self.sup.clear()}
+        # Only a FAULT is cleared. Nothing to clear (SAFE/READY/ACTIVE) is a no-op that
+        # says so; RECOVERY and POWERFAIL are not faults. A fault whose cause is still
+        # there stays: clearing it would report the board fit while it re-trips.
+        st = self.sup.state
+        if st in ("SAFE", "READY", "ACTIVE"):
+            return {"state": st, "cleared": False}
+        if st != "FAULT":
+            raise CommandError("STATE", "nothing to clear: the board is %s (%s)" % (
+                st, "resume or discard the interrupted run first" if st == "RECOVERY" else "power is failing"))
+        cause = None
+        if self.power is not None and not self.power.ok:
+            cause = "the supply is still failing"
+        fn = getattr(self.role, "fault_cause", None)
+        if cause is None and fn is not None:
+            cause = fn()
+        if cause:
+            raise CommandError("STATE", "fault not cleared: %s; fix that, then clear again" % cause)
+        return {"state": self._sup_call(lambda a: self.sup.clear(), args), "cleared": True}
 
     def cmd_resume(self, args):
         return self._sup_call(self.sup.resume, args)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from host_tools.deploy.build import BUILD, BuildError, Manifest, build, resolve_target
@@ -19,6 +19,9 @@ from host_tools.sim.state import SimError, load_board
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 err = Console(stderr=True)
+# flash progress: each phase's share of the bar, in percent (sending gets most of it)
+PHASE_PCT = {"waiting": 0, "connect": 2, "inventory": 5, "reset": 92, "hello": 96, "done": 100}
+SEND_FROM, SEND_TO = 8, 90
 
 
 class UsageError(Exception):
@@ -54,7 +57,7 @@ def build_summary(path: Path, man: Manifest) -> str:
 # ---- flash --------------------------------------------------------------------------------
 def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str], target: str,
                 build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float,
-                fmt: str = "files") -> int:
+                fmt: str = "files", force: bool = False) -> int:
     from host_tools.deploy.flashfw import FLASHERS, build_format
     from host_tools.deploy.multi import Job, exit_code, flash_many
 
@@ -92,24 +95,33 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
 
     jobs = [Job(p, resolver_for(p)) for p in ports]
     console = err
+    # One bar per board, in percent of the whole flash from the start (how many bytes
+    # must move is known only once the board listed its files): each phase has its share.
+    width = max(len(j.port) for j in jobs)
     prog = Progress(
-        TextColumn("{task.fields[port]:<14}"), TextColumn("{task.fields[phase]:<9}"), BarColumn(),
-        DownloadColumn(), TransferSpeedColumn(), console=console, disable=as_json, transient=False,
+        TextColumn(f"{{task.fields[port]:<{width}}}"), TextColumn("{task.fields[phase]:<9}"), BarColumn(),
+        TaskProgressColumn(), TextColumn("{task.fields[bytes]}"), TimeElapsedColumn(),
+        console=console, disable=as_json, transient=False,
     )
     tasks: dict[int, TaskID] = {}
     with prog:
         for i, j in enumerate(jobs):
-            tasks[i] = prog.add_task("", total=None, port=Path(j.port).name if j.port.startswith("/dev/") else j.port,
-                                     phase="waiting")
+            tasks[i] = prog.add_task("", total=100, port=j.port, phase="waiting", bytes="")
 
         def on(i: int, phase: str, done: int, total: int) -> None:
+            pct = PHASE_PCT.get(phase)
+            if phase == "send" and total:
+                pct = SEND_FROM + (SEND_TO - SEND_FROM) * done / total
+            upd: dict[str, Any] = {"phase": phase}
+            if pct is not None:
+                upd["completed"] = pct
             if total:
-                prog.update(tasks[i], completed=done, total=total, phase=phase)
-            else:
-                prog.update(tasks[i], phase=phase)
+                upd["bytes"] = f"{done / 1024:.1f}/{total / 1024:.1f} KiB"
+            prog.update(tasks[i], **upd)
 
         t0 = time.monotonic()
-        results = flash_many(jobs, on, flasher=FLASHERS[fmt], frame=frame, window=window, timeout=timeout)
+        results = flash_many(jobs, on, flasher=FLASHERS[fmt], frame=frame, window=window, timeout=timeout,
+                             force=force)
         wall = time.monotonic() - t0
     if as_json:
         click.echo(json.dumps({"ok": all(r.ok for r in results), "seconds": round(wall, 3),
@@ -131,8 +143,15 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
                            f"in {r.seconds:.1f} s; hello: fw {h.get('fw')}, state {h.get('state')}"
                            + (f" [{r.message}]" if r.message else ""))
             else:
-                click.secho(f"error: {r.port}: {r.message}", fg="red", err=True)
+                click.secho(f"error: {r.port}: {_without_port(r.message, r.port)}", fg="red", err=True)
     return exit_code(results)
+
+
+def _without_port(msg: str, port: str) -> str:
+    """The message without the port name(s) it starts with (the caller prints it once)."""
+    while msg.startswith(f"{port}: "):
+        msg = msg[len(port) + 2:]
+    return msg
 
 
 def esptool_flash(kind: str, board: str, ports: list[str], file: str | None, target: str, size: int | None,

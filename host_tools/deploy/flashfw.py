@@ -46,7 +46,17 @@ from host_tools.deploy.build import (
     load_build,
     sha256,
 )
-from host_tools.deploy.sync import FRAME, WINDOW, FlashError, FlashResult, Resolver, flash_build
+from host_tools.deploy.sync import (
+    FRAME,
+    WINDOW,
+    FlashError,
+    FlashResult,
+    Resolver,
+    _board_file,
+    board_mismatch,
+    flash_build,
+    inventory,
+)
 from host_tools.transport.rawrepl import BoardExecError, RawRepl, ReplError
 
 FORMATS = ("files", "romfs", "frozen")
@@ -184,23 +194,25 @@ def _noprogress(phase: str, done: int, total: int) -> None:
 
 def flash_romfs(build_dir: Path | Resolver, port: str, progress: Progress = _noprogress, frame: int = FRAME,
                 window: int = WINDOW, timeout: float = 10.0, check_hello: bool = True, baud: int = 115200,
-                compress: bool = True) -> FlashResult:
+                compress: bool = True, force: bool = False) -> FlashResult:
     """Flash a ROMFS build: the image into the romfs partition (unless the board has it
     already), then the filesystem part with the manifest last. Raises nothing: see
     `.ok` and `.code`, as flash_build."""
-    return _flash_in_flash("romfs", build_dir, port, progress, frame, window, timeout, check_hello, baud, compress)
+    return _flash_in_flash("romfs", build_dir, port, progress, frame, window, timeout, check_hello, baud, compress,
+                           force)
 
 
 def flash_frozen(build_dir: Path | Resolver, port: str, progress: Progress = _noprogress, frame: int = FRAME,
                  window: int = WINDOW, timeout: float = 10.0, check_hello: bool = True, baud: int = 115200,
-                 compress: bool = True) -> FlashResult:
+                 compress: bool = True, force: bool = False) -> FlashResult:
     """Flash the filesystem part of a frozen firmware, after checking that the board's
     MicroPython has this firmware version frozen in."""
-    return _flash_in_flash("frozen", build_dir, port, progress, frame, window, timeout, check_hello, baud, compress)
+    return _flash_in_flash("frozen", build_dir, port, progress, frame, window, timeout, check_hello, baud, compress,
+                           force)
 
 
 def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progress, frame: int, window: int,
-                    timeout: float, check_hello: bool, baud: int, compress: bool) -> FlashResult:
+                    timeout: float, check_hello: bool, baud: int, compress: bool, force: bool) -> FlashResult:
     t0 = time.monotonic()
     res = FlashResult(port, "?", "?")
     try:
@@ -226,6 +238,11 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
         build_dir = build if isinstance(build, Path) else build(platform)
         man = load_build(build_dir)
         res.board, res.build = man.board, man.build
+        # The board file must be for this chip (and role): checked before the image goes.
+        inventory(r, max(timeout, 30.0))
+        why = board_mismatch(_board_file(build_dir, man.board), r.chip, r.installed)
+        if why and not force:
+            raise FlashError(why)
         if fmt == "romfs":
             if not man.romfs:
                 raise FlashError(f"{build_dir} is not a ROMFS build: make one with `hearth build --format romfs`", 2)
@@ -286,7 +303,7 @@ def _flash_in_flash(fmt: str, build: Path | Resolver, port: str, progress: Progr
         return res
     assert build_dir is not None
     fs = flash_build(build_dir, port, progress=progress, frame=frame, window=window, timeout=timeout,
-                     check_hello=check_hello, baud=baud, compress=compress)
+                     check_hello=check_hello, baud=baud, compress=compress, force=force)
     if written:
         fs.sent_files.insert(0, ROMFS_IMAGE)
         fs.payload_bytes += written

@@ -94,12 +94,26 @@ def frames(enc: bytes, size: int = FRAME) -> list[bytes]:
     return out
 
 
-# Runs on the board: prints "path size sha256[:16]" per file.
+# Runs on the board: "# platform deflate chip", "@ name role chip" of the installed
+# board file ("@ - - -" without one), then "path size sha256[:16]" per file. The chip
+# comes from the interpreter (a virtual board's from its simulated world), never from
+# the board file: that is what is checked against it.
 INVENTORY = b"""import os,sys,hashlib,binascii
 try:
  import deflate;_z=1
 except ImportError:_z=0
-print('#',sys.platform,_z)
+try:
+ import _hearth_sim;_c=_hearth_sim.chip
+except ImportError:
+ _m=sys.implementation._machine;_c='?'
+ for _n in ('ESP32S3','ESP32S2','ESP32C3','ESP32C6','ESP32'):
+  if _n in _m:_c=_n.lower();break
+print('#',sys.platform,_z,_c)
+try:
+ import json
+ with open('/board.json') as f:_b=json.load(f)
+ print('@',_b.get('name','-'),_b.get('role') or '-',_b.get('chip','-'))
+except Exception:print('@ - - -')
 def _h(p,z):
  if z>262144:return '-'
  h=hashlib.sha256();b=bytearray(1024);m=memoryview(b)
@@ -219,7 +233,8 @@ while 1:
 
 
 class FlashError(Exception):
-    """A flash did not complete. `code` 1: the board or a check failed; 2: connection."""
+    """A flash did not complete. `code` 1: the board or a check failed; 2: usage or a
+    lost connection (the board stopped answering mid-flash)."""
 
     def __init__(self, msg: str, code: int = 1) -> None:
         super().__init__(msg)
@@ -268,11 +283,34 @@ def inventory(r: RawRepl, timeout: float = 30.0) -> dict[str, tuple[int, str]]:
             head = line[2:].split()
             r.platform = head[0] if head else ""
             r.deflate = len(head) > 1 and head[1] == "1"
+            r.chip = head[2] if len(head) > 2 and head[2] != "?" else None
+            continue
+        if line.startswith("@ "):
+            b = line[2:].split()
+            if len(b) == 3 and b[0] != "-":
+                r.installed = {"name": b[0], "role": None if b[1] == "-" else b[1], "chip": b[2]}
             continue
         parts = line.strip().rsplit(" ", 2)
         if len(parts) == 3 and parts[1].isdigit():
             files[parts[0]] = (int(parts[1]), parts[2])
     return files
+
+
+def board_mismatch(want: dict[str, Any], chip: str | None, installed: dict[str, Any] | None) -> str | None:
+    """Why board file `want` must not go to a board whose chip is `chip` (None:
+    unknown) and whose installed board file is `installed` (None: none), or None."""
+    name, wchip, wrole = want.get("name"), want.get("chip"), want.get("role")
+    inst = installed or {}
+    own = f" (its board file: {inst['name']}, role {inst.get('role')})" if inst.get("name") else ""
+    fix = f"flash its own board file (`hearth flash --board {inst['name']}`)" if inst.get("name") else \
+        "pick the board file for its chip (`ls boards/`)"
+    if chip and wchip and chip != wchip:
+        return (f"refused: this board is an {chip}{own}, {name} is a board file for an {wchip}; its pin numbers "
+                f"are other wires here. Nothing was written: {fix}, or pass --force")
+    if inst.get("role") and wrole and inst["role"] != wrole:
+        return (f"refused: this board is a {inst['role']} board{own}, {name} is a {wrole} board file. "
+                f"Nothing was written: {fix}, or pass --force to change its role")
+    return None
 
 
 def plan(man: Manifest, board_files: dict[str, tuple[int, str]], old: Manifest | None,
@@ -359,7 +397,7 @@ class _Agent:
             raise FlashError(f"{self.r.name}: the board failed writing {path}: {rest[1:].decode(errors='replace').strip()}")
         raise FlashError(
             f"{self.r.name}: the board stopped taking {path} mid-transfer (reset or power loss?): "
-            f"{rest[:200]!r}. It boots safe with an incomplete firmware; run `hearth flash` again."
+            f"{rest[:200]!r}. It boots safe with an incomplete firmware; run `hearth flash` again.", 2
         )
 
 
@@ -376,9 +414,11 @@ Resolver = Callable[[str], Path]  # board's sys.platform ("esp32", "linux" = vir
 
 def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogress, frame: int = FRAME,
                 window: int = WINDOW, timeout: float = 10.0, check_hello: bool = True,
-                baud: int = 115200, compress: bool = True) -> FlashResult:
+                baud: int = 115200, compress: bool = True, force: bool = False) -> FlashResult:
     """Flash a build folder (or the one `build(platform)` names once the board said
-    what it is) to the board on `port`. Raises nothing: see `.ok` and `.code`."""
+    what it is) to the board on `port`. Raises nothing: see `.ok` and `.code`.
+    A board file for another chip, or another role than the installed one, is
+    refused before anything is written unless `force`."""
     t0 = time.monotonic()
     res = FlashResult(port, "?", "?")
     try:
@@ -403,6 +443,10 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
         except BuildError as e:
             raise FlashError(str(e), 2) from e
         res.board, res.build = man.board, man.build
+        why = board_mismatch(_board_file(build_dir, man.board), r.chip, r.installed)
+        if why and not force:
+            r.reset()  # nothing was written: the app the board had runs again
+            raise FlashError(why)
         _flash(r, build_dir, man, board_files, res, progress, frame, window, timeout, compress)
         if check_hello:
             progress("hello", res.payload_bytes, res.payload_bytes)
@@ -412,8 +456,9 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
     except FlashError as e:
         res.message, res.code = str(e), e.code
     except ReplError as e:
+        # the board stopped answering (reset, power loss, cable): a connection error
         res.message = f"{e}. If the board reset or lost power mid-flash it boots safe (incomplete firmware): run `hearth flash` again."
-        res.code = 1
+        res.code = 2
     except (BuildError, OSError) as e:
         res.message, res.code = str(e), 2
     finally:
@@ -482,6 +527,20 @@ def _flash(r: RawRepl, build_dir: Path, man: Manifest, board_files: dict[str, tu
     r.reset()
 
 
+def _board_file(build_dir: Path, name: str) -> dict[str, Any]:
+    import json
+
+    try:
+        return dict(json.loads((build_dir / "board.json").read_text()))
+    except (OSError, ValueError):
+        from host_tools.sim.state import SimError, load_board
+
+        try:
+            return load_board(name)
+        except SimError:
+            return {"name": name}
+
+
 def _check_hello(port: str, man: Manifest, res: FlashResult) -> None:
     from host_tools.protocol import BoardClient, ProtocolError
     from host_tools.transport.serialport import PortError, open_port
@@ -494,7 +553,12 @@ def _check_hello(port: str, man: Manifest, res: FlashResult) -> None:
     try:
         h = client.request("hello", None, timeout=0.4, retries=25)
     except ProtocolError as e:
-        raise FlashError(f"flashed and verified, but the app does not answer `hello`: {e}") from e
+        client.close()
+        from host_tools.transport.replstate import probe
+
+        st = probe(port)
+        raise FlashError(f"flashed and verified, but the app does not answer `hello`: "
+                         f"{st.why if st.at_repl else e}") from e
     finally:
         client.close()
     res.hello = h

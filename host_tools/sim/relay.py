@@ -15,6 +15,7 @@ gone, as on the board.
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ LOADER = Path(__file__).with_name("loader.py")
 # SPI NOR flash timing (Winbond W25Q32JV / GD25Q32 class, as on ESP32 modules), per
 # 256-byte page program and per 4 KiB sector erase, in microseconds: docs/boards.md.
 FLASH_TIMING = {"typ": (700, 45_000), "max": (3_000, 400_000), "off": (0, 0)}
+MAV_TX_BUF = 4096  # bytes of MAVLink output waiting for the wire (a UART driver's TX ring buffer)
 
 
 def _set_raw(fd: int, isig: bool) -> None:
@@ -136,6 +138,12 @@ class VirtualBoard:
         self._rx = Throttle(self.baud)
         self.bench = None
         self.events: list[tuple[float, str]] = []
+        # MAVLink out (UART2 to the flight controller): the firmware's writes wait here
+        # for the wire, never in the world's lock (World.handle calls _mav_queue).
+        self._mav_tx: collections.deque[bytes] = collections.deque()
+        self._mav_tx_bytes = 0
+        self._mav_cv = threading.Condition()
+        self.mav_dropped = 0  # bytes a full reader (or a TX backlog past MAV_TX_BUF) lost
 
     # ---- life cycle ---------------------------------------------------------------------
     def start(self, power: bool = True) -> None:
@@ -152,16 +160,11 @@ class VirtualBoard:
             _set_raw(self._m_master, isig=False)
             self.mavlink_path = os.ttyname(self._m_slave)
             uid = int(self.board["mavlink"].get("uart", 2))
-            mav_throttle = Throttle(int(self.board["mavlink"].get("baud", 57600)))
-
-            def to_fc(data: bytes, fd: int = self._m_master) -> None:
-                mav_throttle.pace(len(data))
-                try:
-                    os.write(fd, data)
-                except OSError:
-                    pass
-
-            self.world.uart_tx_sinks[uid] = to_fc
+            # A UART never waits for its reader: the wire is written by its own thread,
+            # non-blocking, and what the pty cannot take is dropped and counted.
+            os.set_blocking(self._m_master, False)
+            self.world.uart_tx_sinks[uid] = self._mav_queue
+            self._spawn(self._mavlink_out, Throttle(int(self.board["mavlink"].get("baud", 57600))))
             self._spawn(self._mavlink_in, uid)
         from host_tools.sim.bench import BenchServer
 
@@ -297,6 +300,37 @@ class VirtualBoard:
                 buf = self.world.uart_rx.setdefault(uid, bytearray())
                 buf.extend(data)
                 del buf[:-4096]  # the UART's ring buffer overflows, as on the chip
+
+    def _mav_queue(self, data: bytes) -> None:
+        """The firmware wrote to the MAVLink UART (called with the world lock held: never blocks)."""
+        with self._mav_cv:
+            if self._mav_tx_bytes + len(data) > MAV_TX_BUF:
+                self.mav_dropped += len(data)
+                return
+            self._mav_tx.append(data)
+            self._mav_tx_bytes += len(data)
+            self._mav_cv.notify()
+
+    def _mavlink_out(self, throttle: Throttle) -> None:
+        """The UART's wire: bytes leave at the baud rate; a reader that does not keep up
+        (a full pty) loses them, as a flight controller's overflowing receive buffer would."""
+        while not self._stop.is_set():
+            with self._mav_cv:
+                if not self._mav_tx:
+                    self._mav_cv.wait(0.1)
+                    continue
+                data = self._mav_tx.popleft()
+                self._mav_tx_bytes -= len(data)
+            throttle.pace(len(data))
+            try:
+                n = os.write(self._m_master, data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                n = len(data)  # the pty is gone (board stopping): nothing to count
+            if n < len(data):
+                with self._mav_cv:
+                    self.mav_dropped += len(data) - n
 
     def _link(self, rfd: int, wfd: int, proc: subprocess.Popen[bytes]) -> None:
         """Serve hearth.hal.sim's requests for one interpreter's life."""
@@ -453,6 +487,8 @@ class VirtualBoard:
                      **self.link_stats.as_dict()}
         s["flash"] = {"size_mb": simstate.flash_layout(self.board, self.flash_mb)[0] // (1 << 20),
                       "timing": self.flash_timing}
+        if self.mavlink_path:
+            s["mavlink_dropped"] = self.mav_dropped
         return s
 
 

@@ -47,6 +47,8 @@ class RawRepl:
         self._buf = bytearray()
         self.platform = ""  # the board's sys.platform, once a program printed it
         self.deflate = False  # the board has the deflate module
+        self.chip: str | None = None  # the board's chip family, once the inventory said
+        self.installed: dict[str, Any] | None = None  # name/role/chip of the board file on it
 
     @classmethod
     def open(cls, port: str, baud: int = 115200) -> RawRepl:

@@ -87,10 +87,20 @@ def test_interrupted_flash_boots_safe_then_completes(make_board, latch_build) ->
 
     res = flash_build(out, vb.console_path, progress=progress, timeout=2.0)
     assert cut.is_set()
-    assert not res.ok and res.code == 1
+    assert not res.ok and res.code == 2  # a lost connection (issue 12: as documented)
     assert "mid-transfer" in res.message or "hearth flash" in res.message, res.message
 
     vb.power_on()
+    # hello and diag say so (issue 12), not just "no answer"
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+
+    r = CliRunner().invoke(main, ["hello", "--port", vb.console_path, "--timeout", "0.5"])
+    assert r.exit_code == 1 and "incomplete firmware" in r.stderr and "hearth flash" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["diag", "--port", vb.console_path, "--timeout", "0.5", "--json"])
+    rep = json.loads(r.stdout)
+    assert r.exit_code == 1 and rep["result"] == "FAIL" and "incomplete firmware" in rep["reasons"][0], r.output
     problem, app_running, files = _board_state(vb.console_path)
     assert problem and not app_running, (problem, files)
     assert "manifest.json" not in files
@@ -115,7 +125,7 @@ def test_board_reset_mid_transfer_is_a_clear_failure(make_board, latch_build) ->
             threading.Thread(target=lambda: (vb.power_off(), vb.power_on()), daemon=True).start()
 
     res = flash_build(out, vb.console_path, progress=progress, timeout=2.0)
-    assert done.is_set() and not res.ok and res.code == 1
+    assert done.is_set() and not res.ok and res.code == 2
     assert "run `hearth flash` again" in res.message, res.message
     problem, app_running, _ = _board_state(vb.console_path)
     assert problem and not app_running
@@ -147,6 +157,8 @@ def test_cli_flash_json_autodetects_the_virtual_board(make_board) -> None:
     p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", "/dev/nonexistent-port"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such port" in p.stderr
+    err = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and err[0].count("/dev/nonexistent-port") == 1, p.stderr  # no repeated prefix
 
 
 def test_virtual_board_boots_from_an_image(tmp_path, latch_build) -> None:
@@ -202,3 +214,41 @@ def test_firmware_tests_run_on_the_board_with_a_per_test_timeout(make_board, lat
                        capture_output=True, text=True, timeout=120)
     d = json.loads(p.stdout)
     assert p.returncode == 0 and d["failed"] == 0 and d["passed"] > 0, p.stdout + p.stderr
+
+
+def test_flash_refuses_a_board_file_for_another_board(make_board, latch_build, tmp_path) -> None:
+    # issue 12, defect 3: the latch's board file went onto a printer (ESP32-S3), which
+    # then drove the printer's clog-switch pin and stepper DIR and crashed on boot
+    out, _ = latch_build
+    vb = make_board("printer-s3")
+    port = vb.console_path
+    r = flash_build(out, port)  # a blank board: its chip says no
+    assert not r.ok and r.code == 1 and "esp32s3" in r.message and "--force" in r.message, r.message
+    _, _, files = _board_state(port)
+    assert "board.json" not in files and "main.py" not in files  # nothing was written
+    pb, _ = build("printer-s3", "sim", tmp_path / "printer")
+    assert flash_build(pb, port).ok
+    p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", port, "--json"],
+                       capture_output=True, text=True, timeout=120)
+    d = json.loads(p.stdout)
+    assert p.returncode == 1 and "refused" in d["boards"][0]["message"], p.stdout + p.stderr
+    assert "printer-s3" in d["boards"][0]["message"]  # says which board file is its own
+    from host_tools.protocol import BoardClient
+
+    c = BoardClient(port)
+    try:
+        h = c.request("hello", timeout=0.5, retries=20)
+    finally:
+        c.close()
+    assert h["board"] == "printer-s3" and h["state"] == "SAFE"
+    # --force writes it; the firmware then drives none of this chip's pins with it
+    p = subprocess.run([HEARTH, "flash", "--board", "latch-esp32", "--port", port, "--force", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0, p.stdout
+    vb.power_off()
+    vb.power_on()
+    problem, app_running, files = _board_state(port)
+    assert "board.json" in files and not app_running and problem is not None
+    assert "esp32s3" in problem and "latch-esp32" in problem, problem
+    st = bench(vb).call(op="state")["state"]
+    assert st["outputs"] == {} and st["pwm"] == {}, st

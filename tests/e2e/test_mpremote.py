@@ -107,3 +107,28 @@ def test_a_vfs_that_does_not_mount_never_reaches_boot_py(make_board) -> None:
         assert b">>> " in got
     finally:
         ser.close()
+
+
+def test_after_mpremote_hello_says_the_app_is_stopped_and_reset_restarts_it(make_board) -> None:
+    # issue 12: after `mpremote exec` the app stays stopped; hello pointed at `hearth
+    # monitor`, which failed the same way. hello now says why; `hearth reset` restarts it.
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+    from tests.e2e.conftest import flash_board
+
+    vb = make_board("printer-s3")
+    flash_board(vb)
+    port = vb.console_path
+    r = mpremote(port, "exec", "print('hi')")
+    assert r.returncode == 0 and "hi" in r.stdout
+    r = CliRunner().invoke(main, ["hello", "--port", port, "--timeout", "0.5"])
+    assert r.exit_code == 1, r.output
+    assert "stopped" in r.stderr and "hearth reset" in r.stderr, r.stderr
+    r = CliRunner().invoke(main, ["reset", "--port", port])
+    assert r.exit_code == 0 and "printer-s3 state SAFE" in r.stdout, r.output
+    r = CliRunner().invoke(main, ["hello", "--port", port])
+    assert r.exit_code == 0 and "printer-s3: printer role on an esp32s3" in r.stdout, r.output
+    # a hard reset comes back the same way
+    r = CliRunner().invoke(main, ["reset", "--port", port, "--hard", "--json"])
+    assert r.exit_code == 0, r.output

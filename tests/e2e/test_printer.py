@@ -122,9 +122,14 @@ def test_thermistor_open_trips_fault_within_a_second(make_board) -> None:
     with pytest.raises(BoardError) as e:
         c.request("heat", {"c": 32})
     assert e.value.code == "STATE"
+    # the cause is still there: clear refuses and says so (the board stays in FAULT)
+    with pytest.raises(BoardError) as e:
+        c.request("clear")
+    assert e.value.code == "STATE" and "thermistor still reads open" in e.value.message
+    assert c.request("status")["state"] == "FAULT"
     bench(vb).call(op="fault", name="thermistor_open", off=True)
     time.sleep(0.3)
-    assert c.request("clear")["state"] == "SAFE"
+    assert c.request("clear") == {"state": "SAFE", "cleared": True}
     c.close()
 
 
@@ -139,6 +144,8 @@ def _run_job_until_cut(vb, c: BoardClient, job: int, material: str, sp: int) -> 
     c.close()
     rep = bench(vb).call(op="power", arg="fail", holdup_ms=60)
     assert rep["programs"] == 1, rep
+    # every safe output of the board file, stepper DIR included, within the hold-up
+    assert rep["safe_after_ms"] is not None and rep["safe_after_ms"] <= 60, rep
     vb.power_on()
 
 
@@ -224,7 +231,7 @@ def test_cli_heater_test(make_board, tmp_path) -> None:
     c.close()
     # 20x: 3 s real = 60 s of board time
     out = tmp_path / "step"
-    r = CliRunner().invoke(main, ["diag", "heater-test", "--port", vb.console_path, "--setpoint", "32",
+    r = CliRunner().invoke(main, ["diag", "heater-test", "--port", vb.console_path, "--yes", "--setpoint", "32",
                                   "--seconds", "3", "--interval", "0.1", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)

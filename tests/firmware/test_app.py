@@ -145,3 +145,101 @@ def test_role_exception_is_a_fault_not_a_crash():
     app.tick()
     st, body = _answer(con, 5)
     assert st == b"ok" and json.loads(body)["faults"][-1]["code"] == "ROLE_EXC"
+
+
+def test_clear_on_a_safe_board_is_a_no_op_not_internal():
+    # issue 12, defect 7: `clear` with nothing to clear answered INTERNAL (a bug)
+    con = FakeConsole()
+    app = _app(con)
+    assert app.sup.state == "SAFE"
+    con.inbox += _frame(11, "clear")
+    app.tick()
+    st, body = _answer(con, 11)
+    assert st == b"ok", body
+    d = json.loads(body)
+    assert d["state"] == "SAFE" and d["cleared"] is False
+    # READY: also nothing to clear, and nothing changes
+    con.inbox += _frame(12, "run", {"job": 3})
+    app.tick()
+    con.inbox += _frame(13, "clear")
+    app.tick()
+    st, body = _answer(con, 13)
+    assert st == b"ok" and json.loads(body)["cleared"] is False
+    assert app.sup.state == "ACTIVE" and sim.world.pwm[25][1] == 40000
+
+
+def test_clear_in_recovery_is_a_state_error():
+    con = FakeConsole()
+    app = _app(con)
+    con.inbox += _frame(1, "run", {"job": 4})
+    app.tick()
+    sim.world.adc[34] = 1500000
+    app.tick()
+    flash = sim.world.flash
+    sim.world.reset()
+    sim.world.flash = flash
+    con2 = FakeConsole()
+    app2 = _app(con2)
+    assert app2.sup.state == "RECOVERY"
+    con2.inbox += _frame(2, "clear")
+    app2.tick()
+    st, body = _answer(con2, 2)
+    assert st == b"err" and body.startswith(b"STATE"), body
+    assert app2.sup.state == "RECOVERY"
+
+
+def test_clear_refused_while_the_fault_cause_is_still_there():
+    con = FakeConsole()
+    app = _app(con)
+    app.role.cause = "the test fault is still on"
+    app.sup.fault("TEST", None)
+    con.inbox += _frame(3, "clear")
+    app.tick()
+    st, body = _answer(con, 3)
+    assert st == b"err" and body.startswith(b"STATE") and b"still" in body, body
+    assert app.sup.state == "FAULT"
+    app.role.cause = None
+    con.inbox += _frame(4, "clear")
+    app.tick()
+    st, body = _answer(con, 4)
+    assert st == b"ok" and json.loads(body) == {"state": "SAFE", "cleared": True}, body
+
+
+LATCH_BOARD = {
+    "name": "latch-esp32", "chip": "esp32", "role": "latch",
+    "pins": {"servo": 25, "solenoid": 13, "supply_adc": 34, "hx711_sck": 18, "status_led": 23},
+    "safe_outputs": [{"pin": 25, "level": 0}, {"pin": 13, "level": 0}, {"pin": 18, "level": 0},
+                     {"pin": 23, "level": 0}],
+    "supply": {"divider": 2.0},
+}
+
+
+def test_board_file_for_another_chip_touches_no_pin():
+    # issue 12, defect 3: a latch (esp32) board file on an ESP32-S3 drove the printer's
+    # pins at boot, then crashed on a pin the S3 has no ADC on
+    from hearth import safe_boot
+    sim.world.reset("esp32s3")
+    path = "/tmp/hearth-test-wrong-chip-board.json"
+    with open(path, "w") as f:
+        json.dump(LATCH_BOARD, f)
+    assert safe_boot.run(path) == 0
+    assert sim.world.outputs == {} and sim.world.pwm == {}
+    why = safe_boot.chip_problem
+    assert why and "esp32s3" in why and "latch-esp32" in why, why
+    # the firmware check keeps the reason: main.py does not start the app
+    assert safe_boot.check() == why
+    # the app, started anyway, runs no role and touches no pin; hello says why
+    from hearth.app import App
+    con = FakeConsole()
+    app = App(board=LATCH_BOARD, config_path="/nonexistent/config.json", console=con)
+    assert app.role is None and sim.world.outputs == {} and sim.world.pwm == {}
+    con.inbox += _frame(21, "hello")
+    app.tick()
+    st, body = _answer(con, 21)
+    h = json.loads(body)
+    assert st == b"ok" and h["chip"] == "esp32s3" and h["role"] is None
+    assert any("esp32s3" in p and "esp32" in p for p in h["problems"]), h
+    # and the right chip runs as before
+    sim.world.reset("esp32")
+    assert safe_boot.run(path) == 4 and safe_boot.chip_problem is None
+    assert sim.world.outputs == {25: 0, 13: 0, 18: 0, 23: 0}

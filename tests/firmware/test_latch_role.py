@@ -431,3 +431,12 @@ def test_tick_allocation_bounded():
     used = gc.mem_alloc() - before
     gc.enable()
     assert used < 20 * 1024, used
+
+
+def test_contradictory_config_refused_as_a_whole():
+    # issue 12: the role refused to start on these; the config check now names them first
+    for data, want in (({"latch": {"servo_open_us": 1000}}, "latch.servo_open_us=1000 is the same as"),
+                       ({"latch": {"loadcell_off_g": 200}}, "latch.loadcell_off_g=200 is not below"),
+                       ({"latch": {"solenoid_pull_ms": 900, "solenoid_max_on_ms": 500}}, "solenoid_pull_ms=900")):
+        cfg, err = configmod.validate(data)
+        assert cfg is None and err is not None and want in err, (data, err)

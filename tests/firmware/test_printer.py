@@ -183,3 +183,20 @@ def test_host_dead_man_turns_the_heater_off():
     assert not r.run(2.9, lambda: r.sup.state == FAULT, host=False)
     assert r.run(0.3, lambda: r.sup.state == FAULT, host=False)
     assert r.log.last()["code"] == "HOST_SILENT" and r.heater_duty() == 0
+
+
+def test_contradictory_config_refused_as_a_whole():
+    # issue 12: values each in bounds that contradict each other
+    from hearth.core import config
+    from hearth.core.configcmd import _code
+    for data, want in (({"printer": {"dark_max_c": 79}}, "printer.dark_max_c=79.0 is above printer.max_c=70.0"),
+                       ({"printer": {"milk_min_c": 33, "milk_max_c": 32}}, "printer.milk_min_c=33.0 is above"),
+                       ({"printer": {"white_c": 31}}, "printer.white_c=31.0 is outside"),
+                       ({"printer": {"danger_lo_c": 20, "danger_hi_c": 40}}, None),
+                       ({"printer": {"min_setpoint_c": 60, "max_c": 60}}, "printer.min_setpoint_c=60.0")):
+        cfg, err = config.validate(data)
+        if want is None:
+            assert err is None and cfg is not None, err
+            continue
+        assert cfg is None and err is not None and want in err, (data, err)
+        assert _code(err) == "RANGE"

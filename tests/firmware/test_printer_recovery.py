@@ -143,3 +143,115 @@ def test_snapshot_update_and_safe_are_cheap():
     r.p.safe()
     r.p.safe()
     assert gc.mem_alloc() == a0
+
+
+def test_job_record_carries_the_file_and_resume_refuses_another_file():
+    # issue 12, defect 6: a resume took a different 3-line file for a job cut at line
+    # 138 of 500; the record now names the file (hash) and its line count
+    r = Rig()
+    r.err("BAD_ARGS", "job_start", {"id": 3, "material": "dark", "file": "xyz"})
+    r.err("BAD_ARGS", "job_start", {"id": 3, "material": "dark", "file": "0a1b2c3d", "lines": 0})
+    r.cmd("job_start", {"id": 9, "material": "dark", "unix": UNIX_2026, "file": "0a1b2c3d", "lines": 500})
+    j = r.cmd("job")
+    assert j["file"] == "0a1b2c3d" and j["lines"] == 500
+    r.line(1, "M83")
+    r.line(2, "M109 S32")
+    assert r.run(120, lambda: r.p.job.done >= 2)
+    r.sup.power_fail(sim.ticks_ms())
+    r2 = r.reboot()
+    snap = r2.p.status()["recovered"]
+    assert snap["file"] == "0a1b2c3d" and snap["lines"] == 500 and snap["done"] == 2
+    tok = r2.sup.describe()["recovery"]["token"]
+    for other in ({"file": "deadbeef", "lines": 3}, {"file": "0a1b2c3d", "lines": 3}):
+        args = {"token": tok}
+        args.update(other)
+        try:
+            r2.sup.resume(args)
+            raise AssertionError("resumed with another file: %r" % other)
+        except SupervisorError as e:
+            assert e.code == "REFUSED" and "0a1b2c3d" in e.message and "500" in e.message, e.message
+        assert r2.sup.state == RECOVERY and r2.outputs_safe()
+    r2.sup.resume({"token": tok, "file": "0a1b2c3d", "lines": 500})
+    assert r2.sup.state == ACTIVE and r2.p.job.next == 3
+    assert r2.cmd("job")["file"] == "0a1b2c3d"
+
+
+def test_hold_parks_the_job_heater_off_then_resumes():
+    # issue 12, defect 5: Ctrl-C in `hearth print` holds the job on the board for resume
+    r = Rig()
+    r.start_hot_job()
+    r.line(3, "G1 E1 F120")
+    r.line(4, "G1 E1 F120")
+    assert r.run(5, lambda: r.p.job.done == 3)
+    out = r.cmd("job_hold")
+    assert out["job"] == 9 and out["done"] == 3 and out["token"]
+    assert r.sup.state == RECOVERY and r.outputs_safe() and r.p.heater.target is None
+    rec = r.sup.describe()["recovery"]
+    assert rec["kind"] == "HOLD" and rec["job"] == 9 and rec["token"] == out["token"]
+    r.run(30)                                  # held: nothing switches back on
+    assert r.outputs_safe() and r.sup.state == RECOVERY
+    r.err("STATE", "job_hold")                 # nothing running to hold
+    r.sup.resume(out["token"])
+    assert r.sup.state == ACTIVE and r.p.job.next == 4 and r.p.heater.target == 32.0
+    assert r.p.job.dz.ms >= 0
+
+
+def test_hold_survives_a_reboot():
+    r = Rig()
+    r.start_hot_job()
+    r.cmd("job_hold")
+    r2 = r.reboot()
+    assert r2.sup.state == RECOVERY and r2.sup.describe()["recovery"]["job"] == 9
+    assert PrintJob.read(r2.p.state_buf)["done"] == 2
+
+
+def _stream(r, line_of, n0, seconds, every_ms=10):
+    # the host: send the next line whenever the board's queue has room; -> next line
+    n = n0
+    for _ in range(int(seconds * 1000 / every_ms)):
+        while True:
+            try:
+                r.line(n, line_of(n))
+            except CommandError as e:
+                if e.code != "BUSY":
+                    raise
+                break
+            n += 1
+        sim.world.advance_us(every_ms * 1000)
+        r.p.tick(sim.ticks_ms())
+        r.p.cmd_job({})
+    return n
+
+
+def test_progress_records_bounded_and_an_instant_cut_resumes_within_a_few_lines():
+    # issue 12: after an instant cut (no power-fail record) resume restarted at line 1;
+    # progress now goes to the journal at most once per progress_ms while lines finish
+    r = Rig()
+    r.start_hot_job()
+    j = r.j
+    p0, e0 = j.programs, j.erases
+    _stream(r, lambda n: "G1 E0.5 F120", 3, 240.57)   # four minutes of job, cut between records
+    minutes = 4
+    assert r.sup.unsaved == 0 and r.sup.state == ACTIVE   # the journal never ran full
+    done = r.p.job.done
+    assert done > 400, done
+    programs = j.programs - p0
+    erases = j.erases - e0
+    # one progress record per second at most, plus the few live records each block
+    # erase copies forward (a 16-slot block: one erase per 16 records)
+    assert programs <= minutes * 60 + erases * 3, (programs, erases)
+    assert erases >= 1                          # the job outlived the erased space: erased in-job
+    print("PROGRESS %d programs, %d erases in %d min; %d lines" % (programs, erases, minutes, done))
+    # the plug is pulled: only what is in the journal survives
+    dz = r.p.job.dz.ms
+    r2 = r.reboot()
+    assert r2.sup.state == RECOVERY
+    snap = PrintJob.read(r2.p.state_buf)
+    got = snap["done"]
+    assert done - 5 <= got <= done, (got, done)
+    print("CUT at line %d: resume at %d" % (done, got + 1))
+    # the danger-zone time before the cut is kept (within a record's age), and grows on
+    assert dz - 2000 <= snap["danger_zone_ms"] <= dz, (snap["danger_zone_ms"], dz)
+    r2.cmd("clock", {"unix": UNIX_2026 + 300})
+    r2.sup.resume(r2.sup.describe()["recovery"]["token"])
+    assert r2.p.job.next == got + 1 and r2.p.job.dz.ms >= snap["danger_zone_ms"]

@@ -15,6 +15,10 @@ class Role:
         self.hang = False
         self.job = 0
         self.step_n = 0
+        self.cause = None  # a fault cause the test says is still present
+
+    def fault_cause(self):
+        return self.cause
 
     def safe(self):
         self.duty = 0

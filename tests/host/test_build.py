@@ -189,3 +189,20 @@ def test_exit_code_counts_failed_boards() -> None:
 
 def test_firmware_files_are_untouched_by_build(sim_build) -> None:
     assert (FIRMWARE / "boot.py").is_file() and not list(FIRMWARE.rglob("*.mpy"))
+
+
+def test_board_mismatch_chip_and_role() -> None:
+    from host_tools.deploy.sync import board_mismatch
+
+    latch = {"name": "latch-esp32", "chip": "esp32", "role": "latch"}
+    printer = {"name": "printer-s3", "chip": "esp32s3", "role": "printer"}
+    assert board_mismatch(latch, "esp32", None) is None
+    assert board_mismatch(latch, "esp32", {"name": "latch-esp32", "role": "latch", "chip": "esp32"}) is None
+    assert board_mismatch(latch, None, None) is None  # chip unknown, nothing installed: nothing to check
+    why = board_mismatch(latch, "esp32s3", {"name": "printer-s3", "role": "printer", "chip": "esp32s3"})
+    assert why and "esp32s3" in why and "latch-esp32" in why and "--board printer-s3" in why and "--force" in why
+    # same chip, another role than the installed board file's
+    other = {"name": "latch-s3", "chip": "esp32s3", "role": "latch"}
+    why = board_mismatch(other, "esp32s3", {"name": "printer-s3", "role": "printer", "chip": "esp32s3"})
+    assert why and "printer board" in why and "latch board file" in why
+    assert board_mismatch(printer, "esp32s3", {"name": "printer-s3", "role": "printer", "chip": "esp32s3"}) is None

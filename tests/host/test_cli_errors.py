@@ -60,3 +60,28 @@ def test_call_rejects_non_object_args() -> None:
     assert r.exit_code == 2 and "must be a JSON object" in r.output
     r = run("call", "--port", "/dev/null", "heat", "{bad")
     assert r.exit_code == 2 and "not valid JSON" in r.output
+
+
+def test_bench_help_lists_every_fault_and_power_mode() -> None:
+    # issue 12: `bench --help` did not say which faults and power modes there are
+    from host_tools.sim.latch_adapter import LatchWorldPlant
+    from host_tools.sim.printer_plant import FAULTS
+
+    h = " ".join(run("bench", "--help").output.split())
+    for name in (*FAULTS, *LatchWorldPlant.faults, "link_loss"):
+        assert name in h, name
+    for mode in ("off", "on", "cycle", "fail", "brownout", "cut-at N", "cut-random"):
+        assert mode in h, mode
+
+
+def test_readme_stands_alone_and_fits_100_columns() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "../" not in readme  # nothing outside the repository
+    long = [ln for ln in readme.splitlines() if len(ln) > 100]
+    assert not long, long
+    # every verb it names exists
+    import re
+
+    verbs = set(re.findall(r"^\| `([a-z-]+)`", readme, re.M)) | set(re.findall(r"hearth ([a-z]+) ", readme))
+    known = set(main.commands)  # type: ignore[attr-defined]
+    assert verbs <= known, verbs - known

@@ -139,3 +139,32 @@ def test_fetch_pages_the_schema() -> None:
     g = ch.fetch(b)
     assert g["schema"] == SCHEMA and g["config"]["common"] == {"tick_ms": 10, "telemetry_ms": 0}
     assert b.calls == 1 + 3 + 6
+
+
+def _printer(**kw: Any) -> dict[str, Any]:
+    c: dict[str, Any] = {"max_c": 70.0, "min_setpoint_c": 20.0, "danger_lo_c": 5.0, "danger_hi_c": 57.0}
+    for m, (sp, lo, hi) in {"dark": (32, 30, 34), "milk": (30, 28.5, 32), "white": (28.5, 27, 30),
+                            "dough": (30, 20, 38), "puree": (65, 60, 70)}.items():
+        c.update({f"{m}_c": sp, f"{m}_min_c": lo, f"{m}_max_c": hi})
+    c.update(kw)
+    return {"printer": c}
+
+
+def test_consistency_of_the_defaults_and_contradictions_named() -> None:
+    # issue 12: config set took a material maximum above max_c, a minimum above the maximum
+    assert ch.consistency(_printer()) == []
+    p = ch.consistency(_printer(dark_max_c=79))
+    assert p == ["printer.dark_max_c=79 is above printer.max_c=70.0"], p
+    p = ch.consistency(_printer(milk_min_c=33, milk_max_c=32))
+    assert "printer.milk_min_c=33 is above printer.milk_max_c=32" in p
+    p = ch.consistency(_printer(white_c=31))
+    assert p == ["printer.white_c=31 is outside printer.white_min_c..white_max_c (27..30)"], p
+    assert ch.consistency(_printer(danger_lo_c=60, danger_hi_c=57)) == [
+        "printer.danger_lo_c=60 is not below printer.danger_hi_c=57"]
+    assert ch.consistency(_printer(min_setpoint_c=70)) == ["printer.min_setpoint_c=70 is not below printer.max_c=70.0"]
+    latch = {"servo_locked_us": 1000, "servo_open_us": 1000, "loadcell_on_g": 100, "loadcell_off_g": 150,
+             "solenoid_pull_ms": 300, "solenoid_max_on_ms": 200}
+    p = ch.consistency({"latch": latch})
+    assert p == ["latch.servo_open_us=1000 is the same as latch.servo_locked_us: the bolt would never move",
+                 "latch.loadcell_off_g=150 is not below latch.loadcell_on_g=100",
+                 "latch.solenoid_pull_ms=300 is above latch.solenoid_max_on_ms=200"], p

@@ -109,3 +109,41 @@ def test_link_lost_only_after_one_was_heard() -> None:
     rep = _latch({"link": False, "rx_bytes": 42})
     assert any(r.startswith("fc_link: flight controller link lost") for r in _reasons(rep)), _reasons(rep)
     assert _latch({"link": True, "rx_bytes": 42}).passed
+
+
+def test_contradictory_config_on_the_board_flagged() -> None:
+    # issue 12: a board (older firmware, or a file copied by hand) running values that
+    # contradict each other
+    role = {"temp": 22.0, "target": None, "duty": 0.0, "fault": None}
+    rep = Report("test")
+    rep.hello = {"proto": 1, "board": "printer-s3", "role": "printer", "reset_cause": "power_on"}
+    rep.status = {"state": "SAFE", "role": role, "supply_mv": 12000, "power_ok": True}
+    rep.config["printer"] = {**PRINTER_CFG, "max_c": 70.0, "dark_c": 32.0, "dark_min_c": 30.0, "dark_max_c": 79.0}
+    evaluate(rep)
+    c = _check(rep, "config")
+    assert not rep.passed and c.verdict == "fail" and "printer.dark_max_c=79.0 is above printer.max_c=70.0" in c.detail
+    rep.checks.clear()
+    rep.config["printer"]["dark_max_c"] = 34.0
+    evaluate(rep)
+    assert rep.passed and _check(rep, "config").verdict == "ok"
+
+
+def test_monitor_plots_what_a_latch_does_not_its_counters(tmp_path: Any) -> None:
+    # issue 12: the latch `monitor --plot` showed flat counters
+    from host_tools.monitor import panels, plot
+
+    rows = [{"t_s": i * 0.5, "state": "READY" if i > 2 else "SAFE", "supply_mv": 5000, "role.state": s,
+             "role.locked_sw": s == "LOCKED", "role.open_sw": s == "OPEN", "role.payload": i < 4,
+             "role.link": i > 1, "role.releases": i // 3, "role.rx_bytes": 100 * i, "role.grams": None}
+            for i, s in enumerate(["LOCKED", "LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "LOCKED"])]
+    shown = {s.key: (p.ylabel, s.label) for p in panels(rows) for s in p.series}
+    assert set(shown) == {"role.state", "role.locked_sw", "role.open_sw", "role.payload", "role.link", "supply_mv",
+                          "state"}, shown
+    assert shown["role.link"] == ("FC link (1 = up)", "flight controller heartbeat")
+    printer = [{"t_s": 0.0, "state": "READY", "supply_mv": 12000, "role.temp": 22.0, "role.target": 32.0,
+                "role.duty": 1.0, "role.step_hz": 0}]
+    shown = {s.key: p.ylabel for p in panels(printer) for s in p.series}
+    assert shown == {"role.temp": "nozzle (°C)", "role.target": "nozzle (°C)", "role.duty": "heater duty (%)",
+                     "supply_mv": "supply (V)", "state": "board state"}, shown
+    png = plot(rows, tmp_path / "latch.png", "latch")
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -108,7 +108,8 @@ def test_cli_ports_json_and_auto_refusal(world: Any) -> None:
     assert {x["bridge"] or x["kind"] for x in rows} == {"FTDI FT232R", "virtual"}
     r = CliRunner().invoke(main, ["ports"])
     assert "0403:6001" in r.stdout and "virtual latch-esp32" in r.stdout
-    for verb in (["hello"], ["status"], ["diag"], ["config", "show"], ["monitor", "--duration", "1"]):
+    for verb in (["hello"], ["status"], ["diag"], ["config", "show"], ["monitor", "--duration", "1"],
+                 ["flash", "--board", "latch-esp32"]):
         r = CliRunner().invoke(main, [*verb, "--port", "auto"])
         assert r.exit_code == 2 and "will not guess between 2 boards" in r.stderr, (verb, r.output)
 
@@ -117,3 +118,22 @@ def test_probe_reports_a_port_that_cannot_open(world: Any, tmp_path: Path) -> No
     info = ports.PortInfo(device=str(tmp_path / "nope"), kind="usb")
     ports.probe(info, 0.1)
     assert info.hello is None and "no such port" in (info.probe_error or "")
+
+
+def test_flash_resolves_auto(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 12, defect 1: `hearth flash --port auto` was sent to a port named "auto"
+    con = world.sim("printer-s3")
+    seen: list[Any] = []
+
+    def fake_flash_ports(board: str | None, plist: list[str], known: dict[str, str], *a: Any) -> int:
+        seen.append((board, plist, known))
+        return 0
+
+    monkeypatch.setattr("host_tools.deploy.commands.flash_ports", fake_flash_ports)
+    r = CliRunner().invoke(main, ["flash", "--board", "printer-s3", "--port", "auto"])
+    assert r.exit_code == 0, r.output
+    assert seen == [("printer-s3", [str(con)], {str(con): "printer-s3"})]
+    # without --board: a virtual board found by auto knows its board
+    r = CliRunner().invoke(main, ["flash", "--port", "auto"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == (None, [str(con)], {str(con): "printer-s3"})

@@ -58,7 +58,7 @@ def test_print_closes_the_port(port: SilentPort, tmp_path: Path) -> None:
 
 
 def test_heater_test_closes_the_port(port: SilentPort, tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli.main, ["diag", "heater-test", "--port", "/dev/fake", "--seconds", "1",
+    r = CliRunner().invoke(cli.main, ["diag", "heater-test", "--port", "/dev/fake", "--yes", "--seconds", "1",
                                       "--out", str(tmp_path / "h")])
     assert r.exit_code != 0
     assert port.closed

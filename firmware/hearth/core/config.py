@@ -22,12 +22,16 @@ COMMON = {
 }
 
 SCHEMA = {"common": COMMON}
+CHECKS = {}  # section -> check(values) -> None or a problem: values in bounds that contradict
 
 
-def register(section, fields):
+def register(section, fields, check=None):
     # Roles add their own section at import time, so the schema lives beside the code
-    # that uses it.
+    # that uses it; `check` finds values that are each in bounds but contradict each
+    # other (its problems start with "inconsistent:").
     SCHEMA[section] = fields
+    if check is not None:
+        CHECKS[section] = check
 
 
 def defaults():
@@ -85,6 +89,10 @@ def validate(data):
             if spec[0] == "float":
                 v = float(v)
             cfg[sec][name] = v
+    for sec, check in CHECKS.items():
+        err = check(cfg[sec])
+        if err:
+            return None, err
     return cfg, None
 
 

@@ -47,7 +47,8 @@ def schema_page(section, start=0, count=PAGE):
 
 def _code(problem):
     # A value outside its bounds is RANGE; unknown keys, wrong types, bad JSON are BAD_ARGS.
-    return "RANGE" if ("outside" in problem or "must be one of" in problem) else "BAD_ARGS"
+    return "RANGE" if ("outside" in problem or "must be one of" in problem
+                       or problem.startswith("inconsistent")) else "BAD_ARGS"
 
 
 class ConfigCommands:

@@ -306,6 +306,10 @@ class Journal:
     def free_slots(self):
         return (self._per - self._head_slot) + self._per * self._free_blocks()
 
+    def needs_maintenance(self):
+        """Fewer than `min_free` erased blocks ahead: maintain() has work to do."""
+        return self.writable and self._free_blocks() < self.min_free
+
     def _take_slot(self):
         # Advance the head to the next writable slot and return (block, slot).
         if self._head_slot >= self._per:

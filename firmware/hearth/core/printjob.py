@@ -12,7 +12,7 @@
 # Snapshot (the role's part of the supervisor's power-fail payload, written in place):
 #   0  u8   layout version (1)
 #   1  u8   flags: 1 relative E (M83), 2 wall time known, 4 in the danger zone,
-#                  8 retracted (G10 in force)
+#                  8 retracted (G10 in force), 16 job file known
 #   2  u8   material index (MATERIALS), 255 none
 #   3  u8   0
 #   4  u32  last finished line
@@ -22,6 +22,11 @@
 #   16 u32  danger-zone time so far, ms
 #   20 u32  wall clock, s since 2000-01-01 (valid with flag 2)
 #   24 i16  nozzle temperature, 0.1 C
+#   26 4B   the job file's hash (first 4 bytes of the host's sha256 of its lines)
+#   30 u32  the job file's line count (0: not given)
+# A resume with another file is refused (the shell compares the host's with these).
+import binascii
+
 from hearth.core.extruder import Extruder, PlanError
 from hearth.core.foodsafety import DangerZone, Haccp
 from hearth.core.gcode import GcodeError, parse
@@ -31,7 +36,7 @@ from micropython import const
 MATERIALS = ("dark", "milk", "white", "dough", "puree")
 QUEUE_MAX = 8
 SNAP_VERSION = 1
-SNAP_LEN = 26
+SNAP_LEN = 34
 KEEP = -1.0   # want_target: no change
 
 # queue entry kinds
@@ -108,6 +113,10 @@ class PrintJob:
         self.retr_done = False   # ... as of the last finished line
         self.want_tune = None
         self.tune_busy = False
+        self.file = bytearray(4)  # the job file's hash (see the snapshot), valid with has_file
+        self.has_file = False
+        self.lines = 0           # the job file's line count, 0: not given
+        self.pause = False       # start no new line (the shell wants a still extruder)
 
     def mat(self, key, idx=-2):
         return self.cfg[MATERIALS[self.material if idx == -2 else idx] + key]
@@ -129,10 +138,15 @@ class PrintJob:
             raise CommandError("RANGE", "%.1f C is below the minimum setpoint %.1f C (0 turns off)" % (s, lo))
         return float(s)
 
-    def start(self, jid, material, now_ms):
+    def start(self, jid, material, now_ms, file=None, lines=0):
+        # file: 4 bytes identifying the job file (or None), lines: its line count (or 0)
         self.reset()
         self.id = jid
         self.material = material
+        if file is not None:
+            self.file[:] = file
+            self.has_file = True
+        self.lines = lines
         self.min_extrude = float(self.mat("_min_c"))
         self.dz.reset()
         self.haccp.reset(jid, now_ms)
@@ -302,7 +316,7 @@ class PrintJob:
         for _ in range(2):  # finish a line and start the next in the same tick
             c = self.cur
             if c is None:
-                if not self.queue or self.error:
+                if not self.queue or self.error or self.pause:
                     return 0
                 c = self.queue.pop(0)
                 self.cur = c
@@ -356,6 +370,8 @@ class PrintJob:
             flags |= 4
         if self.retr_done:
             flags |= 8
+        if self.has_file:
+            flags |= 16
         b[0] = SNAP_VERSION
         b[1] = flags
         b[2] = self.material if self.material >= 0 else 255
@@ -367,6 +383,10 @@ class PrintJob:
         put(b, 16, self.dz.ms, 4)
         put(b, 20, wall if wall is not None else 0, 4)
         put(b, 24, int(temp * 10) if temp is not None else -32768, 2)
+        f = self.file
+        for i in range(4):
+            b[26 + i] = f[i]
+        put(b, 30, self.lines, 4)
 
     @staticmethod
     def read(b):
@@ -381,6 +401,8 @@ class PrintJob:
             "min_extrude_c": get(b, 14, 2) / 10, "danger_zone_ms": get(b, 16, 4),
             "wall_s": get(b, 20, 4) if b[1] & 2 else None,
             "temp": None if t == -32768 else t / 10,
+            "file": binascii.hexlify(bytes(b[26:30])).decode() if b[1] & 16 else None,
+            "lines": get(b, 30, 4) or None,
         }
 
     def restore(self, jid, snap, outage_s, now_ms):
@@ -396,7 +418,11 @@ class PrintJob:
         self.ext.relative = snap["relative"]
         self.ext.set_position(snap["e_um"] / 1000)
         self.retracted = self.retr_done = bool(snap.get("retracted"))
-        self.dz.reset(snap["danger_zone_ms"] + (outage_s or 0) * 1000)
+        if snap.get("file"):
+            self.file[:] = binascii.unhexlify(snap["file"])
+            self.has_file = True
+        self.lines = snap.get("lines") or 0
+        self.dz.reset(snap["danger_zone_ms"] + max(0, outage_s or 0) * 1000)  # never less than recorded
         self.haccp.reset(jid, now_ms)
         self.haccp.event(now_ms, "resume", {"line": self.next, "outage_s": outage_s})
 
@@ -406,4 +432,6 @@ class PrintJob:
             "done": self.done, "next": self.next, "queued": self.busy(),
             "e_mm": self.e_done_um / 1000, "error": self.error,
             "danger_zone_s": self.dz.ms // 1000, "min_extrude_c": self.min_extrude,
+            "file": binascii.hexlify(bytes(self.file)).decode() if self.has_file else None,
+            "lines": self.lines or None,
         }

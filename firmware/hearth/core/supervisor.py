@@ -6,7 +6,7 @@
 #   BOOT      -> SAFE | RECOVERY | FAULT
 #   SAFE      -> READY | FAULT
 #   READY     -> ACTIVE | SAFE | FAULT
-#   ACTIVE    -> READY | SAFE | FAULT
+#   ACTIVE    -> READY | SAFE | FAULT | RECOVERY (hold: a job parked for a checked resume)
 #   FAULT     -> SAFE                      (clear_fault)
 #   RECOVERY  -> ACTIVE | READY | FAULT    (resume / discard / fault)
 #   POWERFAIL -> RECOVERY | SAFE | FAULT   (power_restore without a reset)
@@ -49,7 +49,7 @@ ALLOWED = {
     BOOT: (SAFE, RECOVERY, FAULT),
     SAFE: (READY, FAULT),
     READY: (ACTIVE, SAFE, FAULT),
-    ACTIVE: (READY, SAFE, FAULT),
+    ACTIVE: (READY, SAFE, FAULT, RECOVERY),
     FAULT: (SAFE,),
     RECOVERY: (ACTIVE, READY, FAULT),
     POWERFAIL: (RECOVERY, SAFE, FAULT),
@@ -143,6 +143,7 @@ class Supervisor:
         # resume check, set by the role: callable(recovery_dict); raise SupervisorError
         # (e.g. "REFUSED": food-safety rule) to refuse. The default accepts.
         self.on_resume = _accept
+        self.resume_args = None  # the console's resume arguments while on_resume runs
         self._safe = []
         self.safe_errors = 0
         self.last_safe_error = None
@@ -301,11 +302,15 @@ class Supervisor:
         """Checked resume of the interrupted job (token 'JOB:SEQ' from describe()).
         On any error nothing changes: outputs stay safe, state stays RECOVERY."""
         rec = self._check_token(token)
+        # the role's check may look at more than the token (the printer: the job file)
+        self.resume_args = token if isinstance(token, dict) else None
         try:
             self.on_resume(rec)
         except SupervisorError:
             self.run_safe()
             raise
+        finally:
+            self.resume_args = None
         self._go(ACTIVE if rec["job"] else READY)
         self.recovery = None
         self.checkpoint()
@@ -344,6 +349,18 @@ class Supervisor:
         self._set_flags(0, F_JOB)
         self._put32(4, 0)
         self.checkpoint(now_ms)
+
+    def hold(self, now_ms=None):
+        """Park the running job for a checked resume (the host paused it): outputs
+        safe, its progress to the journal, ACTIVE -> RECOVERY. It survives a reset as
+        an interrupted job does; resume/discard take it up or drop it."""
+        if self.state != ACTIVE or not self._snap[1] & F_JOB:
+            raise SupervisorError("STATE", "no job running to hold (state %s)" % self.state)
+        self.run_safe()
+        seq = self.checkpoint(now_ms)
+        self._go(RECOVERY)
+        self.recovery = self._recovery_info(seq or 0, "HOLD")
+        return self.recovery
 
     def set_held(self, held, now_ms=None):
         was = bool(self._snap[1] & F_HELD)

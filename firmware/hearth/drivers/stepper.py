@@ -44,6 +44,12 @@ class Stepper:
             self.en_out.value(self._off_level)
         except Exception:  # noqa: BLE001
             pass
+        try:
+            # DIR low, the level board files declare safe: a defined pin, not whatever
+            # the last move left (the next move sets it again: set_dir always writes)
+            self.dir_out.value(0)
+        except Exception:  # noqa: BLE001
+            pass
 
     def enable(self, on=True):
         if on:

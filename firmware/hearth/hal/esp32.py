@@ -35,8 +35,12 @@ def reset():
 
 
 def chip():
-    m = sys.implementation._machine  # e.g. "Generic ESP32S3 module with ESP32S3"
-    return "esp32s3" if "ESP32S3" in m else "esp32"
+    # the chip family, as board files name it; from e.g. "Generic ESP32S3 module with ESP32S3"
+    m = sys.implementation._machine
+    for name in ("ESP32S3", "ESP32S2", "ESP32C3", "ESP32C6"):
+        if name in m:
+            return name.lower()
+    return "esp32"
 
 
 def unique_id():

@@ -200,6 +200,9 @@ class Watchdog:
         world.wdt_feed()
 
 
+_FF256 = b"\xff" * 256
+
+
 class Partition:
     # A raw flash partition with NOR rules: erase sets a 4 KiB block to 0xFF,
     # programming can only clear bits (new = old AND data).
@@ -245,9 +248,13 @@ class Partition:
             world.power_died()
 
     def erase(self, block):
+        # In 256-byte pieces: an erase on the chip allocates nothing, and a 4 KiB
+        # temporary can fail on a fragmented heap (an erase during a job).
         start = self._span(block, 0, self.BLOCK)
         world.note_erase()
-        self._img[start:start + self.BLOCK] = b"\xff" * self.BLOCK
+        img = self._img
+        for off in range(start, start + self.BLOCK, 256):
+            img[off:off + 256] = _FF256
 
 
 def free_heap():

@@ -92,7 +92,24 @@ SCHEMA = {
     "uart_read_max": ("int", 128, 16, 1024, "bytes"),
     "tx_frames": ("int", 4, 1, 16, "frames"),
 }
-configmod.register("latch", SCHEMA)
+
+
+def check_config(c):
+    # Values each in bounds that contradict each other (as the host's
+    # config_host.consistency): None, or the first problem.
+    if c["servo_open_us"] == c["servo_locked_us"]:
+        return "inconsistent: latch.servo_open_us=%d is the same as latch.servo_locked_us: the bolt would " \
+            "never move" % c["servo_open_us"]
+    if c["loadcell_off_g"] >= c["loadcell_on_g"]:
+        return "inconsistent: latch.loadcell_off_g=%d is not below latch.loadcell_on_g=%d" % (
+            c["loadcell_off_g"], c["loadcell_on_g"])
+    if c["solenoid_pull_ms"] > c["solenoid_max_on_ms"]:
+        return "inconsistent: latch.solenoid_pull_ms=%d is above latch.solenoid_max_on_ms=%d" % (
+            c["solenoid_pull_ms"], c["solenoid_max_on_ms"])
+    return None
+
+
+configmod.register("latch", SCHEMA, check_config)
 
 _EXTERNAL = ("power", "supervisor", "safe")  # latch faults put there by the shell
 _FAULTS = ("", "jam", "jam_close", "switches", "regrab_limit", "power", "supervisor", "safe")
@@ -255,6 +272,13 @@ class Latch:
                 self.epm.safe()
         except Exception:  # noqa: BLE001 - safe() never raises
             pass
+
+    def fault_cause(self):
+        # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
+        lt = self.latch
+        if lt.locked_sw and lt.open_sw:
+            return "both bolt switches still read closed"
+        return None
 
     def _actuate(self, cmd, now):
         self._last_cmd = cmd

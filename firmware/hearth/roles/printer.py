@@ -8,12 +8,22 @@
 # 100 ms period inside) -> heater fault to the supervisor -> host dead-man -> job
 # queue and extruder -> danger-zone time and HACCP record -> snapshot bytes.
 #
-# Jobs: `job_start {id, material}`, then one `gcode {n, line}` per job line numbered
-# from 1 (core/printjob.py). Progress goes into the supervisor's snapshot each tick
-# while a job runs (never in RECOVERY/POWERFAIL, so the record stays the cut's); a
+# Jobs: `job_start {id, material, file, lines}`, then one `gcode {n, line}` per job line
+# numbered from 1 (core/printjob.py). Progress goes into the supervisor's snapshot each
+# tick while a job runs (never in RECOVERY/POWERFAIL, so the record stays the cut's); a
 # checked `resume` takes the job up at done+1 or is refused with the food-safety
-# reason (sup.on_resume). The host's dead-man counts the role's own commands (`job`
-# is the cheap one to poll with).
+# reason, or when the host's file is not the job's (sup.on_resume). `job_hold` parks a
+# running job (heater off) for such a resume. The host's dead-man counts the role's own
+# commands (`job` is the cheap one to poll with).
+#
+# Progress in flash. A cut without the power-fail signal (a pulled plug, no hold-up)
+# keeps only what is in the journal, so finished lines go there as STATE records: at
+# most one per progress_ms (default 1 s: <= 60 page programs a minute) while lines
+# finish, and one per checkpoint_s regardless. The journal appends into pre-erased
+# slots; when its erased space ahead runs short during a job, the next line waits one
+# tick with the stepper stopped while one block is erased (<= 1 erase per tick; a few
+# records are copied forward first), so a job never runs the journal full.
+import binascii
 import gc
 from micropython import const
 
@@ -60,7 +70,8 @@ SCHEMA = {
     "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
     "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
     "haccp_every_s": ("int", 10, 1, 3600, "s"),
-    "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job progress to flash while power is good (0: off)
+    "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job state to flash this often, progress or not (0: off)
+    "progress_ms": ("int", 1000, 250, 60000, "ms"),           # finished lines to flash at most this often
     # heater model (core.pid.ModelPid)
     "model_power_w": ("float", 20.0, 1.0, 500.0, "W"),
     "model_mass_j_k": ("float", 44.0, 1.0, 5000.0, "J/K"),
@@ -84,7 +95,30 @@ for _m in MATERIALS:
     SCHEMA[_m + "_min_c"] = ("float", _mn, 0.0, 80.0, "C")
     SCHEMA[_m + "_max_c"] = ("float", _mx, 0.0, 80.0, "C")
     SCHEMA[_m + "_dz_min"] = ("int", _dz, 0, 1440, "min")
-configmod.register("printer", SCHEMA)
+
+
+def check_config(c):
+    # Values each in bounds that contradict each other (the host's config_host.consistency
+    # says the same): None, or the first problem.
+    if c["min_setpoint_c"] >= c["max_c"]:
+        return "inconsistent: printer.min_setpoint_c=%s is not below printer.max_c=%s" % (
+            c["min_setpoint_c"], c["max_c"])
+    if c["danger_lo_c"] >= c["danger_hi_c"]:
+        return "inconsistent: printer.danger_lo_c=%s is not below printer.danger_hi_c=%s" % (
+            c["danger_lo_c"], c["danger_hi_c"])
+    for m in MATERIALS:
+        lo, sp, hi = c[m + "_min_c"], c[m + "_c"], c[m + "_max_c"]
+        if hi > c["max_c"]:
+            return "inconsistent: printer.%s_max_c=%s is above printer.max_c=%s" % (m, hi, c["max_c"])
+        if lo > hi:
+            return "inconsistent: printer.%s_min_c=%s is above printer.%s_max_c=%s" % (m, lo, m, hi)
+        if not lo <= sp <= hi:
+            return "inconsistent: printer.%s_c=%s is outside printer.%s_min_c..%s_max_c (%s..%s)" % (
+                m, sp, m, m, lo, hi)
+    return None
+
+
+configmod.register("printer", SCHEMA, check_config)
 
 _WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
 
@@ -98,6 +132,23 @@ def _num(args, key):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise CommandError("BAD_ARGS", "'%s' must be a number" % key)
     return v
+
+
+def _job_file(args):
+    # job_start's optional "file" (8 hex digits: the host's hash of the job's lines)
+    # and "lines" (how many) -> (4 bytes or None, int)
+    f = args.get("file")
+    n = args.get("lines", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < (1 << 30) or ("lines" in args and n == 0):
+        raise CommandError("BAD_ARGS", "'lines' must be the job file's line count, 1..2**30-1")
+    if f is None:
+        return None, n
+    try:
+        if not isinstance(f, str) or len(f) != 8:
+            raise ValueError
+        return binascii.unhexlify(f), n
+    except ValueError:
+        raise CommandError("BAD_ARGS", "'file' must be 8 hex digits (the job file's hash)")
 
 
 def _material(args):
@@ -168,6 +219,7 @@ class Printer:
         self.clogged = False
         self._last_state = sup.state
         self._ckpt_ms = 0
+        self._ckpt_done = 0         # the finished line the last progress record holds
         self.tune = None            # RelayAutotune while one runs
         self.tune_sp = 0.0
         self.tune_line = 0          # job line of the M303 (0: the console's autotune)
@@ -180,6 +232,15 @@ class Printer:
         self.heater.target = None
         self.heater.safe()
         self.stepper.safe()
+
+    def fault_cause(self):
+        # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
+        f = self.thermistor.fault
+        if f is not None:
+            return "the thermistor still reads %s" % ("open" if f == "sensor_open" else "shorted")
+        if self.clogged:
+            return "the clog switch still reports a clog"
+        return None
 
     def _temp(self):
         # the nozzle temperature, None without a valid reading
@@ -222,6 +283,7 @@ class Printer:
             "gcode": (self.cmd_gcode, True),
             "job_start": (self.cmd_job_start, True),
             "job_end": (self.cmd_job_end, True),
+            "job_hold": (self.cmd_job_hold, True),
             "job": (self.cmd_job, False),
             "haccp": (self.cmd_haccp, False),
             "clock": (self.cmd_clock, True),
@@ -267,6 +329,7 @@ class Printer:
         if isinstance(jid, bool) or not isinstance(jid, int) or not 0 < jid < (1 << 30):
             raise CommandError("BAD_ARGS", "'id' must be an integer 1..2**30-1")
         m = _material(args)
+        fhash, nlines = _job_file(args)
         if self.sup.state == ACTIVE:
             raise CommandError("STATE", "job %d is running: job_end first" % self.job.id)
         if self.tune is not None:
@@ -274,8 +337,9 @@ class Printer:
         self._set_wall(args)
         self._arm()
         now = hal.ticks_ms()
-        self.job.start(jid, m, now)
+        self.job.start(jid, m, now, fhash, nlines)
         self._ckpt_ms = now
+        self._ckpt_done = 0
         self.stepper.enable(True)
         self.job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
         try:
@@ -304,6 +368,28 @@ class Printer:
         self.stepper.enable(False)
         job.reset()
         return out
+
+    def cmd_job_hold(self, args):
+        # Park the running job for a checked resume (the host paused, e.g. Ctrl-C):
+        # motion stopped, heater off, progress to the journal; the hold counts as an
+        # outage for the danger-zone time.
+        self._host_seen()
+        job = self.job
+        if self.sup.state != ACTIVE or not job.id:
+            raise CommandError("STATE", "no job running to hold (board %s)" % self.sup.state)
+        now = hal.ticks_ms()
+        job.stop_motion()
+        self.stepper.stop()
+        job.haccp.event(now, "hold", job.done)
+        # the record keeps the setpoint in force: a resume heats back to it
+        job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
+        self.heater.set_target(None)
+        try:
+            rec = self.sup.hold(now)
+        except SupervisorError as e:
+            raise CommandError(e.code, e.message)
+        self._pf_ms = now
+        return {"job": job.id, "done": job.done, "token": rec["token"], "state": self.sup.state}
 
     def cmd_job(self, args):
         self._host_seen()
@@ -400,6 +486,12 @@ class Printer:
         if snap is None or snap["material"] is None:
             raise SupervisorError("REFUSED", "no printer progress in the recovery record: discard the job")
         m = snap["material"]
+        want = self.sup.resume_args or {}
+        f, n = want.get("file"), want.get("lines")
+        if snap["file"] and (f is not None or n is not None) and (f != snap["file"] or n != snap["lines"]):
+            raise SupervisorError("REFUSED", "job %d was printing file %s (%s lines), not %s (%s lines): resume "
+                                  "with the job's own file, or discard the job" % (
+                                      rec["job"], snap["file"], snap["lines"], f, n))
         outage = self._outage_s(snap, now)
         reason = check_resume(self.cfg[m + "_dz_min"], snap["danger_zone_ms"], outage)
         if reason:
@@ -481,13 +573,31 @@ class Printer:
             job.haccp.event(now_ms, "dz_in" if job.dz.inside else "dz_out", temp)
         job.haccp.sample(now_ms, temp, h.target)
         job.write(self.state_buf, self.wall_now(now_ms), h.target, temp)
-        # A STATE record now and then: a cut without the power-fail signal (a pulled
-        # plug with no hold-up) then loses at most checkpoint_s of progress. The
-        # journal appends into pre-erased slots; maintain() does the erasing.
+        # Progress to the journal (see the header): a pulled plug loses at most
+        # progress_ms of finished lines.
+        since = _diff(now_ms, self._ckpt_ms)
         every = self.cfg["checkpoint_s"]
-        if every and _diff(now_ms, self._ckpt_ms) >= every * 1000:
+        if ((job.done != self._ckpt_done and since >= self.cfg["progress_ms"])
+                or (every and since >= every * 1000)):
             self._ckpt_ms = now_ms
+            self._ckpt_done = job.done
             sup.checkpoint(now_ms)
+        self._journal_space(now_ms)
+
+    def _journal_space(self, now_ms):
+        # In a job the app does not maintain the journal (an erase stalls the CPU):
+        # when its erased space ahead runs short, no new line starts; once the
+        # extruder is still (this tick's stepper.run(0) stopped the pulses), one
+        # block is erased and the job goes on.
+        j = self.journal
+        job = self.job
+        if j is None or not self.sup.power_ok or not j.needs_maintenance():
+            job.pause = False
+            return
+        job.pause = True
+        if job.cur is None and not self.stepper.hz:
+            j.maintain(True, 1)
+            job.pause = False
 
     def _stop(self, now_ms, why):
         self.job.stop_motion()
