@@ -7,7 +7,7 @@ try:
 
     _problem = safe_boot.problem
 except Exception as e:  # noqa: BLE001 - a half-copied firmware must not start
-    _problem = "boot check unavailable: %r" % (e,)
+    _problem = "incomplete firmware: the boot check cannot be loaded (%r)" % (e,)
 if _problem:
     print("hearth: app not started: %s; run `hearth flash`" % _problem)
 else:

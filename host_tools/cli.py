@@ -52,11 +52,12 @@ def main() -> None:
 @click.option("--flash-timing", type=click.Choice(["typ", "max", "off"]), default="typ", show_default=True,
               help="SPI flash program/erase times that stall the chip: datasheet typical, worst case, none.")
 @click.option("--image", "image_file", default=None, help="Boot from this filesystem image (`hearth image --target sim`).")
-@click.option("--frozen", is_flag=True,
-              help="The firmware frozen into the interpreter, as a hearth MicroPython image has it "
-                   "(then `hearth flash --format frozen` puts only boot.py, main.py and the board files on it).")
+@click.option("--frozen/--no-frozen", default=None,
+              help="The firmware frozen into the interpreter, as a hearth MicroPython image has it (then "
+                   "`hearth flash` puts only boot.py, main.py and the board files on it). Default: the board "
+                   "file's \"firmware\" (frozen for both boards: .mpy files do not fit a stock chip's heap).")
 def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
-        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool) -> None:
+        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None) -> None:
     """Run a virtual board until interrupted.
 
     The board is as faithful to the hardware as we can make it: the ESP32-faithful
@@ -76,7 +77,8 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         die("--baud must be between 300 and 4000000")
     try:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
-                          flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing, frozen=frozen)
+                          flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing,
+                          frozen=board_format(board) == "frozen" if frozen is None else frozen)
     except SimError as e:
         die(str(e))
     if image_file:
@@ -422,16 +424,30 @@ _target = click.option(
 )
 
 
+def board_format(board: str | None) -> str:
+    """How a board's firmware goes on it by default: its board file's "firmware" (files,
+    romfs or frozen); files when the board is not known."""
+    if not board:
+        return "files"
+    from host_tools.sim.state import SimError, load_board
+
+    try:
+        return str(load_board(board).get("firmware", "files"))
+    except SimError:
+        return "files"
+
+
 def _format(f: Any) -> Any:
     # --format, and --romfs / --frozen as its short forms (the last one given wins)
     f = click.option("--frozen", "fmt", flag_value="frozen", help="Short for --format frozen.")(f)
     f = click.option("--romfs", "fmt", flag_value="romfs", help="Short for --format romfs.")(f)
     return click.option(
         "--format", "fmt", type=click.Choice(["files", "romfs", "frozen"]), default=None,
-        help="Where the firmware runs from: files (.mpy on the filesystem; the default), romfs (an image for "
-             "the board's romfs partition: bytecode runs in place), frozen (in the MicroPython image: "
+        help="Where the firmware runs from: files (.mpy on the filesystem), romfs (an image for the "
+             "board's romfs partition: bytecode runs in place), frozen (in the MicroPython image: "
              "`hearth firmware build`). romfs/frozen leave only boot.py, main.py, board.json, config.json "
-             "and the manifest on the filesystem.")(f)
+             "and the manifest on the filesystem. Default: the board file's \"firmware\" (frozen for both "
+             "boards: from .mpy files they do not fit a stock chip's heap).")(f)
 
 
 @main.command()
@@ -446,11 +462,12 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
     from host_tools.deploy.commands import UsageError, build_summary, do_build
 
     try:
-        path, man = do_build(board, "board" if target == "auto" else target, out, fmt or "files")
+        path, man = do_build(board, "board" if target == "auto" else target, out, fmt or board_format(board))
     except UsageError as e:
         die(str(e))
     d = {"path": str(path), "build": man.build, "target": man.target, "files": len(man.files),
-         "bytes": man.total_bytes(), "fw": man.fw, "mpy": man.mpy, "native": man.native, "format": fmt or "files"}
+         "bytes": man.total_bytes(), "fw": man.fw, "mpy": man.mpy, "native": man.native,
+         "format": fmt or board_format(board)}
     if man.romfs:
         d["romfs"] = {"image": str(path / "romfs.img"), "bytes": man.romfs[0], "files": len(man.rom)}
     emit(d, as_json, build_summary(path, man))
@@ -530,7 +547,7 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
             except SimError as e:
                 die(str(e))
         sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
-                               fmt or "files", force))
+                               fmt or board_format(board or known.get(plist[0])), force))
     except c.UsageError as e:
         die(str(e))
 

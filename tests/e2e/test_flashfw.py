@@ -140,11 +140,11 @@ def test_a_half_written_romfs_boots_safe_and_says_incomplete(make_board, latch_r
         vb.power_on()
         seen = b""
         end = time.monotonic() + 5
-        while time.monotonic() < end and b"INCOMPLETE FIRMWARE" not in seen:
+        while time.monotonic() < end and b"incomplete firmware" not in seen:
             seen += ser.read(4096)
     finally:
         ser.close()
-    assert b"INCOMPLETE FIRMWARE" in seen, seen[-500:]
+    assert b"incomplete firmware" in seen, seen[-500:]
     with pytest.raises(ProtocolTimeout):
         _hello(vb.console_path, tries=3)  # the app did not start
     b = _board(vb.console_path)
