@@ -172,7 +172,7 @@ def _client(port: str, timeout: float) -> Any:
         ser = open_port(port)
     except PortError as e:
         die(str(e))
-    return BoardClient(ser)
+    return BoardClient(ser, own=True)
 
 
 def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float,

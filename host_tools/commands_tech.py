@@ -54,7 +54,7 @@ def connect(port: str) -> Any:
     from host_tools.transport.serialport import PortError, open_port
 
     try:
-        return BoardClient(open_port(port))
+        return BoardClient(open_port(port), own=True)
     except PortError as e:
         die(str(e))
 
@@ -68,7 +68,7 @@ def wait_back(port: str, want_hash: str | None, timeout: float = 20.0) -> dict[s
     time.sleep(0.3)
     while time.monotonic() < end:
         try:
-            c = BoardClient(open_port(port))
+            c = BoardClient(open_port(port), own=True)
         except PortError:
             time.sleep(0.3)
             continue

@@ -271,7 +271,9 @@ class BoardClient:
     """Talks to the hearth app over its console.
 
     ``BoardClient(port)`` where ``port`` is an opened pyserial-like object or a port
-    name / pyserial URL (opened at 115200 baud). ``on_event`` is called for every
+    name / pyserial URL (opened at 115200 baud). A port it opened itself it closes; a
+    port it was given only with ``own=True`` (the port is exclusive: one left open
+    until garbage collection keeps every other tool out). ``on_event`` is called for every
     ``!tel``/``!evt`` line seen; the last ``event_backlog`` events are also kept for
     :meth:`events`.
     """
@@ -285,6 +287,7 @@ class BoardClient:
         on_event: EventCallback | None = None,
         event_backlog: int = 1000,
         seq: int | None = None,
+        own: bool = False,
     ) -> None:
         if isinstance(port, str):
             self.port_name = port
@@ -293,7 +296,7 @@ class BoardClient:
         else:
             self.port_name = str(getattr(port, "name", None) or getattr(port, "port", None) or "the board")
             self.ser = port
-            self._owns = False
+            self._owns = own
         self.max_line = max_line
         self.on_event = on_event
         self._backlog: deque[Event] = deque(maxlen=event_backlog)

@@ -430,6 +430,9 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
         progress("connect", 0, 0)
         try:
             r.enter()
+            # A clean interpreter before the agent is compiled: the app is not in RAM
+            # (boot.py runs, main.py does not), and the working directory is / again.
+            r.soft_reset_raw(max(timeout, 10.0))
         except ReplError as e:
             raise FlashError(str(e), 2) from e
         progress("inventory", 0, 0)
@@ -445,7 +448,10 @@ def flash_build(build: Path | Resolver, port: str, progress: Progress = _noprogr
         res.board, res.build = man.board, man.build
         why = board_mismatch(_board_file(build_dir, man.board), r.chip, r.installed)
         if why and not force:
-            r.reset()  # nothing was written: the app the board had runs again
+            try:
+                r.reset()  # nothing was written: the app the board had runs again
+            except ReplError:
+                pass
             raise FlashError(why)
         _flash(r, build_dir, man, board_files, res, progress, frame, window, timeout, compress)
         if check_hello:
@@ -549,18 +555,18 @@ def _check_hello(port: str, man: Manifest, res: FlashResult) -> None:
         ser = open_port(port)
     except PortError as e:
         raise FlashError(f"flashed, but cannot reopen {port} to check `hello`: {e}", 2) from e
-    client = BoardClient(ser)
+    client = BoardClient(ser, own=True)
     try:
         h = client.request("hello", None, timeout=0.4, retries=25)
     except ProtocolError as e:
-        client.close()
+        client.close()  # free the port for the probe
         from host_tools.transport.replstate import probe
 
         st = probe(port)
         raise FlashError(f"flashed and verified, but the app does not answer `hello`: "
                          f"{st.why if st.at_repl else e}") from e
     finally:
-        client.close()
+        client.close()  # at once (exclusive): the next flash or tool must be able to open it
     res.hello = h
     if h.get("board") != man.board:
         raise FlashError(f"the board answers as {h.get('board')!r}, expected {man.board!r}")

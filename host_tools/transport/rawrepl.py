@@ -244,18 +244,33 @@ class RawRepl:
         self.read_until(b">", timeout, "raw REPL prompt")
         return out
 
-    def reset(self) -> None:
+    def reset(self, timeout: float = 5.0, tries: int = 3) -> bytes:
         """Leave the raw REPL and soft-reset from the friendly REPL, so boot.py and main.py
-        run as after power-on."""
+        run as after power-on. Confirmed: returns only once the board printed its soft
+        reboot banner (or the boot's first line), so the port may then be closed. Over a
+        network port (ser2net, RFC 2217) flush() does nothing and closing at once can
+        lose the Ctrl-D; an unconfirmed reset is sent again, `tries` times at most."""
         self.write(b"\r\x02")
         time.sleep(0.05)
         self.drain(0.05, 0.5)
-        self.write(b"\x04")
         self.in_raw = False
-        try:
-            self.ser.flush()
-        except (OSError, serial.SerialException):
-            pass
+        seen = b""
+        for _ in range(tries):
+            self.write(b"\x04")
+            try:
+                self.ser.flush()
+            except (OSError, serial.SerialException):
+                pass
+            end = time.monotonic() + timeout / tries
+            while time.monotonic() < end:
+                if not self._fill():
+                    continue
+                seen += bytes(self._buf)
+                self._buf.clear()
+                if b"soft reboot" in seen or b"MicroPython v" in seen:
+                    return seen
+        raise ReplError(f"{self.name}: the board did not confirm its reset (no soft-reboot banner in {timeout:.0f} s): "
+                        "power-cycle it, or run `hearth reset`")
 
 
 __all__ = ["BoardExecError", "PortError", "RawRepl", "ReplError"]

@@ -16,8 +16,13 @@ def open_port(port: str, baud: int = 115200, timeout: float = 0.1) -> serial.Ser
         raise PortError("no port given: pass --port PORT (list them with `hearth ports`)")
     if not port.startswith(("socket://", "rfc2217://", "loop://")) and not os.path.exists(port):
         raise PortError(f"{port}: no such port. Is the board plugged in (or `hearth sim` running)? See `hearth ports`.")
+    # Exclusive: two programs on one port steal each other's bytes. Not on a virtual
+    # board's pseudo-terminal: its lock (flock) can outlive the board when another
+    # process still holds a descriptor of an earlier pty with the same number, and would
+    # then lock out the new board's every client.
+    exclusive = not port.startswith("/dev/pts/")
     try:
-        s = serial.serial_for_url(port, baudrate=baud, timeout=timeout, exclusive=True, do_not_open=True)
+        s = serial.serial_for_url(port, baudrate=baud, timeout=timeout, exclusive=exclusive, do_not_open=True)
         s.open()
     except serial.SerialException as e:
         msg = str(e)

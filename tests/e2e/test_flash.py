@@ -148,7 +148,8 @@ def test_many_boards_in_parallel_one_failure_does_not_stop_the_others(make_board
 
 
 def test_cli_flash_json_autodetects_the_virtual_board(make_board) -> None:
-    vb = make_board("printer-s3", "files")
+    # the board file's way: frozen, on a virtual board with the firmware frozen in
+    vb = make_board("printer-s3")
     p = subprocess.run([HEARTH, "flash", "--board", "printer-s3", "--port", vb.console_path, "--json"],
                        capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr + p.stdout
@@ -252,3 +253,92 @@ def test_flash_refuses_a_board_file_for_another_board(make_board, latch_build, t
     assert "esp32s3" in problem and "latch-esp32" in problem, problem
     st = bench(vb).call(op="state")["state"]
     assert st["outputs"] == {} and st["pwm"] == {}, st
+
+
+# ---- flashing that survives the world (issue 11) --------------------------------------------
+def _changed_build(tmp: Path, mark: str) -> Path:
+    src = tmp / f"fw-{mark}"
+    shutil.copytree(FIRMWARE, src, ignore=shutil.ignore_patterns("__pycache__"))
+    pid = src / "hearth" / "core" / "pid.py"
+    pid.write_text(pid.read_text() + f"\nCHANGED = {mark!r}\n")
+    out, _ = build("latch-esp32", "sim", tmp / f"b-{mark}", src=src)
+    return out
+
+
+def test_flash_works_whatever_directory_a_session_left_the_board_in(make_board, latch_build,
+                                                                     tmp_path: Path) -> None:
+    from tests.e2e.conftest import mpremote
+
+    out, _ = latch_build
+    vb = make_board("latch-esp32", "files")
+    assert flash_build(out, vb.console_path).ok
+    r = mpremote(vb.console_path, "exec", "import os; os.chdir('/hearth'); print(os.getcwd())")
+    assert r.returncode == 0 and "/hearth" in r.stdout, r.stdout + r.stderr
+    res = flash_build(_changed_build(tmp_path, "cwd"), vb.console_path)
+    assert res.ok, res.message
+    assert res.sent_files == ["hearth/core/pid.mpy"]  # the inventory saw every file where it is
+    problem, app_started, _ = _board_state(vb.console_path)
+    assert problem is None and app_started
+
+
+class _LosesTheLastWriteOnClose:
+    """A network serial port (ser2net, RFC 2217) as pyserial's URL handlers see it:
+    flush() does nothing, and what was written just before close() never leaves."""
+
+    def __init__(self, ser) -> None:
+        self._ser = ser
+        self._held = b""
+        self.port = ser.port
+
+    def write(self, data: bytes) -> int:
+        self._send()
+        self._held = bytes(data)  # goes out only when the connection is used again
+        return len(data)
+
+    def _send(self) -> None:
+        if self._held:
+            self._ser.write(self._held)
+            self._held = b""
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def in_waiting(self) -> int:
+        self._send()
+        return self._ser.in_waiting
+
+    def read(self, n: int = 1) -> bytes:
+        self._send()
+        return self._ser.read(n)
+
+    def close(self) -> None:
+        self._held = b""  # lost
+        self._ser.close()
+
+
+def test_a_reset_over_a_link_that_loses_the_last_bytes_is_confirmed(make_board, latch_build, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    import host_tools.transport.rawrepl as rawrepl
+    from host_tools.transport.serialport import open_port
+
+    out, _ = latch_build
+    vb = make_board("latch-esp32", "files")
+    monkeypatch.setattr(rawrepl, "open_port", lambda *a, **k: _LosesTheLastWriteOnClose(open_port(*a, **k)))
+    res = flash_build(out, vb.console_path)
+    # the flash read the board's soft-reboot banner before it closed the port: the reset
+    # went out, the app runs and answered hello
+    assert res.ok, res.message
+    assert res.hello["board"] == "latch-esp32"
+
+
+def test_the_flash_agent_runs_in_the_heap_the_app_leaves_free(make_board, latch_build, tmp_path: Path) -> None:
+    # The smallest heap the latch's .mpy app runs its workload in (bench/heap.py): the
+    # agent is compiled after a soft reset, not beside the running app.
+    out, _ = latch_build
+    vb = make_board("latch-esp32", "files", heap="128K")
+    first = flash_build(out, vb.console_path)
+    assert first.ok, first.message
+    res = flash_build(_changed_build(tmp_path, "heap"), vb.console_path)
+    assert res.ok, res.message
+    assert res.sent_files == ["hearth/core/pid.mpy"] and res.hello["board"] == "latch-esp32"
