@@ -46,7 +46,7 @@ HEARTH = str(Path(sys.executable).with_name("hearth"))
 
 class Sim:
     def __init__(self, state: Path) -> None:
-        self.proc = subprocess.Popen([HEARTH, "sim", "--board", BOARD, "--baud", str(BAUD), "--heap", HEAP,
+        self.proc = subprocess.Popen([HEARTH, "sim", "--board", BOARD, "--no-frozen", "--baud", str(BAUD), "--heap", HEAP,
                                       "--state", str(state)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         assert self.proc.stdout is not None
