@@ -115,8 +115,9 @@ def main() -> int:
         mp_full = mpremote_cp(m.port, staged)
         mp_same = mpremote_cp(m.port, staged)
         mp_one_t0 = time.monotonic()
+        # the baseline for one module: mpremote copies the one file, then resets the board
         p = subprocess.run([*mpremote_cmd(), "connect", m.port, "fs", "cp", str(staged2 / "hearth/core/pid.py"),
-                            ":hearth/core/pid.py"], capture_output=True, text=True, timeout=300)
+                            ":hearth/core/pid.py", "+", "soft-reset"], capture_output=True, text=True, timeout=300)
         mp_one = time.monotonic() - mp_one_t0
         if p.returncode != 0:
             raise SystemExit(f"mpremote failed: {p.stderr[-2000:]}")
@@ -161,6 +162,7 @@ def main() -> int:
         "full_vs_mpremote_ge_4x": full["mpremote_s"] / full["hearth_s"] >= 4,
         "full_within_1_5x_wire": full["hearth_s"] / wire_s(full["bytes"]) <= 1.5,
         "unchanged_le_2s": same["hearth_s"] <= 2.0,
+        "one_module_le_mpremote_cp_and_reset": one["hearth_s"] <= one["mpremote_s"],
         "eight_boards_le_1_5x_one": par[8] / par[1] <= 1.5,
     }
     lines = [
@@ -171,7 +173,8 @@ def main() -> int:
         "| deploy | hearth flash | bytes moved | wire limit | hearth / wire | mpremote cp -r | mpremote / hearth |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, row in (("full (empty board)", full), ("unchanged redeploy", same), ("one module changed", one)):
+    for name, row in (("full (empty board)", full), ("unchanged redeploy", same),
+                      ("one module changed (mpremote: cp + soft-reset)", one)):
         wl = wire_s(row["bytes"])
         ratio = f"{row['hearth_s'] / wl:.2f}x" if wl else "n/a (nothing to move)"
         lines.append(
@@ -193,7 +196,8 @@ def main() -> int:
     lines += [
         "",
         "Goals: full deploy >= 4x faster than mpremote: **{}**; full deploy within 1.5x of the wire limit: **{}**; "
-        "unchanged redeploy <= 2 s: **{}**; 8 boards <= 1.5x one: **{}**.".format(
+        "unchanged redeploy <= 2 s: **{}**; one module no slower than mpremote's cp of it plus a reset: **{}**; "
+        "8 boards <= 1.5x one: **{}**.".format(
             *("met" if goals[k] else "MISSED" for k in goals)),
         "",
         f"\"bytes moved\" is the file bytes that had to cross the wire (the manifest included) and the wire "

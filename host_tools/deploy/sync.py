@@ -27,8 +27,11 @@ raw REPL / interrupt, 0x1a/0x1c tty suspend/quit, and the escape 0x10 itself), e
 sent as 0x10, byte+0x40. About 4 % overhead on .mpy files, against 33 % for base64
 and ~4x for mpremote's repr. Flow control: frames of at most FRAME bytes, each acked
 by the board as soon as it has read it (before it writes flash), with at most WINDOW
-frames unacked; FRAME*WINDOW stays within the ESP32's 256-byte console receive buffer,
-so nothing is dropped while the board is busy writing flash.
+frames unacked; the frames in flight (FRAME + a 2-byte header each) stay within what the
+ESP32's REPL UART holds for a board busy writing flash: its 260-byte stdin ring (filled
+by an interrupt that runs from IRAM even while flash is written) and the 128-byte RX
+FIFO (ports/esp32/mphalport.c, uart.c). Three frames in flight keep the wire busy over
+a USB-UART bridge, whose latency timer holds each small ack ~16 ms.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ ESC = 0x10
 ZBITS = 10  # deflate window 2**10: 1 KiB of RAM on the board to inflate one file
 ABITS = 12  # the archive of many files: 4 KiB window (matches across files)
 SPECIAL = bytes((0x01, 0x02, 0x03, 0x10, 0x1A, 0x1C))
-FRAME = 128
-WINDOW = 2
+FRAME = 126
+WINDOW = 3
 TMP_SUFFIX = "~"
 
 _ENC = {b: bytes((ESC, b + 0x40)) for b in SPECIAL}
@@ -134,7 +137,7 @@ _w('')
 
 # Runs on the board until "Q": the receiving end of a flash. Replies: "." per frame
 # read, "k\\n" per command done, "e message\\n" on an error (then it stops).
-AGENT = b"""import os,sys,hashlib,binascii,json
+AGENT = b"""import os,sys,hashlib,binascii,json,gc
 _r=sys.stdin.buffer.read
 _o=sys.stdout.write
 _D=set()
@@ -184,6 +187,7 @@ while 1:
    L=[_l().split(' ') for i in range(int(c[3]))];_o('.')
    _rx('/~a',int(c[2]))
    bad=[]
+   gc.collect()
    with open('/~a','rb') as g:
     d=deflate.DeflateIO(g,deflate.RAW,12)
     for q,n,s in L:
@@ -204,6 +208,7 @@ while 1:
    else:
     import deflate
     _rx(t+'z',int(c[2]))
+    gc.collect()
     with open(t+'z','rb') as g:
      d=deflate.DeflateIO(g,deflate.RAW,10)
      with open(t,'wb') as f:
