@@ -45,6 +45,7 @@
 # * FAULT is left only by clear_fault(), into CLOSING (never into open).
 # * Times are ticks_ms values (30-bit wrap, as hal.ticks_ms on the ESP32).
 from hearth.options import merge
+from hearth.ticks import PERIOD, ticks_diff
 
 LOCKED = "LOCKED"
 ARMED = "ARMED"
@@ -55,13 +56,6 @@ FAULT = "FAULT"
 
 CMD_LOCK = "lock"
 CMD_OPEN = "open"
-
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def ticks_diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 DEFAULTS = {
@@ -83,7 +77,7 @@ class Latch:
     def __init__(self, config=None):
         cfg = merge(DEFAULTS, config, "latch")
         for k in ("release_timeout_ms", "close_timeout_ms", "arm_timeout_ms", "switch_fault_ms"):
-            if not 0 < cfg[k] < _HALF:
+            if not 0 < cfg[k] < PERIOD // 2:
                 raise ValueError("%s out of range" % k)
         self.cfg = cfg
         self.state = CLOSING

@@ -23,12 +23,7 @@
 #
 #   PresenceSwitch: use drivers.switch.Switch on the presence pin (debounced).
 
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
+from hearth.ticks import ticks_diff
 
 
 _GAIN_PULSES = {128: 1, 32: 2, 64: 3}
@@ -140,7 +135,7 @@ class Presence:
         if want != self._cand:
             self._cand = want
             self._t = now
-        if _diff(now, self._t) >= self.debounce_ms:
+        if ticks_diff(now, self._t) >= self.debounce_ms:
             self.value = want
             self.changes += 1
         return self.value

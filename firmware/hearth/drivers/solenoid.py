@@ -33,14 +33,7 @@
 #   .safe()          both outputs low now (cancels a pulse and a deferred one)
 #   .magnetised      True / False / None (unknown before the first pulse)
 from hearth.options import merge
-
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
-
+from hearth.ticks import ticks_add, ticks_diff
 
 
 SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 150, "max_on_ms": 2000,
@@ -70,12 +63,12 @@ class Solenoid:
 
     def _off(self, now):
         if self.on:
-            on_ms = _diff(now, self._t_on)
+            on_ms = ticks_diff(now, self._t_on)
             md = self.cfg["max_duty_pct"]
             cool = on_ms * (100 - md) // md
             if cool < self.cfg["min_off_ms"]:
                 cool = self.cfg["min_off_ms"]
-            self._t_free = (now + cool) & _MASK
+            self._t_free = ticks_add(now, cool)
         self.on = False
         self._holding = False
         self.pwm.duty_u16(0)
@@ -87,7 +80,7 @@ class Solenoid:
             return
         if self.on or self.tripped:
             return
-        if self._t_free is not None and _diff(now, self._t_free) < 0:
+        if self._t_free is not None and ticks_diff(now, self._t_free) < 0:
             return  # cooling down: stays off (the latch's verified motion sees it)
         self.on = True
         self._holding = False
@@ -97,7 +90,7 @@ class Solenoid:
     def step(self, now):
         if not self.on:
             return
-        el = _diff(now, self._t_on)
+        el = ticks_diff(now, self._t_on)
         if el >= self.cfg["max_on_ms"]:
             self._off(now)
             self.tripped = True
@@ -164,13 +157,13 @@ class Epm:
 
     def step(self, now):
         if self.pulsing is not None:
-            if _diff(now, self._t_pulse) >= self.cfg["pulse_ms"]:
+            if ticks_diff(now, self._t_pulse) >= self.cfg["pulse_ms"]:
                 self._end(now)
             else:
                 return
         if self._want is None:
             return
-        if self._t_last is not None and _diff(now, self._t_last) < self.cfg["min_interval_ms"]:
+        if self._t_last is not None and ticks_diff(now, self._t_last) < self.cfg["min_interval_ms"]:
             return
         cmd = self._want
         self._want = None

@@ -7,12 +7,7 @@
 #   .changes                count of debounced changes
 # The first step takes the raw level as the state (no history to debounce against).
 
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
+from hearth.ticks import ticks_diff
 
 
 class Switch:
@@ -53,7 +48,7 @@ class Switch:
         if r != self._cand:
             self._cand = r
             self._t = now
-        if _diff(now, self._t) >= self.debounce_ms:
+        if ticks_diff(now, self._t) >= self.debounce_ms:
             self.value = r
             self.changes += 1
         return self.value

@@ -17,6 +17,7 @@
 # read() returns None.
 import math
 from hearth.options import merge
+from hearth.ticks import ticks_diff
 
 OPEN = "sensor_open"
 SHORT = "sensor_short"
@@ -185,7 +186,7 @@ class Thermistor:
         if cur is None or last is None or self.filter_ms <= 0:
             self.temp = t
             return t
-        dt = ((now_ms - last + 0x20000000) & 0x3FFFFFFF) - 0x20000000  # ticks wrap at 2**30
+        dt = ticks_diff(now_ms, last)
         if dt <= 0:
             return cur
         cur += dt * (t - cur) / (self.filter_ms + dt)

@@ -30,7 +30,7 @@ from micropython import const
 gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
 
 from hearth import hal  # noqa: E402
-from hearth.runtime import config as configmod# noqa: E402
+from hearth.runtime import config as configmod  # noqa: E402
 from hearth.control.foodsafety import check_resume  # noqa: E402
 from hearth.control.heatmodel import pick  # noqa: E402
 from hearth.control.pid import ModelPid  # noqa: E402
@@ -42,6 +42,7 @@ from hearth.pinout import input_pin  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.stepper import Stepper  # noqa: E402
 from hearth.drivers.thermistor import Thermistor  # noqa: E402
+from hearth.ticks import ticks_diff  # noqa: E402
 
 # setpoint, tolerance, min extrusion temp, max setpoint (C), danger-zone limit (min; 0 exempt)
 _PRESETS = {
@@ -121,10 +122,6 @@ def check_config(c):
 configmod.register("printer", SCHEMA, check_config)
 
 _WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
-
-
-def _diff(a, b):
-    return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 def _num(args, key):
@@ -259,7 +256,7 @@ class Printer:
     def wall_now(self, now_ms):
         if self._wall_s is None:
             return None
-        return self._wall_s + _diff(now_ms, self._wall_ms) // 1000
+        return self._wall_s + ticks_diff(now_ms, self._wall_ms) // 1000
 
     def _set_wall(self, args):
         unix = args.get("unix")
@@ -470,7 +467,7 @@ class Printer:
     # ---- recovery ------------------------------------------------------------------------
     def _outage_s(self, snap, now_ms):
         if self._pf_ms is not None:
-            return _diff(now_ms, self._pf_ms) // 1000
+            return ticks_diff(now_ms, self._pf_ms) // 1000
         wall = self.wall_now(now_ms)
         if wall is None or snap["wall_s"] is None:
             return None
@@ -514,7 +511,7 @@ class Printer:
         sup = self.sup
         st = sup.state
         now_us = hal.ticks_us()
-        dt_us = _diff(now_us, self.last_us)
+        dt_us = ticks_diff(now_us, self.last_us)
         self.last_us = now_us
         if st != self._last_state:
             self._state_changed(self._last_state, st)
@@ -545,9 +542,9 @@ class Printer:
         self._fault_raised = False
         if st != ACTIVE or not job.id:
             return
-        if _diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
+        if ticks_diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
             self._stop(now_ms, "host_silent")
-            sup.fault("HOST_SILENT", {"ms": _diff(now_ms, self.last_host), "line": job.done}, now_ms)
+            sup.fault("HOST_SILENT", {"ms": ticks_diff(now_ms, self.last_host), "line": job.done}, now_ms)
             return
         if self.clogged and job.running:
             steps = job.ext.emitted()
@@ -575,7 +572,7 @@ class Printer:
         job.write(self.state_buf, self.wall_now(now_ms), h.target, temp)
         # Progress to the journal (see the header): a pulled plug loses at most
         # progress_ms of finished lines.
-        since = _diff(now_ms, self._ckpt_ms)
+        since = ticks_diff(now_ms, self._ckpt_ms)
         every = self.cfg["checkpoint_s"]
         if ((job.done != self._ckpt_done and since >= self.cfg["progress_ms"])
                 or (every and since >= every * 1000)):
