@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
+from host_tools.boards import board_format
 from host_tools.commands_tech import confirm, diag, register_tech, resolve_port_callback, yes_option
 from host_tools.deploy.firmware_cli import register_firmware
 
@@ -68,8 +69,8 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
     Prints one `name: value` line per endpoint (console first, then bench, then mavlink
     for latch boards), then serves them until SIGINT or SIGTERM.
     """
+    from host_tools.boards import ROOT, BoardError
     from host_tools.sim.relay import VirtualBoard, run_forever
-    from host_tools.sim.state import ROOT, SimError
 
     if speed <= 0 or speed > 1000:
         die("--speed must be in (0, 1000]")
@@ -79,7 +80,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
                           flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing,
                           frozen=board_format(board) == "frozen" if frozen is None else frozen)
-    except SimError as e:
+    except BoardError as e:
         die(str(e))
     if image_file:
         from host_tools.deploy.image import ImageError, install_sim_image
@@ -88,7 +89,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
             install_sim_image(Path(image_file), vb.state, vb.board)
         except ImageError as e:
             die(str(e))
-    from host_tools.deploy.multi import SimRecorder
+    from host_tools.ports import SimRecorder
 
     run_forever(vb, out=SimRecorder(vb, sys.stdout))
 
@@ -424,19 +425,6 @@ _target = click.option(
 )
 
 
-def board_format(board: str | None) -> str:
-    """How a board's firmware goes on it by default: its board file's "firmware" (files,
-    romfs or frozen); files when the board is not known."""
-    if not board:
-        return "files"
-    from host_tools.sim.state import SimError, load_board
-
-    try:
-        return str(load_board(board).get("firmware", "files"))
-    except SimError:
-        return "files"
-
-
 def _format(f: Any) -> Any:
     # --format, and --romfs / --frozen as its short forms (the last one given wins)
     f = click.option("--frozen", "fmt", flag_value="frozen", help="Short for --format frozen.")(f)
@@ -540,11 +528,11 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
                 sys.exit(code)
             time.sleep(2.0)  # the board boots MicroPython for the first time (it makes its filesystem)
         if board is not None:
-            from host_tools.sim.state import SimError, load_board
+            from host_tools.boards import BoardError, load_board
 
             try:
                 load_board(board)
-            except SimError as e:
+            except BoardError as e:
                 die(str(e))
         sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
                                fmt or board_format(board or known.get(plist[0])), force))
@@ -560,9 +548,9 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
 @_json
 def image(board: str, target: str, size: int | None, out: str | None, as_json: bool) -> None:
     """Make a LittleFS image of the app filesystem for the board's vfs partition."""
+    from host_tools.boards import load_board
     from host_tools.deploy.commands import UsageError, do_build
     from host_tools.deploy.image import ImageError, make_image, vfs_partition
-    from host_tools.sim.state import load_board
 
     try:
         path, man = do_build(board, target, None)

@@ -29,8 +29,8 @@ def firmware() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def board_cmd(boards: tuple[str, ...], check: bool, as_json: bool) -> None:
     """Write (or --check) the MicroPython board definition of each board, from its board file."""
+    from host_tools.boards import BoardError, board_names
     from host_tools.deploy import boarddef
-    from host_tools.sim.state import SimError, board_names
 
     names = list(boards) or board_names()
     out = {}
@@ -42,7 +42,7 @@ def board_cmd(boards: tuple[str, ...], check: bool, as_json: bool) -> None:
             else:
                 boarddef.write(name)
                 out[name] = {"path": boarddef.relative(d), "stale": []}
-    except (SimError, boarddef.BoardDefError) as e:
+    except (BoardError, boarddef.BoardDefError) as e:
         _die(str(e))
     bad = {n: v for n, v in out.items() if v["stale"]}
     if as_json:
@@ -70,8 +70,8 @@ def build_cmd(board: str, idf_image: str | None, dry_run: bool, as_json: bool) -
     Exit code: 0 built; 1 the build failed; 2 Docker (or its engine) missing, unknown
     board, or a board definition that differs from its board file.
     """
+    from host_tools.boards import BoardError
     from host_tools.deploy import idfbuild
-    from host_tools.sim.state import SimError
 
     image = idf_image or idfbuild.IDF_IMAGE
     try:
@@ -87,7 +87,7 @@ def build_cmd(board: str, idf_image: str | None, dry_run: bool, as_json: bool) -
         status = Console(stderr=True)
         with status.status(f"building the {board} firmware in the ESP-IDF container", spinner="dots"):
             out = idfbuild.build(board, image, log=lambda s: status.print(s) if not as_json else None)
-    except SimError as e:
+    except BoardError as e:
         _die(str(e))
     except idfbuild.FirmwareBuildError as e:
         if as_json:

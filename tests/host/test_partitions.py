@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from host_tools.boards import BOARDS, load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import esp, partitions
 from host_tools.deploy.image import ImageError, vfs_partition
-from host_tools.sim.state import BOARDS, load_board
 
 MB = partitions.MB
 

@@ -38,7 +38,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             (state / "bench.sock").write_text("")
             con = console or tmp_path / f"pts-{name}"
             con.touch()
-            d = ports._runtime_sims()
+            d = ports.runtime_dir()
             f = d / f"{name}.json"
             f.write_text(json.dumps({"pid": pid or os.getpid(), "board": name, "console": str(con), "state": str(state)}))
             return con
@@ -76,6 +76,7 @@ def test_stale_sim_records_are_skipped(world: Any, tmp_path: Path) -> None:
     con = world.sim("gone")
     con.unlink()  # its pty is gone
     assert ports.list_virtual() == []
+    assert list(ports.runtime_dir().glob("*.json")) == []  # stale records are deleted, not just skipped
 
 
 def test_auto_picks_the_one_board(world: Any) -> None:
