@@ -12,7 +12,7 @@ from host_tools.boards import BoardError, board_format, board_names, load_board
 
 
 def test_flashing_real_hardware_does_not_import_the_simulator() -> None:
-    code = ("import sys, host_tools.deploy.commands, host_tools.deploy.flashfw, host_tools.deploy.image, "
+    code = ("import sys, host_tools.cli, host_tools.deploy.flashfw, host_tools.deploy.image, "
             "host_tools.deploy.boarddef, host_tools.deploy.idfbuild, host_tools.ports; "
             "print(sorted(m for m in sys.modules if m.startswith('host_tools.sim')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

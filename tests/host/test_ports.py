@@ -130,7 +130,7 @@ def test_flash_resolves_auto(world: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         seen.append((board, plist, known))
         return 0
 
-    monkeypatch.setattr("host_tools.deploy.commands.flash_ports", fake_flash_ports)
+    monkeypatch.setattr("host_tools.cli.deploy_run.flash_ports", fake_flash_ports)
     r = CliRunner().invoke(main, ["flash", "--board", "printer-s3", "--port", "auto"])
     assert r.exit_code == 0, r.output
     assert seen == [("printer-s3", [str(con)], {str(con): "printer-s3"})]

@@ -1,9 +1,10 @@
-"""The deploy verbs behind cli.py's `build`, `flash`, `image` and `test` (cli.py stays thin)."""
+"""The work behind the deploy verbs (host_tools/cli/deploy.py): the per-board flash
+progress and result table, the esptool steps of `flash --base/--image`, and the
+firmware test report. The flashing itself is host_tools/deploy/."""
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +16,9 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 
 from host_tools.boards import BoardError, load_board
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from host_tools.deploy.build import BUILD, BuildError, Manifest, build, resolve_target
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 err = Console(stderr=True)
 # flash progress: each phase's share of the bar, in percent (sending gets most of it)
 PHASE_PCT = {"waiting": 0, "connect": 2, "inventory": 5, "reset": 92, "hello": 96, "done": 100}
@@ -271,7 +272,3 @@ def test_board(port: str, modules: tuple[str, ...], timeout: float, as_json: boo
                    f"{sum(1 for m in res if m.crashed)} crashed, in {time.monotonic() - t0:.1f} s on {port}")
     return EXIT_FAIL if bad else EXIT_OK
 
-
-def fail_usage(msg: str) -> None:
-    click.secho(f"error: {msg}", fg="red", err=True)
-    sys.exit(EXIT_USAGE)
