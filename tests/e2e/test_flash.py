@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from host_tools.boards import load_board
 from host_tools.deploy import fwtest
 from host_tools.deploy.build import FIRMWARE, build
 from host_tools.deploy.image import install_sim_image, make_image, vfs_partition
 from host_tools.deploy.multi import Job, exit_code, flash_many
 from host_tools.deploy.sync import flash_build
-from host_tools.sim.state import load_board
 from host_tools.transport.rawrepl import RawRepl
 from tests.e2e.conftest import bench, board
 

@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools import interp
+from host_tools.boards import load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import esp
 from host_tools.deploy.build import FIRMWARE, BuildError, Manifest, build, load_build
 from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image, vfs_partition
 from host_tools.deploy.multi import exit_code
 from host_tools.deploy.sync import ESC, FlashResult, decode, encode, frames, plan
-from host_tools.sim.state import flash_layout, load_board, read_region
+from host_tools.sim.state import flash_layout, read_region
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from mpremote.romfs import make_romfs
 
+from host_tools.boards import BOARDS, load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import boarddef, idfbuild, partitions, romfs
 from host_tools.deploy.build import FIRMWARE, ROMFS_IMAGE, BuildError, Manifest, build, load_build
 from host_tools.deploy.flashfw import build_frozen, build_romfs, firmware_modules, stage_unix
 from host_tools.interp.build import cache_dir
-from host_tools.sim.state import BOARDS, load_board
 
 
 @pytest.fixture(scope="module")
