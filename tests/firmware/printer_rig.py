@@ -42,7 +42,7 @@ class Rig:
         self.j = Journal(part, 7)
         self.log = FaultLog(self.j)
         self.sup = Supervisor(self.j, self.log, "power_on")
-        self.p = Printer(BOARD, config or {}, self.sup, self.j)
+        self.p = Printer(BOARD, config or {}, self.sup)
         self.sup.register_safe(self.p.safe)
         self.sup.boot(sim.ticks_ms())
 

@@ -150,6 +150,12 @@ _OBS_KEYS = MODEL_KEYS + ("obs_gain", "dist_rate", "model_dt_s")
 
 
 class ModelPid:
+    @staticmethod
+    def from_section(section):
+        # From the printer section: the heater model and this controller's response,
+        # all under model_ (model_power_w, ..., model_response_s, model_dist_rate).
+        return ModelPid(pick(section, MODEL_KEYS + ("response_s", "dist_rate"), "model_"))
+
     def __init__(self, config=None):
         c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c

@@ -85,7 +85,7 @@ class PrintJob:
         self.want_target = KEEP
         self.want_dir = 0
         self.want_tune = None   # (setpoint, cycles): the shell starts an autotune
-        self.tune_busy = False  # the shell clears it when the autotune ends
+        self.tune_busy = False  # until the shell's tune_finished()
         self.reset()
 
     def reset(self):
@@ -296,6 +296,20 @@ class PrintJob:
             self.running = True
             return False
         return True
+
+    # ---- the shell's autotune for an M303 ----------------------------------------------
+    def tune_started(self, sp, now_ms):
+        if self.id:
+            self.haccp.event(now_ms, "autotune", sp)
+
+    def tune_finished(self, err, now_ms):
+        # The autotune ended: err None (a result) or why not. The M303 line finishes,
+        # or the job stops with the error.
+        if self.id and self.tune_busy:
+            self.tune_busy = False
+            if err is not None:
+                self.error = "line %d: autotune failed (%s)" % (self.cur[0] if self.cur else 0, err)
+            self.haccp.event(now_ms, "autotune_end", err or "ok")
 
     def stop_motion(self):
         if self.ext.moving():

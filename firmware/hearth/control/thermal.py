@@ -118,6 +118,20 @@ DEFAULTS = {
 
 
 class ThermalProtection:
+    @staticmethod
+    def from_section(section, limits):
+        # From the printer section (its own copy of the heater model, model_*; the
+        # checks watch_s, max_error_cs, stuck_rise_c) and the board file's limits
+        # (min_c/max_c: the hardware's). model_checks false: no model, its checks off.
+        c = pick(section, prefix="model_")
+        if not section["model_checks"]:
+            c["power_w"] = 0.0
+        c["min_c"] = float(limits.get("min_c", 0))
+        c["max_c"] = float(limits.get("max_c", 80))
+        for k in ("watch_s", "max_error_cs", "stuck_rise_c"):
+            c[k] = section[k]
+        return ThermalProtection(c)
+
     def __init__(self, config=None):
         c = merge(DEFAULTS, config, "thermal")
         self.cfg = c

@@ -41,6 +41,13 @@ SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 1
 
 
 class Solenoid:
+    @staticmethod
+    def from_board(pins, section):
+        # The latch's release solenoid on pin "solenoid", its limits from the latch section.
+        return Solenoid(pins.pwm, "solenoid", {
+            "pull_ms": section["solenoid_pull_ms"], "max_on_ms": section["solenoid_max_on_ms"],
+            "hold_pct": section["solenoid_hold_pct"], "max_duty_pct": section["solenoid_max_duty_pct"]})
+
     def __init__(self, make_pwm, pin, config=None):
         cfg = merge(SOLENOID_DEFAULTS, config, "solenoid")
         for k in ("pull_pct", "hold_pct", "max_duty_pct"):
@@ -112,6 +119,11 @@ EPM_DEFAULTS = {"pulse_ms": 30, "max_pulse_ms": 100, "min_interval_ms": 1000}
 
 
 class Epm:
+    @staticmethod
+    def from_board(pins, section):
+        # The latch's EPM on pins "epm_mag"/"epm_demag", its pulse from the latch section.
+        return Epm(pins.output, "epm_mag", "epm_demag", {"pulse_ms": section["epm_pulse_ms"]})
+
     def __init__(self, make_output, pin_mag, pin_demag, config=None):
         cfg = merge(EPM_DEFAULTS, config, "epm")
         if not 0 < cfg["pulse_ms"] <= cfg["max_pulse_ms"]:

@@ -11,6 +11,13 @@ from hearth.ticks import ticks_diff
 
 
 class Switch:
+    @staticmethod
+    def from_board(pins, name, section):
+        # A switch on the board's pin `name` (with the board's pull), debounce and polarity
+        # from the role's section (switch_debounce_ms, switches_active_low).
+        return Switch(pins.input(name), {"debounce_ms": section["switch_debounce_ms"],
+                                         "active_low": section["switches_active_low"]})
+
     def __init__(self, inp, config=None):
         self.inp = inp
         self.debounce_ms = 20

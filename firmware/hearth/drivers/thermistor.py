@@ -75,6 +75,21 @@ def resistance(uv, vref_uv, r_pullup, topology="low"):
 
 
 class Thermistor:
+    @staticmethod
+    def from_board(pins, section):
+        # On the ADC pin "thermistor_adc"; the part from the board file's "thermistor"
+        # section, in the datasheet's units: r25 (ohm at 25 C), beta, pullup (ohm), vref_mv.
+        c = {}
+        if "r25" in section:
+            c["r0"] = float(section["r25"])
+        if "beta" in section:
+            c["beta"] = float(section["beta"])
+        if "pullup" in section:
+            c["r_pullup"] = float(section["pullup"])
+        if "vref_mv" in section:
+            c["vref_uv"] = int(section["vref_mv"]) * 1000
+        return Thermistor(pins.adc("thermistor_adc"), c)
+
     def __init__(self, adc, config=None):
         cfg = merge(DEFAULTS, config, "thermistor")
         self.cfg = cfg
