@@ -67,8 +67,8 @@ SATURATED_DUTY = 0.9
 RISING_C_S = 0.05  # still heating up faster than this (board time): margin not judged
 
 #: what a board fault code means, for the technician (supervisor codes: the role's
-#: fault name upper-cased; printer heater codes from core/thermal.py and the
-#: thermistor driver, latch codes from core/latch.py)
+#: fault name upper-cased; printer heater codes from control/thermal.py and the
+#: thermistor driver, latch codes from control/latch.py)
 FAULT_WHY = {
     "SENSOR_OPEN": "thermistor open (unplugged or broken wire)",
     "SENSOR_SHORT": "thermistor shorted",

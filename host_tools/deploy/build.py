@@ -50,7 +50,7 @@ ROMFS_IMAGE = "romfs.img"  # a ROMFS build's image, beside its manifest (never o
 SOURCE_FILES = ("boot.py", "main.py")
 # Hot modules compiled to native machine code on a real chip (their inner loops run
 # every control tick). Everything else stays bytecode: smaller, and portable.
-NATIVE = ("hearth/core/pid.py", "hearth/core/thermal.py")
+NATIVE = ("hearth/control/pid.py", "hearth/control/thermal.py")
 # Written only when the board has none: the user's configuration is not firmware.
 KEEP = ("config.json",)
 # Early in every flash: after these, an interrupted flash boots safe whatever else is left.

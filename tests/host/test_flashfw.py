@@ -29,7 +29,7 @@ def romfs_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifes
 
 # ---- images -------------------------------------------------------------------------------
 def test_image_matches_mpremotes_builder_and_parses_back(tmp_path: Path) -> None:
-    files = {"hearth/__init__.mpy": b"M\x06\x00\x1f" + bytes(range(200)), "hearth/core/pid.mpy": os.urandom(5000),
+    files = {"hearth/__init__.mpy": b"M\x06\x00\x1f" + bytes(range(200)), "hearth/control/pid.mpy": os.urandom(5000),
              "hearth/a.py": b"x = 1\n", "top.txt": b""}
     for rel, data in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
