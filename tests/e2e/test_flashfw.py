@@ -75,7 +75,7 @@ def _hello(port: str, tries: int = 25) -> dict[str, Any]:
 
 
 def _latch_cycle(vb: Any) -> None:
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     with FlightController(vb.mavlink_path) as fc:
         assert fc.wait_heartbeat(timeout=10) is not None
