@@ -782,20 +782,31 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
 
 # ---- the printer toolhead: print a job, heater step response --------------------------------
 @main.command("print")
-@_port
+@click.option("--port", "-p", default=None, callback=resolve_port_callback,
+              help="Serial port of the toolhead (a virtual board's console too); `auto`: the one board there is. "
+              "Not needed with --check.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--material", default="dark", show_default=True,
-              help="Material preset on the board (dark, milk, white, dough, puree).")
+              help="Material preset on the board (dark, milk, white, dough, puree); sets the temperatures.")
+@click.option("--check", is_flag=True, help="Print the plan for FILE (what each line becomes, changed temperature "
+              "lines, planned duration, material) and exit; nothing heats or moves. Exit 0 printable, 1 refused.")
+@click.option("--slicer-temps", type=click.Choice(["refuse", "preset"]), default="preset", show_default=True,
+              help="A slicer temperature line outside the material's limits: refuse the file, or use the preset.")
+@click.option("--profile", "profile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Printer profile (JSON: accel_mm_s2, max_xy_mm_s, e_max_rate_mm_s, ...; docs/protocol.md).")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
               "(FILE must be the job's own file).")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @_json
-def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, keep_hot: bool,
-              as_json: bool) -> None:
+def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_temps: str, profile: str | None,
+              job_id: int | None, resume: bool, keep_hot: bool, as_json: bool) -> None:
     """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
 
     \b
+    FILE is a slicer file (Cura, PrusaSlicer, ...) or a toolhead job (toolhead G-code
+    only). Each slicer G-code is acted on, passed to motion, ignored with a note, or
+    refused with its line (docs/protocol.md, "Slicer files"): --check shows the plan.
     Any error or refusal ends the job on the board (heater off unless --keep-hot).
     Ctrl-C holds the job on the board, heater off: `--resume` continues it,
     `hearth recovery discard` drops it. After a power cut, `--resume` continues from
@@ -803,7 +814,12 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
     """
     from host_tools.printer import JobError, LineRefused, end_job, hold_job, read_job, stream_job
     from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
+    from host_tools.slicer import cli_glue
 
+    if check:
+        sys.exit(cli_glue.check(file, material, slicer_temps, profile, as_json, echo=click.echo))
+    if port is None:
+        die("give the toolhead's port (-p PORT), or --check to see the plan without a board")
     try:
         lines = read_job(file)
     except (JobError, OSError) as e:
