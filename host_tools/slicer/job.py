@@ -156,6 +156,11 @@ class _Builder:
         self.heated = False       # a temperature line came before the first extrusion
         self.extruded = False
         self.tool = 0
+        # planned time so far (s), and the toolhead time sent so far (ms): each synced
+        # line's D is rounded against the running total, so rounding never adds up
+        self.t_plan = 0.0
+        self.t_sent_ms = 0
+        self.accel = plan.profile.accel_mm_s2  # what the motion controller was last told (M204)
 
     # -- helpers ---------------------------------------------------------------------------
     def refuse(self, ln: Line, reason: str) -> None:
@@ -164,6 +169,19 @@ class _Builder:
     def add(self, st: Step) -> None:
         st.layer = self.layer
         self.p.steps.append(st)
+
+    def timed(self, duration_s: float) -> int:
+        """D in ms for a toolhead move of duration_s that starts now in the plan."""
+        self.t_plan += duration_s
+        d = round(self.t_plan * 1000) - self.t_sent_ms
+        self.t_sent_ms += d
+        return d
+
+    def untimed(self, duration_s: float) -> None:
+        """A step the toolhead does not time (travel, homing): both sides re-align at the
+        next motion `ok`, so the running totals start again from here."""
+        self.t_plan += duration_s
+        self.t_sent_ms = round(self.t_plan * 1000)
 
     def first_heat(self) -> None:
         if not self.heated:
@@ -227,21 +245,28 @@ class _Builder:
             self.extruded = True
         if length < 1e-9:
             t = planner.plan_e_only(de, feed, prof)
-            tl, d_ms = planner.synced_line(de, t)
+            d_ms = self.timed(t.duration_s)
+            tl, d_ms = planner.synced_line(de, t, d_ms, prof.e_max_rate_mm_s)
             self.add(Step(ln.n, "e", motion=f"G4 P{d_ms}", tool=tl, duration_s=d_ms / 1000, e=de, slowed=t.slowed))
             return
         t: Timed = planner.plan_move(d, de, feed, prof)
+        if abs(t.accel_cmd - self.accel) > 1e-3 * self.accel:
+            # the gantry must accelerate as planned (slowed for the extruder, or back to normal)
+            self.accel = t.accel_cmd
+            self.add(Step(ln.n, "motion", motion=f"M204 S{_fmt(t.accel_cmd)}"))
         words = []
         for i, ax in enumerate("XYZ"):
             if abs(d[i]) > 1e-9 or pr.get(ax) is not None:
                 words.append(f"{ax}{_fmt(target[i] if self.abs_xyz else d[i])}")
-        motion = f"G1 {' '.join(words)} F{_fmt(t.feed_mm_s * 60, 1)}"
+        motion = f"G1 {' '.join(words)} F{_fmt(t.feed_mm_s * 60, 3)}"
         self.pos = target
         if abs(de) > 1e-9:
-            tl, d_ms = planner.synced_line(de, t)
+            d_ms = self.timed(t.duration_s)
+            tl, d_ms = planner.synced_line(de, t, d_ms, prof.e_max_rate_mm_s)
             self.add(Step(ln.n, "move", motion=motion, tool=tl, duration_s=d_ms / 1000, e=de, path_mm=length,
                           slowed=t.slowed))
         else:
+            self.untimed(t.duration_s)
             self.add(Step(ln.n, "travel", motion=motion, duration_s=t.duration_s, path_mm=length))
 
     # -- one line --------------------------------------------------------------------------
@@ -291,9 +316,11 @@ class _Builder:
             axes = [ax for ax in "XYZ" if ax in pr] or list("XYZ")
             for ax in axes:
                 self.pos["XYZ".index(ax)] = 0.0
+            self.untimed(self.p.profile.homing_s)
             self.add(Step(ln.n, "motion", motion="G28" + "".join(f" {a}" for a in axes if a in pr),
                           duration_s=self.p.profile.homing_s))
         elif code == "G29":
+            self.untimed(self.p.profile.probing_s)
             self.add(Step(ln.n, "motion", motion="G29", duration_s=self.p.profile.probing_s))
         elif code == "G21":
             pass  # already millimetres; nothing to send
@@ -332,6 +359,7 @@ class _Builder:
             if pr.get("S"):
                 ms += (pr.get("S") or 0.0) * 1000
             ms = int(round(ms))
+            self.untimed(ms / 1000)
             self.add(Step(ln.n, "dwell", motion=f"G4 P{ms}", tool=f"G4 P{ms}", duration_s=ms / 1000))
         elif code in PAUSES:
             self.add(Step(ln.n, "pause", tool=PAUSES[code], wait=True))

@@ -89,6 +89,7 @@ class Timed:
     peak_mm_s: float
     accel_s: float        # time spent accelerating (= decelerating)
     slowed: bool          # the toolhead's limits lowered feed or acceleration
+    accel_cmd: float = 0.0  # the acceleration the motion controller must be set to (M204 S)
 
 
 def plan_move(dxyz: tuple[float, float, float], e: float, feed_mm_s: float, p: Profile) -> Timed:
@@ -98,8 +99,15 @@ def plan_move(dxyz: tuple[float, float, float], e: float, feed_mm_s: float, p: P
     length = math.sqrt(dx * dx + dy * dy + dz * dz)
     v = feed_mm_s
     a = p.accel_mm_s2
+    slowed = False
+    if length > 0 and e:
+        # the toolhead's limits first: they set what the motion controller is told
+        ratio = abs(e) / length
+        if a * ratio > p.e_accel_mm_s2:
+            a, slowed = p.e_accel_mm_s2 / ratio, True
+    a_cmd = a
     if length > 0:
-        # axis limits: scale the whole move so no axis exceeds its own
+        # axis limits (the motion controller applies the same): scale the whole move
         xy = math.hypot(dx, dy)
         if xy > 0 and v * xy / length > p.max_xy_mm_s:
             v = p.max_xy_mm_s * length / xy
@@ -107,32 +115,34 @@ def plan_move(dxyz: tuple[float, float, float], e: float, feed_mm_s: float, p: P
             v = p.max_z_mm_s * length / abs(dz)
         if dz and a * abs(dz) / length > p.z_accel_mm_s2:
             a = p.z_accel_mm_s2 * length / abs(dz)
-    slowed = False
     if length > 0 and e:
         ratio = abs(e) / length
         if v * ratio > p.e_max_rate_mm_s:
             v, slowed = p.e_max_rate_mm_s / ratio, True
-        if a * ratio > p.e_accel_mm_s2:
-            a, slowed = p.e_accel_mm_s2 / ratio, True
     t, peak, ta = trapezoid(length, v, a)
-    return Timed(t, v, a, peak, ta, slowed)
+    return Timed(t, v, a, peak, ta, slowed, a_cmd)
 
 
 def plan_e_only(e: float, feed_mm_s: float, p: Profile) -> Timed:
     """An extruder-only move (retract, prime): the toolhead's own trapezoid."""
     v = min(feed_mm_s, p.e_max_rate_mm_s)
     t, peak, ta = trapezoid(abs(e), v, p.e_accel_mm_s2)
-    return Timed(t, v, p.e_accel_mm_s2, peak, ta, feed_mm_s > p.e_max_rate_mm_s)
+    return Timed(t, v, p.e_accel_mm_s2, peak, ta, feed_mm_s > p.e_max_rate_mm_s, p.accel_mm_s2)
 
 
-def synced_line(e: float, t: Timed) -> tuple[str, int]:
+def synced_line(e: float, t: Timed, d_ms: int | None = None, max_rate_mm_s: float | None = None) -> tuple[str, int]:
     """The toolhead line for a move that extrudes e over the gantry's trapezoid t, and
-    its duration in ms. Cruise E rate = e / (duration - accelerating time): the same
-    profile scaled by E/L (a triangle: cruise = peak)."""
-    d_ms = max(1, math.ceil(t.duration_s * 1000 - 1e-6))
+    its duration in ms (d_ms: the caller's, e.g. with rounding carried over from the
+    moves before; default: t's, rounded up). Cruise E rate = e / (duration - accelerating
+    time): the same profile scaled by E/L (a triangle: cruise = peak); never above
+    max_rate_mm_s, never rounded up (the toolhead refuses a rate above its limit)."""
+    if d_ms is None:
+        d_ms = math.ceil(t.duration_s * 1000 - 1e-6)
+    d_ms = max(1, d_ms)
     cruise_s = d_ms / 1000 - t.accel_s
     rate = abs(e) / cruise_s if cruise_s > 0 else abs(e) / (d_ms / 1000)
-    # floor, never round up: the toolhead refuses a rate above its limit
+    if max_rate_mm_s is not None:
+        rate = min(rate, max_rate_mm_s)
     f = math.floor(rate * 60 * 1000) / 1000
     return f"G1 E{_num(e, 5)} F{_num(f, 3)} D{d_ms}", d_ms
 
