@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-# The toolhead firmware's extruder defaults (firmware/hearth/core/extruder.py DEFAULTS);
+# The toolhead firmware's extruder defaults (firmware/hearth/control/extruder.py DEFAULTS);
 # a board's own config overrides them (Profile.from_board_config).
 E_MAX_RATE_MM_S = 5.0
 E_ACCEL_MM_S2 = 50.0

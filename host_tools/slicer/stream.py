@@ -70,10 +70,16 @@ class MotionPort:
         self.ser.flush()
         self.sent += 1
 
-    def wait_ok(self, timeout: float) -> bool:
+    def wait_ok(self, timeout: float, idle: Callable[[], Any] | None = None, every: float = 0.25) -> bool:
+        """True at `ok`, False after `timeout` s; `idle` runs every `every` s meanwhile
+        (the toolhead's job poll: it is also the toolhead's dead-man)."""
         deadline = time.monotonic() + timeout
+        next_idle = time.monotonic() + every
         problem = ""
         while True:
+            if idle is not None and time.monotonic() >= next_idle:
+                idle()
+                next_idle = time.monotonic() + every
             while b"\n" in self.buf:
                 raw, self.buf = self.buf.split(b"\n", 1)
                 text = raw.decode("ascii", "replace").strip()
@@ -164,7 +170,7 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
             motion.send(st.motion)
             wait = last_dur + MOTION_MARGIN_S + 0.25 * last_dur
             t0 = time.monotonic()
-            if not motion.wait_ok(wait):
+            if not motion.wait_ok(wait, idle=poll):
                 raise MotionStalled(i, st.n, tool_n, time.monotonic() - t0, st.motion)
             last_dur = st.duration_s
         if st.tool:
