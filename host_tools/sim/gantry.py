@@ -90,7 +90,7 @@ class VirtualGantry:
         self.path = ""
         self._master = self._slave = -1
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
 
     # ---- life cycle -----------------------------------------------------------------------

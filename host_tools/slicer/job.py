@@ -243,6 +243,21 @@ class _Builder:
                 self.last_ext_z = target[2]
             self.first_heat()
             self.extruded = True
+        parts = max(1, math.ceil(abs(de) / prof.e_max_move_mm - 1e-9))
+        if parts > 1:
+            # the toolhead takes at most e_max_move_mm in one move: equal parts, each its own move
+            start = list(self.pos)
+            for k in range(1, parts + 1):
+                sub = [start[i] + (target[i] - start[i]) * k / parts for i in range(3)]
+                self._move(ln, sub, de / parts, feed)
+            return
+        self._move(ln, target, de, feed)
+
+    def _move(self, ln: Line, target: list[float], de: float, feed: float) -> None:
+        pr = ln.params
+        prof = self.p.profile
+        d = (target[0] - self.pos[0], target[1] - self.pos[1], target[2] - self.pos[2])
+        length = math.sqrt(sum(c * c for c in d))
         if length < 1e-9:
             t = planner.plan_e_only(de, feed, prof)
             d_ms = self.timed(t.duration_s)
@@ -376,7 +391,7 @@ class _Builder:
 
 
 def build(path: str | Path, material: Material, slicer_temps: str = "preset", profile: Profile | None = None,
-          heaters: int = 1, max_bytes: int = gcodefile.MAX_FILE_BYTES) -> Plan:
+          heaters: int = 1, max_bytes: int = gcodefile.MAX_FILE_BYTES, pressure_advance: float | None = None) -> Plan:
     """Read and plan FILE. FileRefused when the file is not printable text at all; a file
     that reads but holds refused lines gives a Plan with .refused filled (all of them,
     so --check lists every one)."""
@@ -387,6 +402,10 @@ def build(path: str | Path, material: Material, slicer_temps: str = "preset", pr
                 material, slicer_temps, profile or Profile(), heaters=heaters, lines=len(lines))
     b = _Builder(plan)
     b.add(Step(0, "tool", tool="M83"))  # the toolhead gets per-move E
+    if pressure_advance is not None:  # else the toolhead's own printer.pressure_advance_s
+        b.add(Step(0, "tool", tool=f"M900 K{_fmt(pressure_advance, 4)}"))
+        plan.inserted.append({"before_line": None, "line": f"M900 K{_fmt(pressure_advance, 4)}",
+                              "why": "pressure advance asked by the host"})
     for ln in lines:
         b.line(ln)
     if b.extruded is False and not any(s.kind == "temp" for s in plan.steps):

@@ -42,6 +42,7 @@ class Profile:
     e_max_rate_mm_s: float = E_MAX_RATE_MM_S
     e_accel_mm_s2: float = E_ACCEL_MM_S2
     e_mm3_per_mm: float = 2.405       # volume per mm of E: the 1.75 mm filament slicers assume
+    e_max_move_mm: float = 50.0       # the toolhead's longest single E move (extruder max_len_mm): split above
     homing_s: float = 10.0            # planned time for G28 (the gantry's own homing)
     probing_s: float = 30.0           # planned time for G29
 

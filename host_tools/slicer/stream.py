@@ -216,5 +216,8 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
                            "danger_zone_s": j.get("danger_zone_s"), "haccp": haccp, "max_lag_lines": max_lag,
                            "motion_lines": motion.sent if motion else 0}
     if end:
-        c.request("job_end")
+        e = c.request("job_end")
+        for k in ("steps", "steps_made"):  # E steps commanded and made (a board that reports them)
+            if k in e:
+                res[k] = e[k]
     return res

@@ -117,7 +117,9 @@ def test_no_toolhead_line_heats_above_the_material() -> None:
 def test_cura_file_is_slowed_and_keeps_its_e() -> None:
     plan = job.build(DATA / "cura_hex2.gcode", DARK)
     moves = [s for s in plan.steps if s.kind == "move"]
-    assert len(moves) == 8 and all(s.slowed for s in moves)
+    # each side is 51.7 mm of E, over the toolhead's 50 mm per move: two moves per side
+    assert len(moves) == 16 and all(s.slowed for s in moves)
+    assert all(abs(s.e) <= Profile().e_max_move_mm for s in moves)
     assert sum(s.e for s in moves) == pytest.approx(413.71643, abs=1e-4)
     assert plan.tool_lines()[0] == "M83"
     assert any(i["line"] == "M109 S32" for i in plan.inserted)
