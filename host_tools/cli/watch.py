@@ -38,13 +38,15 @@ from host_tools.cli.common import (
 @click.option("--motion", default=None, help="Motion controller port (Marlin/Klipper-style `ok` protocol; a "
               "virtual gantry's too): XYZ lines go there, in lock-step with the toolhead's.")
 @click.option("--motion-baud", type=int, default=115200, show_default=True, help="Baud rate of the motion port.")
+@click.option("--continue", "cont", is_flag=True, help="Go on with a slicer job its own pause line (M0, M600...) "
+              "paused on the board: FILE must be the job's file.")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
               "(FILE must be the job's own file).")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @json_option
 def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_temps: str, profile: str | None,
-              motion: str | None, motion_baud: int, job_id: int | None, resume: bool, keep_hot: bool,
+              motion: str | None, motion_baud: int, cont: bool, job_id: int | None, resume: bool, keep_hot: bool,
               as_json: bool) -> None:
     """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
 
@@ -65,9 +67,9 @@ def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_te
         sys.exit(cli_glue.check(file, material, slicer_temps, profile, as_json, echo=click.echo))
     if port is None:
         die("give the toolhead's port (-p PORT), or --check to see the plan without a board")
-    if motion is not None or not cli_glue.is_toolhead_job(file):
+    if motion is not None or cont or not cli_glue.is_toolhead_job(file):
         sys.exit(cli_glue.print_slicer(port, file, material, slicer_temps, profile, motion, motion_baud, job_id,
-                                       resume, keep_hot, as_json))
+                                       resume, keep_hot, as_json, cont))
     try:
         lines = read_job(file)
     except (JobError, OSError) as e:

@@ -136,7 +136,8 @@ def summary_text(res: dict[str, Any]) -> str:
 
 
 def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile: str | None, motion: str | None,
-                 motion_baud: int, job_id: int | None, resume: bool, keep_hot: bool, as_json: bool) -> int:
+                 motion_baud: int, job_id: int | None, resume: bool, keep_hot: bool, as_json: bool,
+                 cont: bool = False) -> int:
     """`hearth print -p PORT FILE [--motion PORT]` for a slicer file. Returns the exit code.
     Refused files are refused here, before the board is even opened."""
     import click
@@ -198,14 +199,14 @@ def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile
                f"the danger-zone clock runs")
         if not interactive:
             out({"paused": True, **{k: j.get(k) for k in ("file_line", "why", "target")}},
-                msg + f"; `hearth print --continue -p {port}` is not there yet: the board holds the job for "
-                "its pause timeout, then for `hearth recovery`")
+                msg + f"; `hearth print -p {port} {file} --continue` (with the same --motion) goes on; the board "
+                "holds the pause for its pause_timeout_s, then holds the job for `hearth recovery`")
             return False
         click.echo(msg, err=True)
         return click.confirm("continue the print?", default=True, err=True)
 
     try:
-        res = stream_plan(client, plan, mport, job_id=job_id, progress=bar.update, on_pause=on_pause)
+        res = stream_plan(client, plan, mport, job_id=job_id, progress=bar.update, on_pause=on_pause, cont=cont)
     except MotionStalled as e:
         bar.stop()
         held = _safe(lambda: hold_job(client))

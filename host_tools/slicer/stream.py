@@ -115,7 +115,7 @@ def _send_tool(c: BoardClient, n: int, line: str, poll: Callable[[], dict[str, A
 def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, job_id: int | None = None,
                 progress: Progress | None = None, every: float = 0.5,
                 on_pause: Callable[[dict[str, Any]], bool] | None = None, end: bool = True,
-                timeout: float = 3600.0) -> dict[str, Any]:
+                timeout: float = 3600.0, cont: bool = False) -> dict[str, Any]:
     """Run the plan; returns {"job", "lines", "done", "planned_s", "elapsed_s", "e_mm",
     "danger_zone_s", "haccp", "max_lag_lines"}. Raises MotionStalled, MotionError,
     LineRefused, JobError, BoardError."""
@@ -127,10 +127,33 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
     h = c.hello()
     if h.get("state") == "RECOVERY":
         raise JobError("the board holds a recovery: resume it (--resume) or drop it (`hearth recovery discard`)")
-    if job_id is None:
-        job_id = int(time.time()) % (1 << 30) or 1
-    c.request("job_start", {"id": job_id, "material": plan.material.name, "unix": int(time.time()),
-                            "file": fhash, "lines": nlines})
+    skip = -1  # cont: the steps up to this one were done before the pause
+    if cont:
+        # --continue: the board's job paused at one of this file's pause lines; go on after it
+        j = c.request("job")
+        if not j.get("paused"):
+            raise JobError(f"nothing to continue: the board's job is not paused (state {j.get('state')}, "
+                           f"job {j.get('job')})")
+        if j.get("file") and (j["file"] != fhash or j.get("lines") != nlines):
+            raise JobError(f"the paused job prints file {j['file']} ({j.get('lines')} lines), not this file "
+                           f"({fhash}, {nlines} lines): continue with the job's own file")
+        at = int(j.get("done") or 0) + 1  # the pause line
+        k = 0
+        for idx, st in enumerate(plan.steps):
+            if st.tool:
+                k += 1
+                if k == at:
+                    skip = idx
+                    break
+        if skip < 0 or plan.steps[skip].kind != "pause":
+            raise JobError(f"the board paused at toolhead line {at}, which is no pause line of this file")
+        job_id = j["job"]
+        c.request("job_resume")
+    else:
+        if job_id is None:
+            job_id = int(time.time()) % (1 << 30) or 1
+        c.request("job_start", {"id": job_id, "material": plan.material.name, "unix": int(time.time()),
+                                "file": fhash, "lines": nlines})
     if motion is not None:
         motion.drain()
     total_s = plan.duration_s or 1.0
@@ -166,6 +189,11 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
                   "eta_s": max(0.0, total_s - planned_done), "tool_line": tool_n, "tool_lines": nlines})
 
     for i, st in enumerate(plan.steps):
+        if i <= skip:
+            tool_n += 1 if st.tool else 0
+            planned_done += st.duration_s
+            layer = max(layer, st.layer)
+            continue
         if st.motion and motion is not None:
             motion.send(st.motion)
             wait = last_dur + MOTION_MARGIN_S + 0.25 * last_dur

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,32 @@ def test_silent_motion_port_pauses_the_job_and_stops_the_toolhead(make_board) ->
     finally:
         c.close()
     assert h["state"] == "RECOVERY" and h["recovery"]["kind"] == "HOLD", h
+
+
+def test_pause_line_holds_the_heater_then_continue_finishes(make_board, tmp_path) -> None:
+    vb = _board(make_board)
+    lines = (DATA / "prusaslicer_4x4x2.gcode").read_text().splitlines(keepends=True)
+    at = next(i for i, ln in enumerate(lines) if ln.startswith(";LAYER_CHANGE") and i > 100)
+    lines.insert(at, "M0 ; check the first layers\n")  # the pause a maker's guided file has
+    f = tmp_path / "paused.gcode"
+    f.write_text("".join(lines))
+    r = _print(vb, f)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert '"paused": true' in r.stdout and f'"file_line": {at + 1}' in r.stdout, r.stdout
+    c = BoardClient(vb.console_path)
+    try:
+        j = c.request("job", timeout=1.0, retries=5)
+        assert j["paused"] == "M0" and j["target"] == 32.0 and j["state"] == "ACTIVE", j
+        steps0 = j["steps"]
+        time.sleep(0.5)
+        assert c.request("job", timeout=1.0, retries=5)["steps"] == steps0  # nothing extrudes while paused
+    finally:
+        c.close()
+    r = _print(vb, f, "--continue")
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout)
+    plan = job.build(f, job.Material.preset("dark"))
+    assert res["done"] == res["lines"] == len(plan.tool_lines())
+    g = bench(vb).call(op="gantry", arg="history")
+    assert sum(1 for s in g["history"] if s["line"].startswith("G1")) == sum(
+        1 for s in plan.steps if s.kind in ("move", "travel"))

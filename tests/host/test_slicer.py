@@ -256,3 +256,16 @@ def test_toolhead_jobs_stay_toolhead_jobs(tmp_path: Path) -> None:
     f.write_text("M83\nM109 S32\nG1 E5 F120\nG4 P100\n")
     assert cli_glue.is_toolhead_job(str(f))
     assert not cli_glue.is_toolhead_job(str(DATA / "cura_hex2.gcode"))
+
+
+def test_progress_line_has_layer_percent_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    plan = job.build(DATA / "prusaslicer_4x4x2.gcode", DARK)
+    bar = cli_glue.SlicerProgress(plan, quiet=False)
+    bar.update({"layer": 3, "layers": plan.layers, "planned_done_s": 31.05, "planned_s": 62.1, "percent": 50.0,
+                "eta_s": 31.05, "temp": 32.1, "target": 32.0, "danger_zone_s": 12})
+    err = capsys.readouterr().err
+    assert "50% (31 s of 1 min 02 s planned), ETA 31 s; layer 3/10, nozzle 32.1 C -> 32.0 C, danger zone 12 s" in err
+    res = {"job": 7, "done": 264, "lines": 264, "elapsed_s": 70.2, "planned_s": 62.1, "e_mm": 19.26,
+           "volume_mm3": 46.3, "danger_zone_s": 80, "haccp": {"min_c": 31.6, "max_c": 32.4}}
+    assert cli_glue.summary_text(res) == ("job 7: 264/264 toolhead lines done in 1 min 10 s (planned 1 min 02 s); "
+                                          "material E 19.26 mm (46.3 mm3); nozzle 31.6..32.4 C; danger zone 80 s")
