@@ -79,7 +79,7 @@ def _printer_setup(sim: Any) -> None:
 
 
 def _latch_setup(sim: Any, stop: threading.Event) -> threading.Thread:
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     def fc() -> None:
         with FlightController(sim.mavlink) as f:
@@ -143,7 +143,7 @@ class _Sim:
     def __init__(self, board: str, state: Path) -> None:
         import subprocess
 
-        from host_tools.sim.state import load_board
+        from host_tools.boards import load_board
 
         write_firmware(state, load_board(board), "frozen")
         hearth = str(Path(sys.executable).with_name("hearth"))

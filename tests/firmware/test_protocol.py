@@ -1,7 +1,7 @@
-# Console protocol, board side (hearth.core.protocol), run inside MicroPython.
+# Console protocol, board side (hearth.runtime.protocol), run inside MicroPython.
 import json
 import binascii
-from hearth.core.protocol import Protocol, CommandError, crc_hex
+from hearth.runtime.protocol import Protocol, CommandError, crc_hex
 
 
 def frame(seq, cmd, args=None):
@@ -331,6 +331,30 @@ def test_bad_error_code_from_handler_becomes_internal():
     assert one(p, frame(3, "custom"))[3] == ("NO_PAYLOAD", "nothing latched")
 
 
+def test_control_errors_answer_with_their_code():
+    # Pure controllers raise ControlError (no wire types below the runtime); the
+    # protocol answers it exactly like CommandError, a bad code still INTERNAL.
+    from hearth.control import ControlError
+    from hearth.control.gcode import GcodeError
+
+    p, a = make()
+
+    def refuse(args):
+        raise ControlError("COLD", "nozzle at 20 C")
+    p.register("refuse", refuse)
+    assert one(p, frame(2, "refuse"))[3] == ("COLD", "nozzle at 20 C")
+
+    def gcode(args):
+        raise GcodeError("BAD_CHECKSUM", "resend")
+    p.register("gcode", gcode)
+    assert one(p, frame(3, "gcode"))[3] == ("BAD_CHECKSUM", "resend")
+
+    def bad(args):
+        raise ControlError("not a code", "x")
+    p.register("bad", bad)
+    assert one(p, frame(4, "bad"))[3][0] == "INTERNAL"
+    assert a.count == 0
+
 def test_messages_are_one_clean_line():
     p, a = make()
 
@@ -423,7 +447,7 @@ class _SlowOut(_FakeOut):
 
 def _console(out, **kw):
     import io
-    from hearth.core.console import Console
+    from hearth.runtime.console import Console
 
     class In(io.IOBase, _FakeIn):
         def __init__(self, data):
