@@ -283,3 +283,20 @@ def test_the_boards_limits_replace_the_presets() -> None:
     assert "M109 S31" in plan.tool_lines()
     # nothing from the board: the presets and the profile stand
     assert cli_glue.limits_from_config({}, DARK, Profile()) == (DARK, Profile())
+
+
+def test_print_refuses_a_bad_file_before_opening_any_port(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+
+    f, lines = _copy(tmp_path)
+    lines.insert(29, b"G1 X1 \x00\xff junk")
+    f.write_bytes(b"\n".join(lines))
+    nowhere = str(tmp_path / "no-such-port")
+    r = CliRunner().invoke(main, ["print", "-p", nowhere, str(f), "--motion", nowhere])
+    assert r.exit_code == 1, r.output
+    assert "line 30" in r.stderr and "nothing heated or moved" in r.stderr and "no such port" not in r.stderr
+    # a good slicer file that moves the gantry, and no --motion: refused, the board untouched
+    r = CliRunner().invoke(main, ["print", "-p", nowhere, str(DATA / "cura_hex2.gcode")])
+    assert r.exit_code == 2 and "no --motion port" in r.stderr, r.stderr
