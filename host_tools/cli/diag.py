@@ -12,29 +12,16 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_OK,
-    board_refused,
-    confirm,
-    connect,
-    die,
-    emit,
-    json_option,
-    port_opt,
-    port_option,
-    timeout_option,
-    yes_option,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, board_refused, confirm, connect, die, emit, opt
 from host_tools.flightcontroller import ACTIONS
 
 
 @click.group("diag", invoke_without_command=True, no_args_is_help=True)
-@port_opt("Board to report on (`auto`: the one board there is).")
+@opt.port_for("Board to report on (`auto`: the one board there is).")
 @click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
               help="The host's copy of the board's config: report whether the board's matches.")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 @click.pass_context
 def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json: bool, timeout: float) -> None:
     """Diagnostics on a board (real or virtual).
@@ -111,7 +98,7 @@ def _colour(text: str) -> str:
 
 
 @diag.command("tests")
-@json_option
+@opt.json
 def diag_tests(as_json: bool) -> None:
     """List the active tests (`hearth diag run NAME`)."""
     from host_tools.diag import REGISTRY
@@ -125,10 +112,10 @@ def diag_tests(as_json: bool) -> None:
 
 @diag.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
-@port_opt("The board's console port.")
+@opt.port_for("The board's console port.")
 @click.option("--bench", default=None, help="A virtual board's bench endpoint (found from --port when it is a `hearth sim`).")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None, yes: bool, as_json: bool,
@@ -223,15 +210,15 @@ def _await_latch(fc: Any, port: str, compid: int) -> Any:
 
 @diag.command("latch-cycle")
 @_mav_port
-@port_opt("The latch's console: checked first for a payload and the board state.")
+@opt.port_for("The latch's console: checked first for a payload and the board state.")
 @_mav_baud
 @_mav_ids[0]
 @_mav_ids[1]
 @click.option("--cycles", "-n", type=int, default=10, show_default=True, help="Open/lock cycles to run.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each motion.")
 @click.option("--with-payload", is_flag=True, help="Run even with a payload in the latch (it will open).")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: int, cycles: int, timeout: float,
                 with_payload: bool, yes: bool, as_json: bool) -> None:
     """Run N verified open/lock cycles of a payload latch over MAVLink, with timings.
@@ -309,7 +296,7 @@ def _latch_may_cycle(port: str, with_payload: bool) -> None:
 @_mav_ids[1]
 @click.argument("action", type=click.Choice(ACTIONS), default="watch")
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="How long to listen after the action.")
-@json_option
+@opt.json
 def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str, seconds: float, as_json: bool) -> None:
     """Play the flight controller (pymavlink) for a latch on the bench.
 
@@ -336,13 +323,13 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
 
 
 @diag.command("heater-test")
-@port_option
+@opt.port
 @click.option("--setpoint", type=float, default=32.0, show_default=True, help="Step target, C.")
 @click.option("--seconds", type=float, default=120.0, show_default=True, help="How long to record (real time).")
 @click.option("--interval", type=float, default=0.5, show_default=True, help="Seconds between samples.")
 @click.option("--out", default="heater-test", show_default=True, help="Output path without extension: OUT.csv, OUT.png.")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, yes: bool,
                      as_json: bool) -> None:
     """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot.

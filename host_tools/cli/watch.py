@@ -11,21 +11,12 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_USAGE,
-    connect,
-    die,
-    emit,
-    json_option,
-    port_opt,
-    port_option,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_USAGE, connect, die, emit, opt
 
 
 # ---- print --------------------------------------------------------------------------------
 @click.command("print")
-@port_option
+@opt.port
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--material", default="dark", show_default=True,
               help="Material preset on the board (dark, milk, white, dough, puree).")
@@ -33,7 +24,7 @@ from host_tools.cli.common import (
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
               "(FILE must be the job's own file).")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
-@json_option
+@opt.json
 def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, keep_hot: bool,
               as_json: bool) -> None:
     """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
@@ -204,7 +195,7 @@ def _table(row: dict[str, Any]) -> Any:
 
 
 @click.command("monitor")
-@port_opt("Board to watch (`auto`: the one board there is).")
+@opt.port_for("Board to watch (`auto`: the one board there is).")
 @click.option("--csv", "csv_path", default=None, help="Log samples to this CSV file.")
 @click.option("--jsonl", "jsonl_path", default=None, help="Log samples (and any !tel/!evt lines) to this JSONL file.")
 @click.option("--plot", "plot_path", default=None, help="When done, draw the logged samples into this PNG.")
