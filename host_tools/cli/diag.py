@@ -267,26 +267,19 @@ def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: 
 
 
 def _latch_may_cycle(port: str, with_payload: bool) -> None:
-    """Refuse (exit 2) a latch in RECOVERY (arming would be its resume), or holding a
-    payload unless with_payload."""
+    """Refuse (exit 2) what latch_cycle_refusal refuses."""
+    from host_tools.flightcontroller import latch_cycle_refusal
     from host_tools.protocol import ProtocolError
 
     client = connect(port)
     try:
-        h = client.request("hello", None, timeout=2.0)
-        lt = client.request("latch", None, timeout=2.0) if h.get("role") == "latch" else {}
+        why = latch_cycle_refusal(client, port, with_payload)
     except ProtocolError as e:
         die(f"cannot read the latch on {port}: {e}")
     finally:
         client.ser.close()
-    if h.get("role") != "latch":
-        die(f"{port} is a {h.get('role')} board, not a payload latch")
-    if h.get("state") == "RECOVERY":
-        die("the board is in RECOVERY (it held a payload when it stopped): latch-cycle will not be its resume; "
-            "`hearth recovery show`, then resume or discard it")
-    if (lt.get("payload") or lt.get("held")) and not with_payload:
-        grams = f" ({lt['grams']} g)" if lt.get("grams") is not None else ""
-        die(f"the latch holds a payload{grams}: take it off first, or pass --with-payload to open it anyway")
+    if why:
+        die(why)
 
 
 @diag.command("mavlink")
@@ -337,21 +330,17 @@ def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float
     THE NOZZLE HEATS: it asks first (--yes: do not ask). A step response is judged
     from ambient: it warns when the nozzle starts warmer than the board's model
     ambient (printer.model_ambient_c) by more than a few degrees."""
-    from host_tools.printer import AMBIENT_BAND_C, JobError, heater_test, plot, step_metrics, write_csv
+    from host_tools.printer import JobError, heater_test, plot, step_metrics, warm_start, write_csv
     from host_tools.protocol import BoardError, ProtocolError
 
     confirm("heater-test", f"THE NOZZLE HEATS to {setpoint:g} C", yes)
     client = connect(port)
-    warning = None
     try:
         h = client.hello()
         if h.get("role") != "printer":
             die(f"{port} is a {h.get('role')} board, not a printer toolhead")
-        t0 = (client.status().get("role") or {}).get("temp")
-        amb = client.request("config_get", {"section": "printer"}).get("config", {}).get("model_ambient_c")
-        if isinstance(t0, (int, float)) and isinstance(amb, (int, float)) and t0 > amb + AMBIENT_BAND_C:
-            warning = (f"the nozzle starts at {t0:.1f} C, not at ambient (~{amb:.0f} C): rise and settle times are "
-                       "not those of a cold start; let it cool (`hearth status`) and run again to compare")
+        warning = warm_start(client)
+        if warning:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
 
         def progress(s: dict[str, Any]) -> None:
