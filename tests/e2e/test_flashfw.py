@@ -45,7 +45,7 @@ def latch_romfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifes
 def _changed_firmware(tmp: Path) -> Path:
     src = tmp / "fw"
     shutil.copytree(FIRMWARE, src, ignore=shutil.ignore_patterns("__pycache__"))
-    pid = src / "hearth" / "core" / "pid.py"
+    pid = src / "hearth" / "control" / "pid.py"
     pid.write_text(pid.read_text() + "\nCHANGED = 1\n")
     return src
 
