@@ -14,7 +14,7 @@ import hearth
 from hearth import hal
 from hearth.runtime import config as configmod
 from hearth.runtime.console import Console
-from hearth.runtime.protocol import CommandError, Protocol
+from hearth.runtime.protocol import Protocol
 from hearth.runtime.ticker import Ticker
 
 BOARD_PATH = "/board.json"
@@ -39,6 +39,22 @@ def _build_id():
     return build_id()
 
 
+def forget(*names):
+    # Drop modules from sys.modules and from their package, so that their bytecode can
+    # be collected once nothing else holds it (their qstrs stay interned). For code
+    # that runs at boot only or once in a while: the next import loads it afresh.
+    for name in names:
+        if sys.modules.pop(name, None) is None:
+            continue
+        dot = name.rfind(".")
+        pkg = sys.modules.get(name[:dot])
+        if pkg is not None:
+            try:
+                delattr(pkg, name[dot + 1:])
+            except AttributeError:
+                pass
+
+
 def _role_class(name):
     if name == "printer":
         from hearth.roles.printer import Printer
@@ -52,6 +68,9 @@ def _role_class(name):
 class App:
     def __init__(self, board=None, config_path=CONFIG_PATH, console=None, role_cls=None):
         self.problems = []
+        # Read once: every `hello` re-reading the 5 KB manifest made a hello the
+        # largest transient on the heap.
+        self.build = _build_id()
         if board is None:
             loaded, err = load_board()
             if err:
@@ -156,32 +175,39 @@ class App:
         p = self.proto
         p.register("hello", self.cmd_hello)
         p.register("status", self.cmd_status)
-        p.register("faults", self.cmd_faults)
         p.register("heap", self.cmd_heap)
-        p.register("stats_reset", self.cmd_stats_reset, writes=True)
         p.register("estop", self.cmd_estop, writes=True)
-        p.register("clear", self.cmd_clear, writes=True)
-        p.register("resume", self.cmd_resume, writes=True)
-        p.register("discard", self.cmd_discard, writes=True)
-        p.register("format_journal", self.cmd_format_journal, writes=True)
         if self.role is not None:
             for name, (handler, writes) in self.role.commands().items():
                 p.register(name, handler, writes)
-        # config_get/set/stage/push (runtime/configcmd.py): rarely used, so imported on
-        # first use; until then they cost the heap two small closures each.
-        for name, writes in (("config_get", False), ("config_set", True), ("config_stage", True),
-                             ("config_push", True)):
-            p.register(name, self._lazy_config(name), writes)
+        # Rarely used commands live in modules of their own, imported when one is asked
+        # for and forgotten after its answer (runtime/appcmds.py, runtime/configcmd.py):
+        # their bytecode is on the heap only while they run. One shared handler; the
+        # protocol passes it the command's name.
+        for name, writes in (("faults", False), ("stats_reset", True), ("clear", True), ("resume", True),
+                             ("discard", True), ("format_journal", True), ("config_get", False),
+                             ("config_set", True), ("config_stage", True), ("config_push", True)):
+            p.register(name, self._rare, writes, named=True)
 
-    def _lazy_config(self, name):
-        def handler(args):
+    def _rare(self, name, args):
+        if name[:7] == "config_":
             cc = self._config_cmds
             if cc is None:
                 from hearth.runtime.configcmd import ConfigCommands
 
                 cc = self._config_cmds = ConfigCommands(self, self.config_path)
-            return getattr(cc, "cmd_" + name[7:])(args)
-        return handler
+            try:
+                return getattr(cc, "cmd_" + name[7:])(args)
+            finally:
+                if not cc.stage:  # nothing staged to keep: forget the commands
+                    self._config_cmds = None
+                    forget("hearth.runtime.configcmd")
+        from hearth.runtime import appcmds
+
+        try:
+            return getattr(appcmds, name)(self, args)
+        finally:
+            forget("hearth.runtime.appcmds")
 
     def cmd_hello(self, args):
         d = self.sup.describe()
@@ -192,7 +218,7 @@ class App:
             "chip": hal.chip(),
             "role": self.role_name,
             "config_hash": self.config_hash,
-            "build": _build_id(),
+            "build": self.build,
             "max_line": self.proto.max_line,
             "reset_cause": self.reset_cause,
             "state": d.get("state"),
@@ -224,63 +250,9 @@ class App:
         gc.collect()
         return {"live": gc.mem_alloc(), "free": gc.mem_free()}
 
-    def cmd_stats_reset(self, args):
-        # Start the loop's worst-tick and overrun figures (and the console's) afresh:
-        # a measurement window that leaves boot out.
-        self.ticker.reset_stats()
-        self.console.stats["worst_write_us"] = 0
-        self.gc_stats["worst_us"] = 0
-        return {"loop": self.ticker.stats()}
-
-    def cmd_faults(self, args):
-        return {"faults": self.faults.list()}
-
     def cmd_estop(self, args):
         self.sup.estop(str(args.get("reason", "console")))
         return {"state": self.sup.state}
-
-    def cmd_clear(self, args):
-        # Only a FAULT is cleared. Nothing to clear (SAFE/READY/ACTIVE) is a no-op that
-        # says so; RECOVERY and POWERFAIL are not faults. A fault whose cause is still
-        # there stays: clearing it would report the board fit while it re-trips.
-        st = self.sup.state
-        if st in ("SAFE", "READY", "ACTIVE"):
-            return {"state": st, "cleared": False}
-        if st != "FAULT":
-            raise CommandError("STATE", "nothing to clear: the board is %s (%s)" % (
-                st, "resume or discard the interrupted run first" if st == "RECOVERY" else "power is failing"))
-        cause = None
-        if self.power is not None and not self.power.ok:
-            cause = "the supply is still failing"
-        fn = getattr(self.role, "fault_cause", None)
-        if cause is None and fn is not None:
-            cause = fn()
-        if cause:
-            raise CommandError("STATE", "fault not cleared: %s; fix that, then clear again" % cause)
-        return {"state": self._sup_call(lambda a: self.sup.clear(), args), "cleared": True}
-
-    def cmd_resume(self, args):
-        return self._sup_call(self.sup.resume, args)
-
-    def cmd_discard(self, args):
-        return self._sup_call(self.sup.discard, args)
-
-    def cmd_format_journal(self, args):
-        if args.get("confirm") != "erase":
-            raise CommandError("BAD_ARGS", 'format_journal needs {"confirm": "erase"}')
-        ok = self.sup.format_journal(self.power is None or self.power.ok)
-        if not ok:
-            raise CommandError("STATE", "journal not formatted: power not good or journal unavailable")
-        # One block erased now, the rest one per tick: `status` shows "empty" when done.
-        return {"journal": self.journal.status if self.journal else None}
-
-    def _sup_call(self, fn, args):
-        from hearth.runtime.supervisor import SupervisorError
-
-        try:
-            return fn(args)
-        except SupervisorError as e:
-            raise CommandError(e.code, e.message)
 
     # ---- the loop ----------------------------------------------------------------------
     def tick(self):
@@ -348,6 +320,8 @@ def main(role_cls=None):
     app = None
     try:
         app = App(role_cls=role_cls)
+        # Boot-only modules: checked and used; their code need not stay on the heap.
+        forget("hearth.safe_boot", "hearth.manifest")
         app.run()
     except KeyboardInterrupt:
         if app is not None:

@@ -459,8 +459,8 @@ def test_console_pump_writes_only_what_the_fifo_has_room_for():
     line = b"=1:ok " + b"x" * 725 + b"\n"  # a 731-byte answer: a latch status
     con.write(line)
     assert con.pump(clock.ticks_ms()) == 128  # the whole FIFO, at once
-    clock.us += 5000  # half a tick later: 57-58 bytes have left the FIFO
-    assert 57 <= con.pump(clock.ticks_ms()) <= 58
+    clock.us += 5000  # half a tick later: 57.6 bytes have left the FIFO, room for 57
+    assert con.pump(clock.ticks_ms()) == 57
     assert con.pump(clock.ticks_ms()) == 0  # no room yet: nothing, and no wait
     ticks = 2
     while con.pending():
@@ -470,6 +470,22 @@ def test_console_pump_writes_only_what_the_fifo_has_room_for():
         ticks += 1
     assert out.got == line and ticks == 7  # the wire's pace: ~63 ms for 731 bytes
     assert con.stats["slow_writes"] == 0
+
+
+def test_console_never_writes_past_the_room_the_wire_has_made():
+    # At 115200 a byte takes 86.8 us. A console that counted 86 us would see room for
+    # a 128th byte that is still on the wire; on the chip that write sleeps until the
+    # next FreeRTOS tick (10 ms). At every instant across a FIFO's drain time, what
+    # the console writes must fit what really left.
+    for us in range(0, 11200, 50):
+        out = _WholeOut()
+        con, _ = _console(out, baud=115200)
+        clock = con._clk
+        con.write(b"y" * 400)
+        assert con.pump(clock.ticks_ms()) == 128
+        clock.us += us
+        gone = us * 115200 // 10000000  # whole bytes that have left the FIFO
+        assert con.pump(clock.ticks_ms()) <= min(gone, 128), us
 
 
 def test_console_queue_drops_events_first_then_oldest_and_counts():

@@ -41,7 +41,10 @@ class Console:
         self._poll = select.poll()
         self._poll.register(stream_in, select.POLLIN)
         self.eof = False  # stdin closed (unix port with a pipe or file): nothing more will come
-        self._us_per_byte = 10000000 // baud  # 10 bits a byte (8N1)
+        # 10 bits a byte (8N1), rounded up: a FIFO believed emptier than it is means a
+        # write that waits for the next FreeRTOS tick (10 ms: 86 us a byte at 115200
+        # instead of 86.8 was that wait, one tick in a few hundred).
+        self._us_per_byte = (10000000 + baud - 1) // baud
         self._fifo = 0  # bytes in the TX FIFO when last written
         self._fifo_t = clock.ticks_us()
         self.capacity = capacity

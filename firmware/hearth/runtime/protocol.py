@@ -155,12 +155,14 @@ class Protocol:
 
     # -- registration ---------------------------------------------------------------
 
-    def register(self, name, handler, writes=False):
+    def register(self, name, handler, writes=False, named=False):
+        # named: handler(name, args), one handler for several commands (the app's
+        # rarely used ones, loaded on demand)
         if isinstance(name, str):
             name = name.encode()
         if not _cmd_ok(name):
             raise ValueError("bad command name %r" % (name,))
-        self._handlers[name] = (handler, bool(writes))
+        self._handlers[name] = (handler, bool(writes), named)
 
     def _help(self, args):
         cmds = {}
@@ -171,10 +173,12 @@ class Protocol:
     # -- framing helpers ------------------------------------------------------------
 
     def _frame(self, lead, body):
-        return lead + body + b"*" + crc_hex(body) + b"\n"
+        # One allocation of the line's size (a status answer is ~1 KB: each copy of it
+        # is a hole in the heap of a small board).
+        return b"%s%s*%s\n" % (lead, body, crc_hex(body))
 
     def _ok(self, seq, result):
-        return self._frame(b"=", b"%d:ok " % seq + json.dumps(result).encode())
+        return self._frame(b"=", b"%d:ok %s" % (seq, json.dumps(result).encode()))
 
     def _err(self, seq, code, message):
         self.stats["err"] += 1
@@ -344,7 +348,7 @@ class Protocol:
             except Exception:  # noqa: BLE001 - not UTF-8: show it escaped
                 shown = repr(shown)
             return self._err(seq, UNKNOWN_CMD, "unknown command '%s'; send help for the list" % shown)
-        handler, writes = h
+        handler, writes, named = h
         if writes and not framed:
             return self._err(seq, READ_ONLY,
                              "'%s' changes the board: send it framed (hearth tools do)" % name.decode())
@@ -360,7 +364,7 @@ class Protocol:
             if not isinstance(args, dict):
                 return self._err(seq, BAD_ARGS, "arguments must be a JSON object")
         try:
-            result = handler(args)
+            result = handler(name.decode(), args) if named else handler(args)
         except CommandError as e:
             if _code_ok(e.code):
                 return self._err(seq, e.code, e.message)
