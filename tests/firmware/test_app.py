@@ -3,7 +3,7 @@
 import json
 
 from hearth.hal import sim
-from hearth.runtime.protocol import crc_hex
+from hearth.runtime.protocol import crc_hex, line_bytes
 from testrole import Role
 
 BOARD = {
@@ -24,7 +24,7 @@ class FakeConsole:
         return d
 
     def write(self, line, droppable=False):
-        self.out.append(bytes(line))
+        self.out.append(line_bytes(line))
 
     def pump(self, now_ms):
         return 0

@@ -70,6 +70,23 @@ def one(p, data):
     return parse(out[0])
 
 
+def test_long_answer_comes_in_pieces_with_the_bytes_of_one_json_dumps():
+    from hearth.runtime.protocol import line_bytes
+
+    p = Protocol()
+    big = {"state": "READY", "n": [1, 2.5, None], "role": {"a": "x" * 300, "b": {"c": True, "d": "\u00e9\n"}},
+           "gc": {"live": 90000, "worst_us": 800}, "e": {}}
+    p.register("status", lambda args: big)
+    out = p.feed(frame(5, "status"))
+    assert len(out) == 1 and isinstance(out[0], list)  # pieces, no block of the whole size
+    assert max(len(x) for x in out[0]) < 320
+    line = line_bytes(out[0])
+    assert line == b"=5:ok " + json.dumps(big).encode() + b"*" + crc_hex(b"5:ok " + json.dumps(big).encode()) + b"\n"
+    assert parse(line) == (b"=", 5, True, big)
+    small = p.feed(frame(6, "help"))[0]
+    assert isinstance(small, bytes) and parse(small)[2]
+
+
 def test_framed_ok_roundtrip():
     p, a = make()
     lead, seq, ok, data = one(p, frame(7, "hello"))
@@ -486,6 +503,25 @@ def test_console_never_writes_past_the_room_the_wire_has_made():
         clock.us += us
         gone = us * 115200 // 10000000  # whole bytes that have left the FIFO
         assert con.pump(clock.ticks_ms()) <= min(gone, 128), us
+
+
+def test_console_writes_a_line_in_pieces_at_the_wire_pace():
+    out = _WholeOut()
+    con, _ = _console(out, baud=115200)
+    clock = con._clk
+    pieces = [b"=1:ok ", b"{" + b"a" * 150, b", " + b"b" * 100 + b"}", b"*00000000\n"]
+    whole = b"".join(pieces)
+    con.write(b"!evt {}*00000000\n", droppable=True)
+    con.write(pieces)
+    assert con.pending() == len(whole) + 17
+    assert con.pump(clock.ticks_ms()) == 128
+    while con.pending():
+        clock.us += 10000
+        assert con.pump(clock.ticks_ms()) <= 116
+    assert out.got == b"!evt {}*00000000\n" + whole
+    con.write(pieces)
+    con.write(b"x" * 4090)  # over capacity: the pieced line goes whole, counted
+    assert con.stats["dropped_lines"] == 1 and con.stats["dropped_bytes"] == len(whole)
 
 
 def test_console_queue_drops_events_first_then_oldest_and_counts():

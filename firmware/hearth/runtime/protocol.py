@@ -125,12 +125,35 @@ def _clean(msg):
     return "".join(out)
 
 
+_JOIN_MAX = const(256)  # answers up to this long are one bytes object, longer ones a list
+
+
+def _pieces(obj, out, depth):
+    # JSON of obj appended to out as bytes pieces: a dict's entries one by one (down to
+    # `depth` levels), anything else whole; the same text as json.dumps(obj).
+    if depth and isinstance(obj, dict) and obj:
+        sep = b"{"
+        for k in obj:
+            out.append(sep + json.dumps(k).encode() + b": ")
+            _pieces(obj[k], out, depth - 1)
+            sep = b", "
+        out.append(b"}")
+    else:
+        out.append(json.dumps(obj).encode())
+
+
+def line_bytes(line):
+    """A line from feed() as one bytes object (long answers come as a list of pieces)."""
+    return line if isinstance(line, (bytes, bytearray)) else b"".join(line)
+
+
 class Protocol:
     """Board side of the console protocol.
 
     Protocol(max_line=256, cache=16)
       .register(name, handler, writes=False)   handler(args: dict) -> dict
-      .feed(data: bytes) -> list of response lines (bytes, each ending in b"\\n")
+      .feed(data: bytes) -> list of response lines, each ending in b"\\n": bytes, or for
+                               a long answer a list of bytes pieces (line_bytes() joins)
       .frame_event(kind, obj) -> bytes          kind "tel" or "evt"
     """
 
@@ -178,7 +201,22 @@ class Protocol:
         return b"%s%s*%s\n" % (lead, body, crc_hex(body))
 
     def _ok(self, seq, result):
-        return self._frame(b"=", b"%d:ok %s" % (seq, json.dumps(result).encode()))
+        # A long answer (a status is ~1 KB) is built and queued as pieces of its JSON,
+        # one per value, never as one block: on the small heap of a busy board a free
+        # block of the whole answer's size is what runs out first (fragmentation), and
+        # json.dumps grows its buffer by reallocation. The CRC runs over the pieces; the
+        # bytes on the wire are those of json.dumps(result).
+        out = [b"=", b"%d:ok " % seq]
+        _pieces(result, out, 2)
+        n = 0
+        crc = 0
+        for i in range(1, len(out)):
+            crc = binascii.crc32(out[i], crc)
+            n += len(out[i])
+        out.append(b"*%08x\n" % (crc & 0xFFFFFFFF))
+        if n <= _JOIN_MAX:
+            return b"".join(out)
+        return out
 
     def _err(self, seq, code, message):
         self.stats["err"] += 1
@@ -326,7 +364,7 @@ class Protocol:
             self._c_next = (slot + 1) % len(cs)
         cs[slot] = seq
         self._c_crc[slot] = crc
-        self._c_resp[slot] = resp
+        self._c_resp[slot] = resp  # pyright: ignore[reportCallIssue, reportArgumentType] - bytes or pieces
         return resp
 
     def _unframed(self, line):
