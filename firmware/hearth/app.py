@@ -91,7 +91,7 @@ class App:
         try:
             return getattr(appcmds, name)(self, args)
         finally:
-            forget("hearth.runtime.appcmds")
+            forget("hearth.runtime.appcmds", "hearth.runtime.recovery")
 
     def cmd_hello(self, args):
         d = self.sup.describe()
@@ -205,7 +205,7 @@ def main(role_cls=None):
     try:
         app = App(role_cls=role_cls)
         # Boot-only modules: checked and used; their code need not stay on the heap.
-        forget("hearth.appinit", "hearth.safe_boot", "hearth.manifest")
+        forget("hearth.appinit")
         app.run()
     except KeyboardInterrupt:
         if app is not None:

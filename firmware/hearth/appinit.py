@@ -4,6 +4,7 @@
 import json
 
 from hearth import hal
+from hearth.app import forget
 from hearth.runtime import config as configmod
 from hearth.runtime.console import Console
 from hearth.runtime.protocol import Protocol
@@ -54,6 +55,9 @@ def init(self, board, config_path, console, role_cls):
     from hearth.safe_boot import wrong_chip
 
     why = wrong_chip(board)
+    # Checked (boot.py, main.py) and used: neither stays on the heap, and they leave
+    # before the role is built, the largest step of a boot.
+    forget("hearth.safe_boot", "hearth.manifest")
     if why:
         # Another chip's pin numbers are other wires here: run no role, touch no pin.
         self.problems.append(why)
@@ -122,6 +126,7 @@ def init(self, board, config_path, console, role_cls):
             hal.sleep_ms(common["tick_ms"])
         power_ok = self.power.ok
     self.sup.boot(hal.ticks_ms(), power_ok)
+    forget("hearth.runtime.recovery")  # the boot decision is made
     if self.reset_cause == "wdt":
         # The watchdog reset us: a stuck loop. Logged (the state it was in comes
         # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
