@@ -79,7 +79,8 @@ class App:
             if cc is None:
                 from hearth.runtime.configcmd import ConfigCommands
 
-                cc = self._config_cmds = ConfigCommands(self, self.config_path)
+                cc = self._config_cmds = ConfigCommands(self.config_path, self.config, self.config_hash,
+                                                         self.sup, self.reset_later)
             try:
                 return getattr(cc, "cmd_" + name[7:])(args)
             finally:
@@ -92,6 +93,10 @@ class App:
             return getattr(appcmds, name)(self, args)
         finally:
             forget("hearth.runtime.appcmds", "hearth.runtime.recovery")
+
+    def reset_later(self):
+        # Reset once this tick's answers are out (a config change that needs a reboot).
+        self.reset_after_answers = True
 
     def cmd_hello(self, args):
         d = self.sup.describe()

@@ -108,7 +108,7 @@ def init(self, board, config_path, console, role_cls):
     self.sup = Supervisor(self.journal, self.faults, self.reset_cause)
     if role_cls is not None:
         try:
-            self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup, self.journal)
+            self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup)
         except Exception as e:  # noqa: BLE001 - a broken role must leave a safe, answering board
             self.problems.append("role %s failed to start: %s" % (self.role_name, e))
             self.role = None
