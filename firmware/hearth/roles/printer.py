@@ -68,6 +68,8 @@ SCHEMA = {
     "danger_lo_c": ("float", 5.0, -10.0, 20.0, "C"),
     "danger_hi_c": ("float", 57.0, 40.0, 75.0, "C"),
     "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
+    "pause_timeout_s": ("int", 900, 10, 1800, "s"),         # M0/M600 pause: then heater off, job held
+    "pressure_advance_s": ("float", 0.0, 0.0, 1.0, "s"),    # K (M900 sets it for a job)
     "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
     "haccp_every_s": ("int", 10, 1, 3600, "s"),
     "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job state to flash this often, progress or not (0: off)
@@ -180,6 +182,10 @@ class Printer:
         self.stepper = Stepper(hal.Pwm(pins["stepper_step"], 1000, 0), hal.Output(pins["stepper_dir"], 0),
                                hal.Output(pins["stepper_enable"], 1), enable_active_low=True)
         self.heater_pwm = hal.Pwm(pins["heater"], int(hw.get("pwm_hz", 10)), 0)
+        # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
+        # Klipper's default fan cycle time (a MOSFET-switched fan, not a 4-wire one)
+        self.fan = hal.Pwm(pins["fan"], int(board.get("fan", {}).get("pwm_hz", 100)), 0) if "fan" in pins else None
+        self.fan_duty = 0
         th = board.get("thermistor", {})
         tcfg = {}
         if "r25" in th:
@@ -208,6 +214,8 @@ class Printer:
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
         self.clog_in = input_pin(hal, board, "clog_sw") if "clog_sw" in pins else None
         self.job = PrintJob(c, self.hw_max)
+        self.job.has_fan = self.fan is not None
+        self._pause_ms = 0          # when the pause in force began
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume
         self.last_host = hal.ticks_ms()
@@ -232,6 +240,11 @@ class Printer:
         self.heater.target = None
         self.heater.safe()
         self.stepper.safe()
+        if self.fan is not None:
+            try:
+                self.fan.duty_u16(0)
+            except Exception:  # noqa: BLE001 - safe() must never raise
+                pass
 
     def fault_cause(self):
         # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
@@ -284,6 +297,7 @@ class Printer:
             "job_start": (self.cmd_job_start, True),
             "job_end": (self.cmd_job_end, True),
             "job_hold": (self.cmd_job_hold, True),
+            "job_resume": (self.cmd_job_resume, True),
             "job": (self.cmd_job, False),
             "haccp": (self.cmd_haccp, False),
             "clock": (self.cmd_clock, True),
@@ -363,7 +377,11 @@ class Printer:
         if not args.get("keep_heat"):
             self.heater.set_target(None)
         job.haccp.event(now, "end", job.done)
-        out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000}
+        out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000,
+               "steps": job.ext.steps_total, "steps_made": job.ext.made_total}
+        if self.fan is not None:
+            self.fan.duty_u16(0)
+        self.fan_duty = 0
         self.sup.job_end(now)
         self.stepper.enable(False)
         job.reset()
@@ -377,10 +395,15 @@ class Printer:
         job = self.job
         if self.sup.state != ACTIVE or not job.id:
             raise CommandError("STATE", "no job running to hold (board %s)" % self.sup.state)
-        now = hal.ticks_ms()
+        return self._hold(hal.ticks_ms(), "hold")
+
+    def _hold(self, now, why):
+        job = self.job
+        if job.paused is not None:
+            job.resume()   # the pause line is done: a resume goes on after it
         job.stop_motion()
         self.stepper.stop()
-        job.haccp.event(now, "hold", job.done)
+        job.haccp.event(now, why, job.done)
         # the record keeps the setpoint in force: a resume heats back to it
         job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
         self.heater.set_target(None)
@@ -390,6 +413,20 @@ class Printer:
             raise CommandError(e.code, e.message)
         self._pf_ms = now
         return {"job": job.id, "done": job.done, "token": rec["token"], "state": self.sup.state}
+
+    def cmd_job_resume(self, args):
+        # A job paused by its own M0/M1/M25/M600 goes on (the heater held meanwhile)
+        self._host_seen()
+        job = self.job
+        if self.sup.state != ACTIVE or not job.id:
+            raise CommandError("STATE", "no job running (board %s): a held job takes `resume`" % self.sup.state)
+        code = job.paused
+        if code is None:
+            raise CommandError("STATE", "job %d is not paused" % job.id)
+        now = hal.ticks_ms()
+        job.resume()
+        job.haccp.event(now, "go_on", code)
+        return {"job": job.id, "resumed": code, "paused_s": _diff(now, self._pause_ms) // 1000}
 
     def cmd_job(self, args):
         self._host_seen()
@@ -545,7 +582,17 @@ class Printer:
         self._fault_raised = False
         if st != ACTIVE or not job.id:
             return
-        if _diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
+        if job.want_pause is not None:
+            job.haccp.event(now_ms, "pause", job.want_pause)
+            job.want_pause = None
+            self._pause_ms = now_ms
+        if job.paused is not None:
+            # Paused (M0/M600...): the heater holds, the danger-zone clock runs, the
+            # host may be away (the operator is at the machine), but only so long
+            if _diff(now_ms, self._pause_ms) > self.cfg["pause_timeout_s"] * 1000:
+                self._hold(now_ms, "pause_timeout")
+                return
+        elif _diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
             self._stop(now_ms, "host_silent")
             sup.fault("HOST_SILENT", {"ms": _diff(now_ms, self.last_host), "line": job.done}, now_ms)
             return
@@ -569,6 +616,11 @@ class Printer:
                 self.stepper.enable(True)
             job.want_dir = 0
         self.stepper.run(hz)
+        if job.want_fan >= 0:
+            self.fan_duty = job.want_fan
+            job.want_fan = -1
+            if self.fan is not None:
+                self.fan.duty_u16(self.fan_duty * 257)
         if job.dz.step(now_ms, temp):
             job.haccp.event(now_ms, "dz_in" if job.dz.inside else "dz_out", temp)
         job.haccp.sample(now_ms, temp, h.target)
@@ -626,7 +678,8 @@ class Printer:
             "temp": h.temp, "target": h.target, "duty": h.duty,
             "fault": h.fault[0] if h.fault else None,
             "job": job.id, "done": job.done, "next": job.next,
-            "moving": job.running, "step_hz": self.stepper.hz,
+            "moving": job.running, "step_hz": self.stepper.hz, "paused": job.paused,
+            "fan": self.fan_duty,
             "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
             "tuning": self.tune is not None,
         }
