@@ -135,6 +135,7 @@ class World:
                 self._note_safe()
             elif op == b"P":
                 pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
+                self.step()  # the plants run the time so far at the old frequency
                 if freq:
                     self.pwm[pin] = (freq, duty)
                 else:
@@ -152,6 +153,9 @@ class World:
             elif op == b"A":
                 self.step()
                 return b"%d\n" % self.read_adc(int(parts[1]))
+            elif op == b"N":
+                self.step()
+                return b"%d\n" % self.count(int(parts[1]))
             elif op == b"W":
                 self.wdt_timeout_ms = int(parts[1])
                 self.wdt_fed_s = self.now_s()
@@ -247,6 +251,28 @@ class World:
         if got in ("up", "down"):
             return 1 if got == "up" else 0  # the wrong pull
         return self._rng.getrandbits(1) if self.float_inputs else level  # floating
+
+    def count(self, pin: int) -> int:
+        """Rising edges a pulse counter on pin has seen since power-on (0: nothing there)."""
+        for p in self.plants:
+            fn = getattr(p, "count", None)
+            n = fn(self, pin) if fn is not None else None
+            if n is not None:
+                return int(n)
+        return 0
+
+    def extrusion(self) -> dict[str, float]:
+        """The bead, brought up to now: deposited_mm3 (cumulative since the world began),
+        flow_mm3_s (nozzle flow now), piston_mm3 (displaced). For the bench and the
+        virtual gantry in this process (docs/CONTRACTS.md); {} on a board without an
+        extruder."""
+        with self.lock:
+            self.step()
+            for p in self.plants:
+                fn = getattr(p, "extrusion", None)
+                if fn is not None:
+                    return dict(fn())
+        return {}
 
     def read_adc(self, pin: int) -> int:
         for p in self.plants:
