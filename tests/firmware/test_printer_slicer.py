@@ -153,3 +153,51 @@ def test_tools_and_second_heater_refused_on_a_one_heater_board():
     r.err("BAD_ARGS", "gcode", {"n": 4, "line": "M104 T2 S35"})
     r.run(0.2)
     assert r.p.heater.target == 32.0 and r.p.job.next == 4
+
+
+def test_counted_steps_commanded_against_made():
+    # issue 11.6: the S3 board counts the step pin's pulses (the plant restarts the
+    # PWM timer at each frequency change, as the chip does); the job reports both
+    r = Rig()
+    assert r.p.counter is not None
+    r.start_hot_job()
+    p0 = r.plant.pulses
+    s0 = r.plant.steps
+    r.line(3, "G1 E1 F120")
+    r.line(4, "G1 E0.5 F120 D300")
+    r.line(5, "G1 E-0.25 F120")
+    assert r.run(3, lambda: r.p.job.done == 5)
+    j = r.cmd("job")
+    assert j["steps"] == 400 + 200 - 100, j
+    assert abs(r.plant.steps - s0 - 500) <= 2, r.plant.steps - s0
+    assert abs(j["steps_made"] - (r.plant.steps - s0)) <= 2, (j, r.plant.steps - s0)
+    assert r.plant.pulses - p0 >= 700 and not r.p.job.ext.counter_bad
+    end = r.cmd("job_end")
+    assert end["steps"] == 500 and abs(end["steps_made"] - 500) <= 2
+
+
+def test_a_counter_that_sees_nothing_is_dropped_not_followed():
+    # a pad that does not loop back to the PCNT reads 0: the planner must not drive
+    # the motor on to make up "missing" steps
+    r = Rig()
+
+    class Dead:
+        def value(self):
+            return 0
+
+    r.p.counter = Dead()
+    r.start_hot_job()
+    s0 = r.plant.steps
+    r.line(3, "G1 E1 F120")
+    assert r.run(2, lambda: r.p.job.done == 3)
+    assert abs(r.plant.steps - s0 - 400) <= 25, r.plant.steps - s0
+    assert r.p.job.ext.counter_bad
+
+
+def test_no_counter_on_a_chip_without_pcnt():
+    sim.world.reset("esp32c3")
+    assert sim.counter(15) is None
+    sim.world.reset("esp32s3")
+    c = sim.counter(15)
+    sim.world.counters[15] = 7
+    assert c.value() == 7

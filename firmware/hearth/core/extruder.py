@@ -69,12 +69,15 @@ class Extruder:
         self.steps_total = 0     # signed steps of all finished moves since reset (commanded)
         self.made_total = 0      # signed steps the pulse counter saw in them (counted boards)
         self.carry_us = 0        # the part of the last tick past the end of the last move
+        self.moves = 0           # moves started (the shell's pulse counter follows it)
+        self.counter_bad = False # a counter disagreed with the estimate: not trusted since
         self._clear()
 
     def _clear(self):
         self.target = 0          # steps of the move in progress (absolute value)
         self.dir = 1
-        self.done_m = 0          # milli-steps emitted in this move
+        self.done_m = 0          # milli-steps emitted in this move (counted when told)
+        self.est_m = 0           # ... as the frequency x time estimate has them
         self.hz = 0              # frequency in force for the coming tick
         self.v = 0.0             # cruise, steps/s
         self.a = 0.0             # ramp acceleration, steps/s^2 (0: no ramps)
@@ -151,6 +154,7 @@ class Extruder:
         (0: from the acceleration), carry_us the time already past its start (the end
         of the tick in which the previous move finished). False: nothing to run."""
         self._clear()
+        self.moves += 1
         s = steps if steps > 0 else -steps
         if s == 0 and dur_us <= 0:
             return False
@@ -230,10 +234,20 @@ class Extruder:
             if dt_us > 100000:
                 dt_us = 100000  # keeps freq x dt under 2**30; a longer tick is a stall
             if self.hz:
-                self.done_m += self.hz * dt_us // 1000
+                n = self.hz * dt_us // 1000
+                self.done_m += n
+                self.est_m += n
             self.t_us += dt_us
-        if made is not None:
-            self.done_m = made * 1000
+        if made is not None and not self.counter_bad:
+            # A counter that disagrees with the estimate by more than 20 steps + 10 %
+            # does not see the pin (a pad that does not loop back reads 0): trusting
+            # it would drive the motor on and on. The PWM's real error is < 1 step per
+            # frequency change.
+            err = made * 1000 - self.est_m
+            if err > 20000 + self.est_m // 10 or -err > 20000 + self.est_m // 10:
+                self.counter_bad = True
+            else:
+                self.done_m = made * 1000
         done = self.done_m / 1000.0
         if self.t_us >= self.dur_us and done + 0.5 > self.target:
             self.carry_us = self.t_us - self.dur_us
@@ -253,5 +267,10 @@ class Extruder:
             hz = self.min_hz
         if hz > self.max_hz:
             hz = self.max_hz
+        h0 = self.hz
+        if h0 and hz and (hz - h0 if hz > h0 else h0 - hz) * 64 <= h0:
+            # within 1.5 %: keep the frequency (on an S3 each change restarts the PWM
+            # timer, a step gained or lost; the position aim takes up the difference)
+            hz = h0
         self.hz = hz
         return hz

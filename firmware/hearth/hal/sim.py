@@ -169,6 +169,30 @@ class Adc:
         return world.read_adc(self.pin)
 
 
+class Counter:
+    # A pulse counter on a pin (esp32.PCNT behind machine.Counter): rising edges since
+    # it was made. The world counts the edges the simulated PWM really made.
+    def __init__(self, pin):
+        if world.chip not in _PCNT_CHIPS:
+            raise ValueError("no pulse counter (PCNT) on the %s" % world.chip)
+        self.pin = pin
+        self._base = world.count(pin)
+
+    def value(self):
+        return world.count(self.pin) - self._base
+
+
+_PCNT_CHIPS = ("esp32", "esp32s2", "esp32s3")
+
+
+def counter(pin):
+    # a Counter on pin, None on a chip without a pulse counter
+    try:
+        return Counter(pin)
+    except ValueError:
+        return None
+
+
 class Uart:
     def __init__(self, uart_id, baudrate, tx, rx):
         _check_pin(uart_id, "uart")

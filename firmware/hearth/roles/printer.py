@@ -179,6 +179,10 @@ class Printer:
         hw = board.get("heater", {})
         self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
         # ---- outputs first, each created in its safe state --------------------------
+        # the step pin's pulse counter before its PWM (hal/esp32.py says why); None on
+        # a chip without one: the planner's estimate stands
+        self.counter = hal.counter(pins["stepper_step"])
+        self._count0 = 0            # the counter at the current move's start
         self.stepper = Stepper(hal.Pwm(pins["stepper_step"], 1000, 0), hal.Output(pins["stepper_dir"], 0),
                                hal.Output(pins["stepper_enable"], 1), enable_active_low=True)
         self.heater_pwm = hal.Pwm(pins["heater"], int(hw.get("pwm_hz", 10)), 0)
@@ -602,7 +606,18 @@ class Printer:
             sup.fault("CLOG", {"line": job.cur[0] if job.cur else 0, "steps": steps}, now_ms)
             return
         temp = self._temp()
-        hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"])
+        made = None
+        ext = job.ext
+        cnt = self.counter if not ext.counter_bad else None
+        c = 0
+        if cnt is not None:
+            c = cnt.value()
+            if ext.moving():
+                made = c - self._count0
+        seq = ext.moves
+        hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"], made)
+        if ext.moves != seq:
+            self._count0 = c   # a move began this tick (maybe right after another): count from here
         if job.want_tune is not None:
             sp, cyc = job.want_tune
             job.want_tune = None
