@@ -16,7 +16,7 @@ from pathlib import Path
 
 import serial
 
-from host_tools.sim.state import ROOT, load_board
+from host_tools.boards import ROOT, load_board
 
 FIRMWARE = ROOT / "firmware"
 

@@ -6,9 +6,9 @@ import os
 
 import serial
 
+from host_tools.ports import PortError
 
-class PortError(Exception):
-    """The port cannot be used; the message names it and suggests the next step."""
+__all__ = ["PortError", "open_port"]
 
 
 def open_port(port: str, baud: int = 115200, timeout: float = 0.1) -> serial.Serial:

@@ -1,6 +1,6 @@
 # Extruder planner: planning limits, the time profile (own acceleration and synced
 # G1 E F D moves), pressure advance, counts.
-from hearth.core.extruder import Extruder, PlanError
+from hearth.control.extruder import Extruder, PlanError
 
 
 def _run(x, steps, rate, tick_us=10000, jitter=0, dur_us=0, carry_us=0, trace=None):
