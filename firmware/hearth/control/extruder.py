@@ -69,6 +69,7 @@ class Extruder:
         self.steps_total = 0     # signed steps of all finished moves since reset (commanded)
         self.made_total = 0      # signed steps the pulse counter saw in them (counted boards)
         self.carry_us = 0        # the part of the last tick past the end of the last move
+        self.next_us = self.tick_us
         self.moves = 0           # moves started (the shell's pulse counter follows it)
         self.counter_bad = False # a counter disagreed with the estimate: not trusted since
         self._clear()
@@ -238,13 +239,15 @@ class Extruder:
                 self.done_m += n
                 self.est_m += n
             self.t_us += dt_us
+            # the next tick will likely be as long as this one (a slow loop, a flash
+            # erase): aim over that, not the nominal tick
+            self.next_us = dt_us if dt_us > self.tick_us else self.tick_us
         if made is not None and not self.counter_bad:
-            # A counter that disagrees with the estimate by more than 20 steps + 10 %
-            # does not see the pin (a pad that does not loop back reads 0): trusting
-            # it would drive the motor on and on. The PWM's real error is < 1 step per
-            # frequency change.
-            err = made * 1000 - self.est_m
-            if err > 20000 + self.est_m // 10 or -err > 20000 + self.est_m // 10:
+            # A counter that sees less than half the estimate (- 5 steps) does not see
+            # the pin (a pad that does not loop back reads 0): trusting it would drive
+            # the motor on and on. More than the estimate is what an S3 does (an edge
+            # per timer restart): that is what the counter is for.
+            if made * 1000 < self.est_m // 2 - 5000:
                 self.counter_bad = True
             else:
                 self.done_m = made * 1000
@@ -258,8 +261,8 @@ class Extruder:
             self.made_total += self.dir * ((self.done_m + 500) // 1000)
             self._clear()
             return 0
-        tick_s = self.tick_us / 1000000.0
-        want = self._aim((self.t_us + self.tick_us) / 1000000.0) - done
+        tick_s = self.next_us / 1000000.0
+        want = self._aim((self.t_us + self.next_us) / 1000000.0) - done
         hz = int(want / tick_s + 0.5)
         if hz <= 0:
             hz = 0

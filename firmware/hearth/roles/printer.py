@@ -435,6 +435,7 @@ class Printer:
     def cmd_job(self, args):
         self._host_seen()
         d = self.job.info()
+        d["counted"] = self.counter is not None and not self.job.ext.counter_bad
         d["temp"] = self.heater.temp
         d["target"] = self.heater.target
         d["state"] = self.sup.state
