@@ -259,10 +259,6 @@ class PrinterPlant:
         p = self._pin("clog_sw")
         if p is not None:
             world.inputs[p] = self.read_input(world, p)
-        p = self._pin("stepper_step")
-        counters = getattr(world, "counters", None)
-        if p is not None and counters is not None:
-            counters[p] = self.pulses
 
 
 def attach(world, plant):

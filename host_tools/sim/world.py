@@ -135,7 +135,6 @@ class World:
                 self._note_safe()
             elif op == b"P":
                 pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
-                self.step()  # the plants run the time so far at the old frequency
                 if freq:
                     self.pwm[pin] = (freq, duty)
                 else:
@@ -153,9 +152,6 @@ class World:
             elif op == b"A":
                 self.step()
                 return b"%d\n" % self.read_adc(int(parts[1]))
-            elif op == b"N":
-                self.step()
-                return b"%d\n" % self.count(int(parts[1]))
             elif op == b"W":
                 self.wdt_timeout_ms = int(parts[1])
                 self.wdt_fed_s = self.now_s()
@@ -253,7 +249,8 @@ class World:
         return self._rng.getrandbits(1) if self.float_inputs else level  # floating
 
     def count(self, pin: int) -> int:
-        """Rising edges a pulse counter on pin has seen since power-on (0: nothing there)."""
+        """Rising edges the plants made on pin since the world began (0: nothing there); the
+        board's own hal.Counter counts the same edges on its side (hal/sim.py)."""
         for p in self.plants:
             fn = getattr(p, "count", None)
             n = fn(self, pin) if fn is not None else None

@@ -57,9 +57,6 @@ class LinkWorld:
     def read_adc(self, pin):
         return int(self._ask(b"A %d\n" % pin))
 
-    def count(self, pin):
-        return int(self._ask(b"N %d\n" % pin))
-
     def wdt_start(self, timeout_ms):
         self._send(b"W %d\n" % timeout_ms)
 

@@ -40,7 +40,6 @@ class LocalWorld:
         self.inputs = {}  # pin -> 0/1
         self.pulls = {}  # pin -> "up" / "down" / None, as the firmware configured it
         self.adc = {}  # pin -> microvolts
-        self.counters = {}  # pin -> rising edges seen (a plant publishes them)
         self.uart_rx = {}  # uart id -> bytearray waiting to be read
         self.uart_tx = {}  # uart id -> bytearray written
         self.wdt_timeout = 0
@@ -84,9 +83,6 @@ class LocalWorld:
         from hearth.hal.chips import check
 
         return check(self.chip, pin, kind)
-
-    def count(self, pin):
-        return self.counters.get(pin, 0)
 
     def read_adc(self, pin):
         return self.adc.get(pin, 0)
