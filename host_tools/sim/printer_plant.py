@@ -42,7 +42,8 @@ try:
 except ImportError:  # CPython, imported as host_tools.sim.printer_plant
     from host_tools.sim import plants  # type: ignore[no-redef]
 
-FAULTS = ("thermistor_open", "thermistor_short", "heater_open", "heater_stuck_on", "draught", "clog")
+FAULTS = ("thermistor_open", "thermistor_short", "heater_open", "heater_stuck_on", "draught", "clog",
+          "thermistor2_open")
 
 PARAMS = ("ambient_c", "power_w", "loss_w_k", "mass_j_k", "core_j_k", "core_w_k", "sensor_s",
           "draught_w_k", "noise_uv", "pressure_k", "pressure_tau_s", "nozzle_c", "bead_tau_s",
@@ -59,6 +60,15 @@ class PrinterPlant:
         self.ntc = plants.NtcAdc(r0=float(th.get("r25", 100000)), beta=float(th.get("beta", 3950)),
                                  r_pullup=float(th.get("pullup", 100000)),
                                  vref_uv=int(th.get("vref_mv", 3300)) * 1000, seed=seed)
+        # the body heater (T1) where the board has pins for one: the same heater model
+        self.heater2 = None
+        self.ntc2 = None
+        self.duty2 = 0.0
+        if "heater2" in pins and "thermistor2_adc" in pins:
+            self.heater2 = plants.HeaterPlant(preset)
+            self.ntc2 = plants.NtcAdc(r0=float(th.get("r25", 100000)), beta=float(th.get("beta", 3950)),
+                                      r_pullup=float(th.get("pullup", 100000)),
+                                      vref_uv=int(th.get("vref_mv", 3300)) * 1000, seed=seed + 1)
         self.draught_w_k = 0.3
         self.pressure_k = 0.05     # kPa per step/s at steady flow
         self.pressure_tau_s = 2.0
@@ -115,6 +125,12 @@ class PrinterPlant:
         elif "thermistor_short" in faults:
             fault = "short"
         setattr(self.ntc, "fault", fault)  # noqa: B010 - NtcAdc declares it None-only
+        if self.heater2 is not None:
+            f2 = self._pwm(world, "heater2") if powered else None
+            self.duty2 = f2[1] / 65535.0 if f2 and f2[0] else 0.0
+            self.heater2.step(dt_s, self.duty2)
+            fault2 = "open" if "thermistor2_open" in faults else None
+            setattr(self.ntc2, "fault", fault2)  # noqa: B010
         # extruder
         sp = self._pwm(world, "stepper_step") if powered else None
         en_pin = self._pin("stepper_enable")
@@ -194,6 +210,8 @@ class PrinterPlant:
     def read_adc(self, world, pin):
         if pin == self._pin("thermistor_adc"):
             return self.ntc.uv(self.heater.sensor_temp)
+        if self.heater2 is not None and self.ntc2 is not None and pin == self._pin("thermistor2_adc"):
+            return self.ntc2.uv(self.heater2.sensor_temp)
         return None
 
     def snapshot(self, world):
@@ -210,6 +228,7 @@ class PrinterPlant:
             "step_hz": self.step_hz,
             "pressure_kpa": round(self.pressure_kpa, 2),
             "step_pulses": self.pulses,
+            "body_c": round(self.heater2.temp, 3) if self.heater2 is not None else None,
             "deposited_mm3": round(self.deposited_mm3, 4),
             "nozzle_flow_mm3_s": round(max(self.flow_mm3_s, 0.0), 4),
         }
@@ -259,6 +278,9 @@ class PrinterPlant:
         p = self._pin("clog_sw")
         if p is not None:
             world.inputs[p] = self.read_input(world, p)
+        p = self._pin("thermistor2_adc")
+        if p is not None and self.heater2 is not None:
+            world.adc[p] = self.read_adc(world, p)
 
 
 def attach(world, plant):

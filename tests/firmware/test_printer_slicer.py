@@ -214,3 +214,50 @@ def test_no_counter_on_a_chip_without_pcnt():
         # classic: 11 + 28 + 30 + 32 + 25, the phase carried; S3: each change
         # restarts with an edge, the partial period lost: 3 more
         assert c.value() == want, (chip, c.value())
+
+
+def _two_heater_rig(**kw):
+    # printer-s3 with a body heater on GPIO14 and its thermistor on GPIO6 (ADC1)
+    import printer_rig
+    saved = printer_rig.PINS
+    pins = dict(saved)
+    pins["heater2"] = 14
+    pins["thermistor2_adc"] = 6
+    printer_rig.BOARD["pins"] = printer_rig.PINS = pins
+    try:
+        return Rig(**kw)
+    finally:
+        printer_rig.BOARD["pins"] = printer_rig.PINS = saved
+
+
+def test_second_heater_t1():
+    r = _two_heater_rig()
+    assert r.p.heater2 is not None and sim.world.pwm[14][1] == 0
+    r.start_hot_job()
+    assert r.p.heater2.target is None            # the nozzle's M109 left the body alone
+    r.err("RANGE", "gcode", {"n": 3, "line": "M104 T1 S40"})   # above dark's 34 C
+    r.line(3, "M109 T1 S31")
+    r.line(4, "T1")
+    r.line(5, "M104 S30")                        # T1 selected: the body
+    r.line(6, "T0")
+    r.line(7, "G1 E0.5 F120")
+    assert r.run(120, lambda: r.p.job.done >= 3)
+    st = r.p.status()
+    assert abs(st["temp2"] - 31.0) <= 0.5 and st["target"] == 32.0, st
+    assert r.run(2, lambda: r.p.job.done == 7)
+    assert r.p.heater2.target == 30.0 and r.p.heater.target == 32.0
+    r.cmd("job_end")
+    assert r.p.heater2.target is None and r.p.heater.target is None
+
+
+def test_second_heater_fault_turns_everything_off():
+    r = _two_heater_rig()
+    r.start_hot_job()
+    r.line(3, "M104 T1 S31")
+    r.run(5)
+    assert sim.world.pwm[14][1] > 0 or r.p.heater2.temp >= 30.5
+    r.plant.active.add("thermistor2_open")
+    r.run(2)
+    assert r.sup.state == "FAULT", r.sup.state
+    assert r.outputs_safe() and sim.world.pwm[14][1] == 0
+    assert "body thermistor" in r.p.fault_cause()

@@ -94,6 +94,8 @@ class PrintJob:
         self.want_dir = 0
         self.want_tune = None   # (setpoint, cycles): the shell starts an autotune
         self.want_fan = -1      # fan duty 0..255 for the shell to apply (-1: no change)
+        self.want_target2 = KEEP  # the body heater's (T1), as want_target
+        self.temp2 = None       # the body temperature, from the shell each tick
         self.want_pause = None  # the pausing code (M0, M600...) for the shell
         self.tune_busy = False  # the shell clears it when the autotune ends
         self.reset()
@@ -132,6 +134,7 @@ class PrintJob:
         self.ext.made_total = 0
         self.want_fan = -1
         self.want_pause = None
+        self.want_target2 = KEEP
 
     def mat(self, key, idx=-2):
         return self.cfg[MATERIALS[self.material if idx == -2 else idx] + key]
@@ -206,10 +209,7 @@ class PrintJob:
         elif code == "M104" or code == "M109":
             if "S" not in p:
                 raise CommandError("BAD_ARGS", "%s needs S<temp>" % code)
-            h = self._heater(p.get("T", self.tool))
-            if h:
-                raise CommandError("REFUSED", "%s T1: the second heater is not supported on this "
-                                   "toolhead yet" % code)
+            b = self._heater(p.get("T", self.tool))
             kind, a = (_M104 if code == "M104" else _M109), self.check_setpoint(p["S"])
         elif code == "T0" or code == "T1":
             self.tool = self._heater(1.0 if code == "T1" else 0.0)
@@ -308,10 +308,10 @@ class PrintJob:
             return
         # a queued M109 that brings the nozzle above the limit first
         for q in self.queue:
-            if q[1] == _M109 and q[2] is not None and q[2] >= self.min_extrude:
+            if q[1] == _M109 and not q[3] and q[2] is not None and q[2] >= self.min_extrude:
                 return
         c = self.cur
-        if c is not None and c[1] == _M109 and c[2] is not None and c[2] >= self.min_extrude:
+        if c is not None and c[1] == _M109 and not c[3] and c[2] is not None and c[2] >= self.min_extrude:
             return
         raise CommandError("COLD", "nozzle at %s C, below the %.1f C minimum for %s: heat first" % (
             "?" if temp is None else "%.1f" % temp, self.min_extrude, MATERIALS[self.material]))
@@ -333,6 +333,10 @@ class PrintJob:
         if kind != _MOVE and kind != _M104 and kind != _PA and kind != _FAN and kind != _NOP:
             self.ext.carry_us = 0   # a line that takes its own time: the timeline restarts
         if kind == _M104 or kind == _M109:
+            if c[3]:
+                self.want_target2 = c[2] if c[2] is not None else 0.0
+                self._hold = None
+                return kind == _M104
             self.want_target = c[2] if c[2] is not None else 0.0
             self._hold = None
             return kind == _M104
@@ -429,7 +433,11 @@ class PrintJob:
                 return 0
             if kind == _M109:
                 tol = self.mat("_tol_c")
-                if temp is not None and c[2] - tol <= temp <= c[2] + tol:
+                t = self.temp2 if c[3] else temp
+                if c[2] is None:
+                    self._finish()   # M109 S0: off, nothing to wait for
+                    continue
+                if t is not None and c[2] - tol <= t <= c[2] + tol:
                     if self._hold is None:
                         self._hold = now_ms
                     if _diff(now_ms, self._hold) >= hold_ms:

@@ -216,9 +216,19 @@ class Printer:
         prot["stuck_rise_c"] = c["stuck_rise_c"]
         self.prot = ThermalProtection(prot)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
+        # A second (body) heater, T1, where the board file declares one (pins heater2
+        # and thermistor2_adc, "heater2": {pwm_hz}): the same thermal protection (its own
+        # copy, with the printer's model settings) and the same material limits.
+        self.heater2 = None
+        if "heater2" in pins and "thermistor2_adc" in pins:
+            h2 = board.get("heater2", {})
+            self.thermistor2 = Thermistor(hal.Adc(pins["thermistor2_adc"]), tcfg)
+            self.heater2 = Heater(hal.Pwm(pins["heater2"], int(h2.get("pwm_hz", 10)), 0), self.thermistor2,
+                                  ModelPid(ctl), ThermalProtection(prot))
         self.clog_in = input_pin(hal, board, "clog_sw") if "clog_sw" in pins else None
         self.job = PrintJob(c, self.hw_max)
         self.job.has_fan = self.fan is not None
+        self.job.heaters = 2 if self.heater2 is not None else 1
         self._pause_ms = 0          # when the pause in force began
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume
@@ -243,6 +253,10 @@ class Printer:
         # no step pulses, driver disabled. No allocation, never raises, idempotent.
         self.heater.target = None
         self.heater.safe()
+        h2 = self.heater2
+        if h2 is not None:
+            h2.target = None
+            h2.safe()
         self.stepper.safe()
         if self.fan is not None:
             try:
@@ -257,6 +271,8 @@ class Printer:
             return "the thermistor still reads %s" % ("open" if f == "sensor_open" else "shorted")
         if self.clogged:
             return "the clog switch still reports a clog"
+        if self.heater2 is not None and self.thermistor2.fault is not None:
+            return "the body thermistor (T1) still reads a fault"
         return None
 
     def _temp(self):
@@ -333,6 +349,8 @@ class Printer:
         if self.tune is not None:
             self._end_tune(hal.ticks_ms(), "aborted")
         self.heater.set_target(None)
+        if self.heater2 is not None:
+            self.heater2.set_target(None)
         return {"target": None}
 
     def cmd_clock(self, args):
@@ -380,6 +398,8 @@ class Printer:
         self.stepper.stop()
         if not args.get("keep_heat"):
             self.heater.set_target(None)
+            if self.heater2 is not None:
+                self.heater2.set_target(None)
         job.haccp.event(now, "end", job.done)
         out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000,
                "steps": job.ext.steps_total, "steps_made": job.ext.made_total}
@@ -411,6 +431,8 @@ class Printer:
         # the record keeps the setpoint in force: a resume heats back to it
         job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
         self.heater.set_target(None)
+        if self.heater2 is not None:
+            self.heater2.set_target(None)
         try:
             rec = self.sup.hold(now)
         except SupervisorError as e:
@@ -564,12 +586,19 @@ class Printer:
         if st != READY and st != ACTIVE:
             # outputs follow the board state before anything else runs
             self.heater.target = None
+            if self.heater2 is not None:
+                self.heater2.target = None
             if self.stepper.hz or self.stepper.enabled:
                 self.stepper.safe()
         if self.clog_in is not None:
             self.clogged = self.clog_in.value() == 0
         h = self.heater
         h.tick(now_ms)
+        h2 = self.heater2
+        if h2 is not None:
+            h2.tick(now_ms)
+            if h2.fault is not None and h.fault is None:
+                h = h2   # the body heater's fault goes the nozzle's way: board FAULT, all off
         job = self.job
         if self.tune is not None:
             if h.fault is not None:
@@ -626,6 +655,11 @@ class Printer:
         if job.want_target != KEEP:
             h.set_target(job.want_target)
             job.want_target = KEEP
+        if h2 is not None:
+            job.temp2 = h2.temp if self.thermistor2.fault is None else None
+            if job.want_target2 != KEEP:
+                h2.set_target(job.want_target2)
+                job.want_target2 = KEEP
         if job.want_dir:
             self.stepper.set_dir(job.want_dir)
             if not self.stepper.enabled:
@@ -679,6 +713,8 @@ class Printer:
         if old == FAULT and self.heater.fault is not None:
             # the operator cleared the board fault: clear the heater's latch too
             self.heater.clear_fault()
+        if old == FAULT and self.heater2 is not None and self.heater2.fault is not None:
+            self.heater2.clear_fault()
         if new in (SAFE, FAULT) and self.job.id:
             # an estop or a fault ended the job (the HACCP record stays readable)
             self.job.reset()
@@ -699,6 +735,11 @@ class Printer:
             "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
             "tuning": self.tune is not None,
         }
+        if self.heater2 is not None:
+            h2 = self.heater2
+            s["temp2"] = h2.temp
+            s["target2"] = h2.target
+            s["fault2"] = h2.fault[0] if h2.fault else None
         if self.sup.state == RECOVERY:
             s["recovered"] = PrintJob.read(self.state_buf)
         return s
