@@ -42,6 +42,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.loop"], {}),
     ("resume", "Job progress in the journal: programs per minute, resume after an instant cut",
      [sys.executable, "-m", "bench.resume"], {}),
+    ("print_quality", "Print quality: extrusion error along the path, with and without pressure advance",
+     [sys.executable, "-m", "bench.print_quality"], {}),
 ]
 
 

@@ -32,8 +32,11 @@ from host_tools.cli.common import die, emit, json_option
               help="The firmware frozen into the interpreter, as a hearth MicroPython image has it (then "
                    "`hearth flash` puts only boot.py, main.py and the board files on it). Default: the board "
                    "file's \"firmware\" (frozen for both boards: .mpy files do not fit a stock chip's heap).")
+@click.option("--gantry", is_flag=True, help="A virtual gantry beside the board: a motion port (Marlin-style `ok`) "
+              "that moves at the planned speed in the board's world time, for `hearth print --motion` "
+              "(endpoint `gantry:`; `hearth bench ENDPOINT gantry [state|history|silent]`).")
 def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
-        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None) -> None:
+        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None, gantry: bool) -> None:
     """Run a virtual board until interrupted.
 
     The board is as faithful to the hardware as we can make it: the ESP32-faithful
@@ -54,7 +57,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
     try:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
                           flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing,
-                          frozen=board_format(board) == "frozen" if frozen is None else frozen)
+                          frozen=board_format(board) == "frozen" if frozen is None else frozen, gantry=gantry)
     except BoardError as e:
         die(str(e))
     if image_file:
@@ -71,7 +74,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
 
 @click.command()
 @click.argument("endpoint")
-@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log"]))
+@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry"]))
 @click.argument("args", nargs=-1)
 @json_option
 @click.option("--tear", type=int, default=1, show_default=True, help="power cut-at: bytes of the torn program that land.")
@@ -92,6 +95,9 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
       hearth bench EP state [--json]        what the probes read
       hearth bench EP set PARAM VALUE       a plant knob (e.g. nozzle_c 32), a pin, supply_mv
       hearth bench EP log                   the bench's event log
+      hearth bench EP gantry [state|history|silent]   the virtual gantry (`hearth sim
+                     --gantry`): where it is, every move it made, or make its motion
+                     port go silent (a hung motion controller)
 
     \b
     Fault names:
@@ -114,6 +120,8 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
             req["tear"] = tear
         if args[0] == "cut-random" and len(args) >= 3:
             req["min_ms"], req["max_ms"] = float(args[1]), float(args[2])
+    elif what == "gantry":
+        req["arg"] = args[0] if args else "state"
     elif what == "fault":
         if not args:
             die("fault needs a fault name or `clear`")

@@ -89,6 +89,7 @@ class VirtualBoard:
         flash_mb: int | None = None,
         flash_timing: str = "typ",
         frozen: bool = False,
+        gantry: bool = False,
     ) -> None:
         """`baud` overrides the console link's baud rate (the board file's otherwise);
         `heap` a fixed heap instead of the stock chip's split heap; `flash_mb` the
@@ -119,6 +120,8 @@ class VirtualBoard:
             except interp.InterpreterMissing as e:
                 raise simstate.SimError(str(e)) from e
         self.world = World(self.board, speed=speed)
+        self.want_gantry = gantry  # a virtual gantry (motion port) beside the board: host_tools/sim/gantry.py
+        self.gantry: Any = None
         from host_tools.sim import plants_for
 
         self.world.plants.extend(plants_for(self.board))
@@ -167,6 +170,11 @@ class VirtualBoard:
             self.world.uart_tx_sinks[uid] = self._mav_queue
             self._spawn(self._mavlink_out, Throttle(int(self.board["mavlink"].get("baud", 57600))))
             self._spawn(self._mavlink_in, uid)
+        if self.want_gantry:
+            from host_tools.sim.gantry import VirtualGantry
+
+            self.gantry = VirtualGantry(clock=self.world.now_s, speed=self.speed)
+            self.gantry.start()
         from host_tools.sim.bench import BenchServer
 
         self.bench = BenchServer(self, self.bench_path)
@@ -181,6 +189,8 @@ class VirtualBoard:
         eps = {"console": self.console_path, "bench": self.bench_path}
         if self.mavlink_path:
             eps["mavlink"] = self.mavlink_path
+        if self.gantry is not None:
+            eps["gantry"] = self.gantry.path
         return eps
 
     def stop(self) -> None:
@@ -188,6 +198,8 @@ class VirtualBoard:
         self._kill()
         if self.bench:
             self.bench.stop()
+        if self.gantry is not None:
+            self.gantry.stop()
         for t in self._threads:
             t.join(timeout=2)
         for fd in (self._c_master, self._c_slave, self._i_master, self._i_slave, self._m_master, self._m_slave):

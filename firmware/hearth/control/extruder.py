@@ -25,6 +25,8 @@
 # Units: positions in mm (float) for the G-code side, steps for the motor.
 # Floats allocate in MicroPython; the step path uses a handful per tick, bounded.
 import math
+
+from hearth.control import ControlError
 from hearth.options import merge
 
 DEFAULTS = {
@@ -42,11 +44,8 @@ PA_MAX_S = 1.0       # pressure advance bound (config and M900)
 MAX_D_MS = 600000    # longest synced move
 
 
-class PlanError(Exception):
-    def __init__(self, code, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+class PlanError(ControlError):
+    pass
 
 
 class Extruder:
