@@ -55,15 +55,18 @@ def resolve_port_callback(ctx: click.Context, param: click.Parameter, value: str
         die(str(e))
 
 
-def port_opt(help: str = PORT_HELP, required: bool = False) -> Any:
-    """--port/-p with `auto` resolved; optional where the verb can do without a board."""
-    return click.option("--port", "-p", required=required, default=None, callback=resolve_port_callback, help=help)
+class opt:  # noqa: N801 - a namespace of decorators, read as @opt.port
+    """The options every verb shares, defined once: @opt.port (required), @opt.port_for(HELP)
+    (optional, where the verb can do without a board), @opt.json, @opt.timeout, @opt.yes."""
 
+    port = click.option("--port", "-p", required=True, callback=resolve_port_callback, help=PORT_HELP)
+    json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    timeout = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
+    yes = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
 
-port_option = port_opt(required=True)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-timeout_option = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
-yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+    @staticmethod
+    def port_for(help: str) -> Any:
+        return click.option("--port", "-p", default=None, callback=resolve_port_callback, help=help)
 
 
 def confirm(name: str, hazard: str, yes: bool) -> None:

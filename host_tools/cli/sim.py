@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from host_tools.boards import board_format
-from host_tools.cli.common import die, emit, json_option
+from host_tools.cli.common import die, emit, opt
 
 
 @click.command()
@@ -76,7 +76,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
 @click.argument("endpoint")
 @click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry"]))
 @click.argument("args", nargs=-1)
-@json_option
+@opt.json
 @click.option("--tear", type=int, default=1, show_default=True, help="power cut-at: bytes of the torn program that land.")
 def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: int) -> None:
     """Drive a virtual board's lab bench (ENDPOINT is the `bench:` path `hearth sim` printed).

@@ -1,11 +1,11 @@
-"""The printer plant's bead model and step-pulse edges (host_tools/sim/printer_plant.py)."""
+"""The printer plant's bead model and step-pulse edges (host_tools/sim/plants/printer.py)."""
 
 from __future__ import annotations
 
 import math
 from types import SimpleNamespace
 
-from host_tools.sim.printer_plant import PrinterPlant
+from host_tools.sim.plants.printer import PrinterPlant
 
 PINS = {"stepper_step": 15, "stepper_dir": 16, "stepper_enable": 17, "heater": 12, "thermistor_adc": 4}
 

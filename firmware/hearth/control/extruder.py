@@ -44,8 +44,7 @@ PA_MAX_S = 1.0       # pressure advance bound (config and M900)
 MAX_D_MS = 600000    # longest synced move
 
 
-class PlanError(ControlError):
-    pass
+PlanError = ControlError  # a move the planner refuses (code RANGE)
 
 
 class Extruder:

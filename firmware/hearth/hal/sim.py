@@ -177,7 +177,7 @@ class Counter:
     # A pulse counter on a pin (esp32.PCNT behind machine.Counter): rising edges since
     # it was made, of the PWM this HAL runs on that pin. Counted here, as the chip's
     # counter does beside the CPU, with no round trip to the world: the edges follow
-    # the same rules as the world's plant (host_tools/sim/printer_plant.py): a PWM that
+    # the same rules as the world's plant (host_tools/sim/plants/printer.py): a PWM that
     # starts begins its period with an edge, and on an S3 every frequency change
     # restarts the timer (the period in progress cut short, an edge at once).
     def __init__(self, pin):

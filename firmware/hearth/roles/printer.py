@@ -171,8 +171,8 @@ class Printer:
         self.sup = sup
         self.journal = sup.journal  # maintained during a job (_journal_space)
         pins = Pins(hal, board)
-        limits = pins.section("limits")
-        hw = pins.section("heater")
+        limits = board.get("limits", {})
+        hw = board.get("heater", {})
         self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
         # ---- outputs first, each created in its safe state. Each driver and controller
         # reads its own keys (from_board / from_section): the role only wires them.
@@ -184,9 +184,9 @@ class Printer:
         self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
         # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
         # Klipper's default fan cycle time (a MOSFET-switched fan, not a 4-wire one)
-        self.fan = pins.pwm("fan", int(pins.section("fan").get("pwm_hz", 100)), 0) if pins.has("fan") else None
+        self.fan = pins.pwm("fan", int(board.get("fan", {}).get("pwm_hz", 100)), 0) if "fan" in pins.map else None
         self.fan_duty = 0
-        self.thermistor = Thermistor.from_board(pins, pins.section("thermistor"))
+        self.thermistor = Thermistor.from_board(pins, board.get("thermistor", {}))
         self.ctl = ModelPid.from_section(c)
         # the protection runs its own copy of the heater model (control/thermal.py model checks)
         self.prot = ThermalProtection.from_section(c, limits)
@@ -195,12 +195,12 @@ class Printer:
         # and thermistor2_adc, "heater2": {pwm_hz}): the same thermal protection (its own
         # copy, with the printer's model settings) and the same material limits.
         self.heater2 = None
-        if pins.has("heater2") and pins.has("thermistor2_adc"):
-            self.thermistor2 = Thermistor.from_board(pins, pins.section("thermistor"))
+        if "heater2" in pins.map and "thermistor2_adc" in pins.map:
+            self.thermistor2 = Thermistor.from_board(pins, board.get("thermistor", {}))
             self.thermistor2.adc = pins.adc("thermistor2_adc")
-            self.heater2 = Heater(pins.pwm("heater2", int(pins.section("heater2").get("pwm_hz", 10)), 0),
+            self.heater2 = Heater(pins.pwm("heater2", int(board.get("heater2", {}).get("pwm_hz", 10)), 0),
                                   self.thermistor2, ModelPid.from_section(c), ThermalProtection.from_section(c, limits))
-        self.clog_in = pins.input("clog_sw") if pins.has("clog_sw") else None
+        self.clog_in = pins.input("clog_sw") if "clog_sw" in pins.map else None
         self.job = PrintJob(c, self.hw_max)
         self.job.has_fan = self.fan is not None
         self.job.heaters = 2 if self.heater2 is not None else 1
