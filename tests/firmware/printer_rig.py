@@ -34,7 +34,7 @@ class Rig:
             part = sim.Partition("journal", 4 * 4096)
         self.part = part
         if plant is None:
-            plant = printer_plant.PrinterPlant(PINS, BOARD["thermistor"])
+            plant = printer_plant.PrinterPlant(PINS, BOARD["thermistor"], chip=BOARD["chip"])
             printer_plant.attach(sim.world, plant)
         self.plant = plant
         self.j = Journal(part, 7)

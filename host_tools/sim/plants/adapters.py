@@ -18,7 +18,8 @@ def _printer_plants(board: dict[str, Any]) -> list[Any]:
     from host_tools.sim.plants.printer import PrinterPlant
 
     pins = {k: int(v) for k, v in board.get("pins", {}).items() if isinstance(v, int)}
-    return [PrinterPlant(pins, board.get("thermistor"), preset=board.get("plant", {}).get("preset", "nozzle20"))]
+    return [PrinterPlant(pins, board.get("thermistor"), preset=board.get("plant", {}).get("preset", "nozzle20"),
+                         chip=board.get("chip"))]
 
 
 def _latch_plants(board: dict[str, Any]) -> list[Any]:
