@@ -108,9 +108,9 @@ def list_virtual() -> list[PortInfo]:
         pid = int(d.get("pid", 0) or 0)
         if not console or not os.path.exists(console) or not pid_alive(pid):
             continue  # a stale record (the sim died without cleaning up)
-        bench = None
+        bench = d.get("bench")
         state = d.get("state")
-        if state and (Path(state) / "bench.sock").exists():
+        if not bench and state and (Path(state) / "bench.sock").exists():
             bench = str(Path(state) / "bench.sock")
         out.append(PortInfo(device=console, kind="virtual", board=d.get("board"), bench=bench,
                             description=f"hearth sim (pid {pid})", pid_of_sim=pid))

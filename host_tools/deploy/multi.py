@@ -33,10 +33,11 @@ def runtime_dir() -> Path:
     return p
 
 
-def record_sim(board: str, console: str, state: str) -> Path:
+def record_sim(board: str, console: str, state: str, bench: str | None = None) -> Path:
     """Called by `hearth sim` once its console exists: lets `--all` find it."""
     f = runtime_dir() / f"{os.getpid()}.json"
-    f.write_text(json.dumps({"pid": os.getpid(), "board": board, "console": console, "state": state}))
+    f.write_text(json.dumps({"pid": os.getpid(), "board": board, "console": console, "state": state,
+                             "bench": bench}))
     return f
 
 
@@ -136,7 +137,8 @@ class SimRecorder:
     def write(self, s: str) -> int:
         n = self.stream.write(s)
         if self.path is None and self.vb.console_path:
-            self.path = record_sim(self.vb.board_name, self.vb.console_path, str(self.vb.state))
+            self.path = record_sim(self.vb.board_name, self.vb.console_path, str(self.vb.state),
+                                   self.vb.bench_path)
             import atexit
 
             atexit.register(self._remove)
