@@ -65,8 +65,12 @@ class NetNS:
         return True
 
     def start(self) -> NetNS:
+        # 127.0.0.2 on lo as well: with 127.0.0.1 alone, glibc's getaddrinfo(AI_ADDRCONFIG)
+        # finds "no IPv4 configured" and ser2net (gensio) cannot resolve even
+        # `tcp,127.0.0.1,PORT`. It is still loopback: nothing outside reaches it.
         self.proc = subprocess.Popen(
-            ["unshare", "-n", "sh", "-c", "ip link set lo up && echo up && exec sleep 86400"],
+            ["unshare", "-n", "sh", "-c",
+             "ip link set lo up && ip addr add 127.0.0.2/32 dev lo && echo up && exec sleep 86400"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         assert self.proc.stdout is not None

@@ -130,10 +130,10 @@ def _explain(port: str, e: BaseException) -> PortError:
                              "number and that ser2net (or the exporter) runs there")
         if "unreachable" in low or "no route" in low or "name or service" in low or "not known" in low:
             return PortError(f"{display(port)}: host unreachable ({msg}); check the host name and the network")
+        if "does not seem to support rfc2217" in low or "not accept parameter" in low or "option" in low:
+            return PortError(f"{display(port)}: {where} answered but not as an RFC 2217 server ({msg}); "
+                             "is it a raw TCP port? then use socket://")
         if "timed out" in low or "timeout" in low:
-            if "option" in low:
-                return PortError(f"{display(port)}: {where} answered but not as an RFC 2217 server ({msg}); "
-                                 "is it a raw TCP port? then use socket://")
             return PortError(f"{display(port)}: no answer from {where} ({msg}); is the host up?")
         if "busy" in low:
             return PortError(f"{display(port)} is busy: another client holds it")
