@@ -15,8 +15,8 @@ Nothing here listens on any address but 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import logging
 import errno
+import logging
 import os
 import shutil
 import socket
