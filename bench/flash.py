@@ -116,8 +116,8 @@ def main() -> int:
         mp_same = mpremote_cp(m.port, staged)
         mp_one_t0 = time.monotonic()
         # the baseline for one module: mpremote copies the one file, then resets the board
-        p = subprocess.run([*mpremote_cmd(), "connect", m.port, "fs", "cp", str(staged2 / "hearth/core/pid.py"),
-                            ":hearth/core/pid.py", "+", "soft-reset"], capture_output=True, text=True, timeout=300)
+        p = subprocess.run([*mpremote_cmd(), "connect", m.port, "fs", "cp", str(staged2 / "hearth/control/pid.py"),
+                            ":hearth/control/pid.py", "+", "soft-reset"], capture_output=True, text=True, timeout=300)
         mp_one = time.monotonic() - mp_one_t0
         if p.returncode != 0:
             raise SystemExit(f"mpremote failed: {p.stderr[-2000:]}")

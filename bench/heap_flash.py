@@ -78,7 +78,7 @@ def smallest(rows: list[dict[str, Any]]) -> int | None:
 
 def table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[list[str], bool]:
     """Markdown rows and whether every role meets the goal both ways."""
-    from host_tools.sim.state import load_board
+    from host_tools.boards import load_board
 
     lines = [
         "| role | firmware in | smallest heap that ran the whole workload | first heap that failed (why) | "

@@ -29,9 +29,9 @@ import json
 import sys
 
 import plants
-from hearth.core.autotune import RelayAutotune
-from hearth.core.pid import ModelPid, Pid
-from hearth.core.thermal import ThermalProtection
+from hearth.control.autotune import RelayAutotune
+from hearth.control.pid import ModelPid, Pid
+from hearth.control.thermal import ThermalProtection
 from hearth.drivers.heater import Heater
 from hearth.drivers.thermistor import Thermistor
 from hearth.hal import sim
@@ -419,7 +419,7 @@ def main(argv):
 
 
 NOTES = """Fault detection: the thermistor's own checks (3 bad reads), the heating watch on the way
-up, and the protection's model checks (core/thermal.py): its own copy of the heater model,
+up, and the protection's model checks (control/thermal.py): its own copy of the heater model,
 run on the duty in force and as if the heater gave nothing, estimates with the same lag the
 commanded power P and the heat that arrived net of unexplained loss D. D tells how the
 temperature moves: ~ the model's holding power while it is held (draught or not), ~ 0 while

@@ -143,7 +143,7 @@ class _Sim:
     def __init__(self, board: str, state: Path) -> None:
         import subprocess
 
-        from host_tools.sim.state import load_board
+        from host_tools.boards import load_board
 
         write_firmware(state, load_board(board), "frozen")
         hearth = str(Path(sys.executable).with_name("hearth"))

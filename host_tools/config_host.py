@@ -1,9 +1,9 @@
 """Host side of `hearth config`: check a config against the board's schema, push it in
 line-sized chunks, compare host and board.
 
-The schema comes from the board (`config_get`, firmware/hearth/core/configcmd.py) or
+The schema comes from the board (`config_get`, firmware/hearth/runtime/configcmd.py) or
 from a schema file saved from it (`hearth config show --port P --json`, its "schema"
-key). Checks mirror firmware/hearth/core/config.py (which the board runs again on every
+key). Checks mirror firmware/hearth/runtime/config.py (which the board runs again on every
 change): unknown sections or keys, wrong types and values outside bounds are all
 reported, each naming the field and what it allows. Nothing is sent unless the whole
 document passes.
@@ -108,7 +108,7 @@ def _n(v: Any) -> str:
 
 def consistency(cfg: dict[str, Any]) -> list[str]:
     """Values that are each within bounds but contradict each other, in a config with
-    every key filled in (effective()); the board checks the same (core/config.py's
+    every key filled in (effective()); the board checks the same (runtime/config.py's
     section checks). [] when consistent."""
     out: list[str] = []
     p = cfg.get("printer")

@@ -46,17 +46,14 @@ tick's duty is noisy). Verdicts:
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from host_tools.protocol import PROTOCOL_VERSION, BoardError, ProtocolError
 
-ROOT = Path(__file__).resolve().parent.parent
 HEAP_WARN = 20_000
 SUPPLY_TOL = 0.15
 ORDER = {"ok": 0, "info": 0, "warn": 1, "fail": 2}
@@ -70,8 +67,8 @@ SATURATED_DUTY = 0.9
 RISING_C_S = 0.05  # still heating up faster than this (board time): margin not judged
 
 #: what a board fault code means, for the technician (supervisor codes: the role's
-#: fault name upper-cased; printer heater codes from core/thermal.py and the
-#: thermistor driver, latch codes from core/latch.py)
+#: fault name upper-cased; printer heater codes from control/thermal.py and the
+#: thermistor driver, latch codes from control/latch.py)
 FAULT_WHY = {
     "SENSOR_OPEN": "thermistor open (unplugged or broken wire)",
     "SENSOR_SHORT": "thermistor shorted",
@@ -141,10 +138,11 @@ class Report:
 def board_file(name: str | None) -> dict[str, Any] | None:
     if not name:
         return None
-    p = ROOT / "boards" / f"{name}.json"
+    from host_tools.boards import BoardError, load_board
+
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
+        return load_board(name)
+    except BoardError:
         return None
 
 

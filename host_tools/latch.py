@@ -24,6 +24,9 @@ RELEASE, GRAB, HOLD = 0, 1, 2
 RESULTS = {0: "ACCEPTED", 1: "TEMPORARILY_REJECTED", 2: "DENIED", 3: "UNSUPPORTED", 4: "FAILED", 5: "IN_PROGRESS"}
 STATES = {0: "LOCKED", 1: "ARMED", 2: "RELEASING", 3: "OPEN", 4: "CLOSING", 5: "FAULT"}
 MAV_TYPE_GRIPPER = 48
+#: what `hearth diag mavlink` can send: nothing (watch), arm, disarm, or a gripper action
+ACTIONS = ("watch", "arm", "disarm", "release", "grab", "hold")
+GRIPPER_ACTIONS = {"release": RELEASE, "grab": GRAB, "hold": HOLD}
 
 
 class LatchLinkError(Exception):
@@ -142,6 +145,11 @@ class FlightController:
         r = self.wait(lambda m: m.get_type() == "HEARTBEAT" and m.type == MAV_TYPE_GRIPPER, since, timeout)
         return None if r is None else r[1]
 
+    def timed(self, mark: int) -> list[tuple[float, Any]]:
+        """(arrival time, msg) of everything the latch sent since `mark`."""
+        with self._cv:
+            return list(self.msgs[mark:])
+
     def since(self, mark: int, kind: str | None = None) -> list[Any]:
         with self._cv:
             return [m for _, m in self.msgs[mark:] if kind is None or m.get_type() == kind]
@@ -155,6 +163,32 @@ class FlightController:
     def latch_state(self, since: int = 0, timeout: float = 3.0) -> str | None:
         hb = self.wait_heartbeat(since, timeout)
         return None if hb is None else STATES.get(hb.custom_mode, "?")
+
+    # ---- a latch on the bench -------------------------------------------------------------
+    def greet(self, compid: int, timeout: float = 5.0) -> Any:
+        """Wait for the latch's HEARTBEAT (None: none came); address the component that
+        answered, then let the latch see our heartbeat: it refuses to arm without the FC link."""
+        hb = self.wait_heartbeat(timeout=timeout)
+        if hb is None:
+            return None
+        if hb.get_srcComponent() != compid:
+            self.target_component = hb.get_srcComponent()
+        time.sleep(1.2)
+        return hb
+
+    def exchange(self, action: str, seconds: float) -> list[dict[str, Any]]:
+        """Send one of ACTIONS (watch sends nothing), listen `seconds`, and return what the
+        latch said, decoded (describe), times in ms from the send."""
+        mk = self.mark()
+        t0 = time.monotonic()
+        if action == "arm":
+            self.arm(True)
+        elif action == "disarm":
+            self.arm(False)
+        elif action != "watch":
+            self.gripper(GRIPPER_ACTIONS[action])
+        time.sleep(seconds)
+        return [e for t, m in self.timed(mk) if (e := describe(m, t - t0)) is not None]
 
     # ---- one verified release over MAVLink -----------------------------------------------
     def release_cycle(self, timeout: float = 5.0) -> dict[str, Any]:
@@ -200,6 +234,24 @@ class FlightController:
                 raise LatchLinkError("grab IN_PROGRESS but no final ACK")
         return {"ack_ms": (first[0] - t0) * 1000, "result": RESULTS.get(final[1].result),
                 "done_ms": (final[0] - t0) * 1000}
+
+
+def describe(m: Any, t_s: float) -> dict[str, Any] | None:
+    """A latch's message in words: its heartbeat state, a COMMAND_ACK's result, a
+    STATUSTEXT (None for any other message); t_s: when it came, in seconds."""
+    kind = m.get_type()
+    e: dict[str, Any] = {"t_ms": round(t_s * 1000, 1), "type": kind}
+    if kind == "HEARTBEAT":
+        e["state"] = STATES.get(m.custom_mode, "?")
+        e["armed"] = bool(m.base_mode & 128)
+    elif kind == "COMMAND_ACK":
+        e["command"] = m.command
+        e["result"] = RESULTS.get(m.result, str(m.result))
+    elif kind == "STATUSTEXT":
+        e["text"] = m.text
+    else:
+        return None
+    return e
 
 
 def stats(values: list[float]) -> dict[str, float] | None:

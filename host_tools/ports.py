@@ -1,23 +1,25 @@
-"""Finding boards: USB serial ports by VID:PID, virtual boards by their runtime records.
+"""Finding boards, the one place: USB serial ports by VID:PID, virtual boards by their
+runtime records.
 
-`hearth sim` records each running virtual board in the runtime folder
-(host_tools/deploy/multi.py: record_sim, `$HEARTH_RUNTIME/sims` or
-`/tmp/hearth-UID/sims/<pid>.json`, removed on exit); a pty is not a USB device, so
-pyserial's list_ports never shows it.
+`hearth sim` records each running virtual board in the runtime folder (record_sim:
+`$HEARTH_RUNTIME/sims` or `/tmp/hearth-UID/sims/<pid>.json`, removed on exit); a pty is
+not a USB device, so pyserial's list_ports never shows it. A record whose process or pty
+is gone is stale: list_virtual deletes it.
 
 `--port auto` resolves to the one board there is: a USB port whose VID:PID is a bridge
 ESP32 boards carry, or a running virtual board. It refuses to guess between two.
+`hearth flash --all` takes every such board.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-from host_tools.deploy.multi import pid_alive
 
 #: VID:PID -> the USB bridge it suggests
 BRIDGES: dict[tuple[int, int], str] = {
@@ -33,7 +35,8 @@ VENDORS = {0x10C4: "Silicon Labs", 0x1A86: "WCH", 0x0403: "FTDI", 0x303A: "Espre
 
 
 class PortError(Exception):
-    """No board, or more than one for `auto`: the message says what to do."""
+    """No board, more than one for `auto`, or a port that cannot be opened: the message
+    names it and says what to do next."""
 
 
 @dataclass
@@ -91,15 +94,67 @@ def list_usb() -> list[PortInfo]:
     return out
 
 
-def _runtime_sims() -> Path:
-    from host_tools.deploy.multi import runtime_dir
+# ---- virtual boards: their runtime records -------------------------------------------------
+def runtime_dir() -> Path:
+    """Where running virtual boards are recorded (HEARTH_RUNTIME keeps sets of boards apart)."""
+    d = os.environ.get("HEARTH_RUNTIME") or os.path.join(tempfile.gettempdir(), f"hearth-{os.getuid()}")
+    p = Path(d) / "sims"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
 
-    return runtime_dir()
+
+def record_sim(board: str, console: str, state: str, bench: str | None = None) -> Path:
+    """Called by `hearth sim` once its console exists: lets `auto` and `--all` find it."""
+    f = runtime_dir() / f"{os.getpid()}.json"
+    f.write_text(json.dumps({"pid": os.getpid(), "board": board, "console": console, "state": state,
+                             "bench": bench}))
+    return f
+
+
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` still there (a running `hearth sim` registration)?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SimRecorder:
+    """Stands in for `hearth sim`'s stdout: passes the endpoint lines through and, once
+    the console line is out, records the board (record_sim) so `auto` and `--all` find it.
+    The record is removed when the sim exits (or found stale by its dead pid)."""
+
+    def __init__(self, vb: Any, stream: Any) -> None:
+        self.vb, self.stream = vb, stream
+        self.path: Path | None = None
+
+    def write(self, s: str) -> int:
+        n = self.stream.write(s)
+        if self.path is None and self.vb.console_path:
+            self.path = record_sim(self.vb.board_name, self.vb.console_path, str(self.vb.state),
+                                   self.vb.bench_path)
+            atexit.register(self._remove)
+        return n
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def _remove(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
 
 
 def list_virtual() -> list[PortInfo]:
     out: list[PortInfo] = []
-    for f in sorted(_runtime_sims().glob("*.json")):
+    for f in sorted(runtime_dir().glob("*.json")):
         try:
             d = json.loads(f.read_text())
         except (OSError, ValueError):
@@ -107,7 +162,11 @@ def list_virtual() -> list[PortInfo]:
         console = str(d.get("console", ""))
         pid = int(d.get("pid", 0) or 0)
         if not console or not os.path.exists(console) or not pid_alive(pid):
-            continue  # a stale record (the sim died without cleaning up)
+            try:  # a stale record (the sim died without cleaning up): it never comes back
+                f.unlink()
+            except OSError:
+                pass
+            continue
         bench = d.get("bench")
         state = d.get("state")
         if not bench and state and (Path(state) / "bench.sock").exists():
@@ -124,6 +183,11 @@ def list_all() -> list[PortInfo]:
 def candidates() -> list[PortInfo]:
     """Ports that are probably a board: known USB bridges and running virtual boards."""
     return [p for p in list_all() if p.likely_board]
+
+
+def is_virtual(port: str) -> bool:
+    """Is `port` a running virtual board's console?"""
+    return any(p.device == port for p in list_virtual())
 
 
 def resolve(port: str | None) -> str:
@@ -153,12 +217,11 @@ def bench_for(console: str) -> str | None:
 def probe(info: PortInfo, timeout: float = 0.5) -> PortInfo:
     """Ask the port for `hello` (one short try); fills info.hello or info.probe_error."""
     from host_tools.protocol import BoardClient, ProtocolError
-    from host_tools.transport.serialport import PortError as OpenError
     from host_tools.transport.serialport import open_port
 
     try:
         ser = open_port(info.device)
-    except OpenError as e:
+    except PortError as e:
         info.probe_error = str(e)
         return info
     client = BoardClient(ser)

@@ -19,7 +19,7 @@ from typing import Any
 
 from host_tools.protocol import BoardClient, BoardError
 
-MAX_JOB_LINE = 96  # the board's limit (firmware core/gcode.py)
+MAX_JOB_LINE = 96  # the board's limit (firmware control/gcode.py)
 AMBIENT_BAND_C = 3.0  # heater-test: a nozzle warmer than model ambient + this is not a cold start
 
 

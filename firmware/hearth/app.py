@@ -12,10 +12,10 @@ import sys
 
 import hearth
 from hearth import hal
-from hearth.core import config as configmod
-from hearth.core.console import Console
-from hearth.core.protocol import CommandError, Protocol
-from hearth.core.ticker import Ticker
+from hearth.runtime import config as configmod
+from hearth.runtime.console import Console
+from hearth.runtime.protocol import CommandError, Protocol
+from hearth.runtime.ticker import Ticker
 
 BOARD_PATH = "/board.json"
 CONFIG_PATH = "/config.json"
@@ -94,9 +94,9 @@ class App:
         self.reset_after_answers = False
         self._config_cmds = None
         self.role = None
-        from hearth.core.supervisor import Supervisor
-        from hearth.core.journal import Journal
-        from hearth.core.faults import FaultLog
+        from hearth.runtime.supervisor import Supervisor
+        from hearth.runtime.journal import Journal
+        from hearth.runtime.faults import FaultLog
 
         self.journal = None
         try:
@@ -167,7 +167,7 @@ class App:
         if self.role is not None:
             for name, (handler, writes) in self.role.commands().items():
                 p.register(name, handler, writes)
-        # config_get/set/stage/push (core/configcmd.py): rarely used, so imported on
+        # config_get/set/stage/push (runtime/configcmd.py): rarely used, so imported on
         # first use; until then they cost the heap two small closures each.
         for name, writes in (("config_get", False), ("config_set", True), ("config_stage", True),
                              ("config_push", True)):
@@ -177,7 +177,7 @@ class App:
         def handler(args):
             cc = self._config_cmds
             if cc is None:
-                from hearth.core.configcmd import ConfigCommands
+                from hearth.runtime.configcmd import ConfigCommands
 
                 cc = self._config_cmds = ConfigCommands(self, self.config_path)
             return getattr(cc, "cmd_" + name[7:])(args)
@@ -275,7 +275,7 @@ class App:
         return {"journal": self.journal.status if self.journal else None}
 
     def _sup_call(self, fn, args):
-        from hearth.core.supervisor import SupervisorError
+        from hearth.runtime.supervisor import SupervisorError
 
         try:
             return fn(args)

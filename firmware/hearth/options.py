@@ -1,6 +1,6 @@
 # Options for a driver or controller: its DEFAULTS overlaid with what config gives.
 # An unknown key is an error, not ignored: a typo must not silently leave a default
-# in force. (Bounds are checked where the meaning is known: core/config.py's schema
+# in force. (Bounds are checked where the meaning is known: runtime/config.py's schema
 # for the board's config file, the constructor for derived limits.)
 
 

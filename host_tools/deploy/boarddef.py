@@ -26,10 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from host_tools.boards import BOARDS, ROOT, load_board
 from host_tools.deploy import partitions
 from host_tools.deploy.build import FIRMWARE
 from host_tools.deploy.flashfw import firmware_modules
-from host_tools.sim.state import BOARDS, ROOT, load_board
 
 DEFS = BOARDS / "micropython"
 IDF_TARGETS = {"esp32": "esp32", "esp32s3": "esp32s3"}

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host_tools.boards import ROOT, BoardError, load_board
 from host_tools.deploy import board_rules
-from host_tools.sim.state import ROOT, SimError, load_board
 
 FIRMWARE = ROOT / "firmware"
 BUILD = ROOT / "build"
@@ -50,7 +50,7 @@ ROMFS_IMAGE = "romfs.img"  # a ROMFS build's image, beside its manifest (never o
 SOURCE_FILES = ("boot.py", "main.py")
 # Hot modules compiled to native machine code on a real chip (their inner loops run
 # every control tick). Everything else stays bytecode: smaller, and portable.
-NATIVE = ("hearth/core/pid.py", "hearth/core/thermal.py")
+NATIVE = ("hearth/control/pid.py", "hearth/control/thermal.py")
 # Written only when the board has none: the user's configuration is not firmware.
 KEEP = ("config.json",)
 # Early in every flash: after these, an interrupted flash boots safe whatever else is left.
@@ -246,7 +246,7 @@ def build(board_name: str, target: str = "sim", out: Path | None = None, native:
     """Compile into `out` (default build/BOARD[-sim]/), replacing what was there."""
     try:
         board = load_board(board_name)
-    except SimError as e:
+    except BoardError as e:
         raise BuildError(str(e)) from e
     broken = board_rules.problems(board)
     if broken:

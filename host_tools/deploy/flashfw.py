@@ -98,8 +98,8 @@ def _fs_part(cdir: Path, cman: Manifest, out: Path) -> dict[str, tuple[int, str]
 def build_romfs(board: str, target: str = "sim", out: Path | None = None,
                 src: Path = FIRMWARE) -> tuple[Path, Manifest]:
     """The firmware as a ROMFS image (romfs.img) plus the filesystem part, in `out`."""
+    from host_tools.boards import load_board
     from host_tools.deploy import partitions
-    from host_tools.sim.state import load_board
 
     with tempfile.TemporaryDirectory(prefix="hearth-romfs-") as tmp:
         cdir, cman = build(board, target, Path(tmp) / "fw", src=src)

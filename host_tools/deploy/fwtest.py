@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from host_tools.boards import ROOT
 from host_tools.deploy.sync import AGENT, _Agent, inventory
-from host_tools.sim.state import ROOT
 from host_tools.transport.rawrepl import RawRepl, ReplError
 
 FW_TESTS = ROOT / "tests" / "firmware"

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from host_tools.boards import ROOT, load_board
 from host_tools.deploy import boarddef, esp
 from host_tools.interp.build import MPY_COMMIT, MPY_TAG, UPSTREAM
-from host_tools.sim.state import ROOT, load_board
 
 IDF_IMAGE = "espressif/idf:v5.5.1"
 OUT = ROOT / "build" / "firmware"

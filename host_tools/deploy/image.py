@@ -14,9 +14,9 @@ from typing import Any
 
 from littlefs import LittleFS, LittleFSError
 
+from host_tools.boards import BoardError, flash_layout
 from host_tools.deploy import partitions
 from host_tools.deploy.build import MANIFEST, Manifest, load_build
-from host_tools.sim import state as simstate
 
 BLOCK = 4096
 
@@ -86,13 +86,15 @@ def install_sim_image(image: Path, state_dir: Path, board: dict[str, Any]) -> No
     """Write this image into a virtual board's vfs partition (`hearth sim --image FILE`),
     refusing one sized for another partition (on a chip it would not mount, and stock
     MicroPython would loop in fs_corrupted() before boot.py)."""
+    from host_tools.sim import state as simstate  # only this virtual-board verb needs the simulator
+
     try:
         data = image.read_bytes()
     except OSError as e:
         raise ImageError(f"cannot read {image}: {e}") from e
     try:
-        size, parts = simstate.flash_layout(board)
-    except simstate.SimError as e:
+        size, parts = flash_layout(board)
+    except BoardError as e:
         raise ImageError(str(e)) from e
     vfs = parts["vfs"]
     if len(data) != vfs.size:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools.sim.state import ROOT, load_board
+from host_tools.boards import ROOT, load_board
 
 FIRMWARE = ROOT / "firmware"
 

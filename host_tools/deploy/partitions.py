@@ -19,7 +19,8 @@ from typing import Any
 
 from esp_idf_defs.partitions import PARTITION_TABLE_OFFSET, InputError, PartitionTable
 
-BOARDS = Path(__file__).resolve().parents[2] / "boards"
+from host_tools.boards import BOARDS
+
 TABLE_OFFSET = PARTITION_TABLE_OFFSET  # 0x8000 on every ESP32 chip
 MB = 1024 * 1024
 

@@ -544,11 +544,11 @@ def _board_file(build_dir: Path, name: str) -> dict[str, Any]:
     try:
         return dict(json.loads((build_dir / "board.json").read_text()))
     except (OSError, ValueError):
-        from host_tools.sim.state import SimError, load_board
+        from host_tools.boards import BoardError, load_board
 
         try:
             return load_board(name)
-        except SimError:
+        except BoardError:
             return {"name": name}
 
 

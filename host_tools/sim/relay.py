@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools import interp
+from host_tools.boards import load_board
 from host_tools.sim import state as simstate
 from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, unread
 from host_tools.sim.world import World
@@ -96,7 +97,7 @@ class VirtualBoard:
         a hearth MicroPython image (host_tools/deploy/flashfw.py); `bench`: the bench's
         endpoint, `tcp:HOST:PORT` (port 0: any free one) instead of the unix socket."""
         self.board_name = board
-        self.board = simstate.load_board(board)
+        self.board = load_board(board)
         self.flash_mb = flash_mb
         self.state = simstate.prepare(Path(state_dir), self.board, flash_mb)
         self.link = LinkConfig.from_board(self.board, baud)

@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from host_tools import boards
+from host_tools.boards import BoardError
 from host_tools.deploy import partitions
 
-ROOT = Path(__file__).resolve().parents[2]
-BOARDS = ROOT / "boards"
 FLASH_IMAGE = "flash.bin"
 IDENTITY = "identity.json"
 FS_BLOCK = 4096
@@ -30,31 +30,16 @@ FORMAT = 2
 _OLD_FS, _OLD_JOURNAL = "fs.img", "journal.img"
 
 
-class SimError(Exception):
+class SimError(BoardError):
     """A problem with the virtual board's set-up, worded for the person at the terminal."""
 
 
-def board_names() -> list[str]:
-    return sorted(p.stem for p in BOARDS.glob("*.json"))
-
-
-def load_board(name: str) -> dict[str, Any]:
-    path = BOARDS / f"{name}.json"
-    if not path.is_file():
-        raise SimError(f"unknown board {name!r}; known boards: {', '.join(board_names())}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SimError(f"board file {path} is not valid JSON: {e}") from e
-
-
 def flash_layout(board: dict[str, Any], flash_mb: int | None = None) -> tuple[int, dict[str, partitions.Part]]:
-    """(flash size in bytes, partitions) of a board, as its chip would see them."""
-    size = flash_mb * partitions.MB if flash_mb else partitions.flash_size(board)
+    """The board's flash layout (host_tools/boards.py), a board that cannot boot as a SimError."""
     try:
-        return size, partitions.board_layout(board, size)
-    except partitions.PartitionError as e:
-        raise SimError(f"board {board['name']!r} cannot boot: {e}") from e
+        return boards.flash_layout(board, flash_mb)
+    except BoardError as e:
+        raise SimError(str(e)) from e
 
 
 def _erased(f: Any, start: int, end: int) -> None:

@@ -27,14 +27,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import serial
 
+from host_tools.ports import PortError
+
+__all__ = ["PortError", "display", "normalize", "open_port"]
+
 #: pyserial's URL handlers (serial/urlhandler/protocol_*.py) that reach a board
 SCHEMES = ("rfc2217", "socket", "loop", "spy", "alt", "hwgrep", "cp2110")
 #: seconds an `rfc2217://` negotiation may take before the port counts as no board
 RFC2217_TIMEOUT = 3
 
 
-class PortError(Exception):
-    """The port cannot be used; the message names it and suggests the next step."""
+__all__ = ["PortError", "open_port"]
 
 
 def is_url(port: str) -> bool:

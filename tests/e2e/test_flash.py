@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from host_tools.boards import load_board
 from host_tools.deploy import fwtest
 from host_tools.deploy.build import FIRMWARE, build
 from host_tools.deploy.image import install_sim_image, make_image, vfs_partition
 from host_tools.deploy.multi import Job, exit_code, flash_many
 from host_tools.deploy.sync import flash_build
-from host_tools.sim.state import load_board
 from host_tools.transport.rawrepl import RawRepl
 from tests.e2e.conftest import bench, board
 
@@ -69,7 +69,7 @@ def test_full_unchanged_and_one_file_change(make_board, latch_build, tmp_path: P
         r.run("f=open('/hearth/stale.py','w');f.write('x=1');f.close()")
     r3 = flash_build(out3, vb.console_path)
     assert r3.ok, r3.message
-    assert r3.sent_files == ["hearth/core/pid.mpy"] and r3.removed == ["hearth/stale.py"]
+    assert r3.sent_files == ["hearth/control/pid.mpy"] and r3.removed == ["hearth/stale.py"]
     if "build" in r3.hello:
         assert r3.hello["build"] == man3.build
 
@@ -276,7 +276,7 @@ def test_flash_works_whatever_directory_a_session_left_the_board_in(make_board, 
     assert r.returncode == 0 and "/hearth" in r.stdout, r.stdout + r.stderr
     res = flash_build(_changed_build(tmp_path, "cwd"), vb.console_path)
     assert res.ok, res.message
-    assert res.sent_files == ["hearth/core/pid.mpy"]  # the inventory saw every file where it is
+    assert res.sent_files == ["hearth/control/pid.mpy"]  # the inventory saw every file where it is
     problem, app_started, _ = _board_state(vb.console_path)
     assert problem is None and app_started
 
@@ -342,4 +342,4 @@ def test_the_flash_agent_runs_in_the_heap_the_app_leaves_free(make_board, latch_
     assert first.ok, first.message
     res = flash_build(_changed_build(tmp_path, "heap"), vb.console_path)
     assert res.ok, res.message
-    assert res.sent_files == ["hearth/core/pid.mpy"] and res.hello["board"] == "latch-esp32"
+    assert res.sent_files == ["hearth/control/pid.mpy"] and res.hello["board"] == "latch-esp32"

@@ -15,10 +15,10 @@ from hearth.hal import sim  # noqa: E402
 # from source at 256 KiB leaves the heap fragmented, so take the block first (the
 # runner's world.reset() frees it again and each test's Rig gets the same hole).
 sim.world.flash_image("journal", 4 * 4096)
-from hearth.core.faults import FaultLog  # noqa: E402
-from hearth.core.journal import Journal  # noqa: E402
-from hearth.core.protocol import CommandError  # noqa: E402
-from hearth.core.supervisor import Supervisor  # noqa: E402
+from hearth.runtime.faults import FaultLog  # noqa: E402
+from hearth.runtime.journal import Journal  # noqa: E402
+from hearth.runtime.protocol import CommandError  # noqa: E402
+from hearth.runtime.supervisor import Supervisor  # noqa: E402
 from hearth.roles.printer import Printer  # noqa: E402
 
 with open(_here + "/../../boards/printer-s3.json") as _f:

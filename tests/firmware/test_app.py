@@ -3,7 +3,7 @@
 import json
 
 from hearth.hal import sim
-from hearth.core.protocol import crc_hex
+from hearth.runtime.protocol import crc_hex
 from testrole import Role
 
 BOARD = {

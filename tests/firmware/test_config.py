@@ -1,7 +1,7 @@
 # Config: defaults and bounds, all-or-nothing validation, atomic save, file hash.
 import os
 
-from hearth.core import config
+from hearth.runtime import config
 
 PATH = "/tmp/hearth_test_config.json"
 

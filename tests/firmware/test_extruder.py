@@ -1,5 +1,5 @@
 # Extruder planner: planning limits, trapezoid profile, exact step counts.
-from hearth.core.extruder import Extruder, PlanError
+from hearth.control.extruder import Extruder, PlanError
 
 
 def _run(x, steps, rate, tick_us=10000, jitter=0):

@@ -1,5 +1,5 @@
 # Food safety core: danger-zone time, the resume rule, the bounded HACCP record.
-from hearth.core.foodsafety import DangerZone, Haccp, check_resume
+from hearth.control.foodsafety import DangerZone, Haccp, check_resume
 
 
 def test_danger_zone_counts_time_inside_the_bounds():

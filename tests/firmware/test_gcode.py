@@ -1,5 +1,5 @@
 # G-code parser for the toolhead's job subset: numbers, checksums, the subset, limits.
-from hearth.core.gcode import GcodeError, checksum, parse
+from hearth.control.gcode import GcodeError, checksum, parse
 
 
 def _err(code, n, line):

@@ -1,8 +1,8 @@
 # The MAVLink gripper endpoint, driven through the real codec both ways.
-from hearth.core import mavlink as mv
-from hearth.core.latch import Latch
-from hearth.core import latch as L
-from hearth.core.gripper import Gripper
+from hearth.control import mavlink as mv
+from hearth.control.latch import Latch
+from hearth.control import latch as L
+from hearth.control.gripper import Gripper
 
 
 class Rig:

@@ -8,8 +8,8 @@ sys.path.append(_here + "/../../host_tools/sim")
 
 import plants  # noqa: E402
 from hearth.hal import sim  # noqa: E402
-from hearth.core.pid import ModelPid, Pid  # noqa: E402
-from hearth.core.thermal import ThermalProtection  # noqa: E402
+from hearth.control.pid import ModelPid, Pid  # noqa: E402
+from hearth.control.thermal import ThermalProtection  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.thermistor import Thermistor  # noqa: E402
 

@@ -6,9 +6,9 @@ import gc
 import micropython
 
 from hearth.hal import sim
-from hearth.core import journal as jm
-from hearth.core.crc32 import crc32_into
-from hearth.core.journal import (
+from hearth.runtime import journal as jm
+from hearth.runtime.crc32 import crc32_into
+from hearth.runtime.journal import (
     KIND_BOOT, KIND_FAULT, KIND_POWERFAIL, KIND_STATE, KIND_USER, SLOT, Journal, JournalError,
 )
 

@@ -1,5 +1,5 @@
 # The latch state machine: fail-secure, every interlock named, verified motion.
-from hearth.core import latch as L
+from hearth.control import latch as L
 
 
 def mk(link=True, **cfg):

@@ -6,13 +6,13 @@ import sys
 
 from hearth import hal
 from hearth.hal import sim
-from hearth.core import config as configmod
-from hearth.core import latch as L
-from hearth.core import mavlink as mv
-from hearth.core.faults import FaultLog
-from hearth.core.journal import Journal
-from hearth.core.protocol import CommandError
-from hearth.core.supervisor import FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor
+from hearth.runtime import config as configmod
+from hearth.control import latch as L
+from hearth.control import mavlink as mv
+from hearth.runtime.faults import FaultLog
+from hearth.runtime.journal import Journal
+from hearth.runtime.protocol import CommandError
+from hearth.runtime.supervisor import FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor
 from hearth.drivers.servo import duty_for_us
 from hearth.roles.latch import Latch as Role, decode_role_state
 

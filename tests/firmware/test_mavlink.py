@@ -1,5 +1,5 @@
 # MAVLink 2 codec: framing, CRC, truncation, parser robustness (MicroPython).
-from hearth.core import mavlink as mv
+from hearth.control import mavlink as mv
 
 
 def _frames(*msgs, sysid=1, compid=158):

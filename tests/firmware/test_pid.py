@@ -5,8 +5,8 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.append(_here + "/../../host_tools/sim")
 
 import plants  # noqa: E402
-from hearth.core.pid import Pid, ModelPid, ms_diff  # noqa: E402
-from hearth.core.autotune import RelayAutotune  # noqa: E402
+from hearth.control.pid import Pid, ModelPid, ms_diff  # noqa: E402
+from hearth.control.autotune import RelayAutotune  # noqa: E402
 
 
 def _model_cfg(preset, err=1.0):

@@ -13,9 +13,9 @@ import random
 import struct
 
 from hearth.hal import sim
-from hearth.core.faults import FaultLog
-from hearth.core.journal import HDR, KIND_POWERFAIL, KIND_STATE, SLOT, Journal
-from hearth.core.supervisor import ACTIVE, POWERFAIL, RECOVERY, SAFE, Supervisor
+from hearth.runtime.faults import FaultLog
+from hearth.runtime.journal import HDR, KIND_POWERFAIL, KIND_STATE, SLOT, Journal
+from hearth.runtime.supervisor import ACTIVE, POWERFAIL, RECOVERY, SAFE, Supervisor
 from hearth.drivers.power import PowerMonitor
 
 BOARD = 4242

@@ -1,8 +1,8 @@
 # Printer role on the simulated HAL: heat, jobs, protections, safe state
 # (rig: printer_rig.py).
 from printer_rig import BOARD, PINS, UNIX_2026, Rig, printer_plant, sim  # noqa: F401
-from hearth.core.protocol import CommandError  # noqa: F401
-from hearth.core.supervisor import ACTIVE, FAULT, READY, SAFE
+from hearth.runtime.protocol import CommandError  # noqa: F401
+from hearth.runtime.supervisor import ACTIVE, FAULT, READY, SAFE
 
 
 def test_boot_is_safe_and_config_registered():
@@ -12,7 +12,7 @@ def test_boot_is_safe_and_config_registered():
     assert sim.world.pwm[PINS["heater"]][0] == 10  # created with its frequency, duty 0
     r.run(1)
     assert r.outputs_safe()
-    from hearth.core import config
+    from hearth.runtime import config
     d = config.defaults()["printer"]
     assert d["dark_c"] == 32.0 and d["danger_hi_c"] == 57.0 and d["steps_per_mm"] == 400.0
 
@@ -187,8 +187,8 @@ def test_host_dead_man_turns_the_heater_off():
 
 def test_contradictory_config_refused_as_a_whole():
     # issue 12: values each in bounds that contradict each other
-    from hearth.core import config
-    from hearth.core.configcmd import _code
+    from hearth.runtime import config
+    from hearth.runtime.configcmd import _code
     for data, want in (({"printer": {"dark_max_c": 79}}, "printer.dark_max_c=79.0 is above printer.max_c=70.0"),
                        ({"printer": {"milk_min_c": 33, "milk_max_c": 32}}, "printer.milk_min_c=33.0 is above"),
                        ({"printer": {"white_c": 31}}, "printer.white_c=31.0 is outside"),

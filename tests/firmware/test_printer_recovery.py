@@ -1,8 +1,8 @@
 # Printer role: power cut mid-job, recovery, checked resume and food-safety refusal
 # (rig: printer_rig.py).
 from printer_rig import BOARD, PINS, UNIX_2026, Rig, printer_plant, sim  # noqa: F401
-from hearth.core.protocol import CommandError  # noqa: F401
-from hearth.core.supervisor import ACTIVE, READY, RECOVERY, SupervisorError
+from hearth.runtime.protocol import CommandError  # noqa: F401
+from hearth.runtime.supervisor import ACTIVE, READY, RECOVERY, SupervisorError
 from hearth.roles.printer import PrintJob
 import gc
 

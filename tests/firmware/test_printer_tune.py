@@ -2,8 +2,8 @@
 # plant in virtual time, protection on throughout; firmware retract G10/G11
 # (rig: printer_rig.py).
 from printer_rig import BOARD, PINS, UNIX_2026, Rig, printer_plant, sim  # noqa: F401
-from hearth.core.protocol import CommandError  # noqa: F401
-from hearth.core.supervisor import READY  # noqa: F401
+from hearth.runtime.protocol import CommandError  # noqa: F401
+from hearth.runtime.supervisor import READY  # noqa: F401
 
 
 def _tune_done(r):

@@ -1,7 +1,7 @@
-# Console protocol, board side (hearth.core.protocol), run inside MicroPython.
+# Console protocol, board side (hearth.runtime.protocol), run inside MicroPython.
 import json
 import binascii
-from hearth.core.protocol import Protocol, CommandError, crc_hex
+from hearth.runtime.protocol import Protocol, CommandError, crc_hex
 
 
 def frame(seq, cmd, args=None):
@@ -423,7 +423,7 @@ class _SlowOut(_FakeOut):
 
 def _console(out, **kw):
     import io
-    from hearth.core.console import Console
+    from hearth.runtime.console import Console
 
     class In(io.IOBase, _FakeIn):
         def __init__(self, data):

@@ -6,8 +6,8 @@ from hearth.drivers.servo import Servo, duty_for_us
 from hearth.drivers.solenoid import Solenoid, Epm
 from hearth.drivers.switch import Switch
 from hearth.drivers.loadcell import Hx711, Presence
-from hearth.core.latch import Latch
-from hearth.core import latch as L
+from hearth.control.latch import Latch
+from hearth.control import latch as L
 import sys
 
 # The plant lives in host_tools/sim (shared with the virtual board's bench); MICROPYPATH

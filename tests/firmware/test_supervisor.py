@@ -5,9 +5,9 @@ import gc
 import micropython
 
 from hearth.hal import sim
-from hearth.core.faults import FaultLog
-from hearth.core.journal import KIND_FAULT, KIND_POWERFAIL, KIND_STATE, Journal
-from hearth.core.supervisor import (
+from hearth.runtime.faults import FaultLog
+from hearth.runtime.journal import KIND_FAULT, KIND_POWERFAIL, KIND_STATE, Journal
+from hearth.runtime.supervisor import (
     ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor, SupervisorError, snapshot_fields,
 )
 

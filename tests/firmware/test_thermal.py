@@ -6,9 +6,9 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.append(_here + "/../../host_tools/sim")
 
 import plants  # noqa: E402
-from hearth.core import thermal  # noqa: E402
-from hearth.core.thermal import ThermalProtection  # noqa: E402
-from hearth.core.pid import ModelPid  # noqa: E402
+from hearth.control import thermal# noqa: E402
+from hearth.control.thermal import ThermalProtection  # noqa: E402
+from hearth.control.pid import ModelPid  # noqa: E402
 
 
 def _model_cfg(preset):

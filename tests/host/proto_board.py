@@ -1,14 +1,14 @@
 # A tiny board for host tests, run by the MicroPython unix port with MICROPYPATH=firmware:
 #
-#   micropython tests/host/proto_board.py serve   # stdin/stdout through hearth.core.console
+#   micropython tests/host/proto_board.py serve   # stdin/stdout through hearth.runtime.console
 #   micropython tests/host/proto_board.py batch   # read all of stdin in chunks (fuzz), fast
 #
-# It registers a few commands on hearth.core.protocol.Protocol. `bump` is the
+# It registers a few commands on hearth.runtime.protocol.Protocol. `bump` is the
 # "actuator": a writing command that moves a counter by one.
 import sys
 import time
-from hearth.core.protocol import Protocol, CommandError
-from hearth.core.console import Console
+from hearth.runtime.protocol import Protocol, CommandError
+from hearth.runtime.console import Console
 
 MAX_LINE = 256
 proto = Protocol(max_line=MAX_LINE, cache=16)

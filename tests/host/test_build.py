@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools import interp
+from host_tools.boards import load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import esp
 from host_tools.deploy.build import FIRMWARE, BuildError, Manifest, build, load_build
 from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image, vfs_partition
 from host_tools.deploy.multi import exit_code
 from host_tools.deploy.sync import ESC, FlashResult, decode, encode, frames, plan
-from host_tools.sim.state import flash_layout, load_board, read_region
+from host_tools.sim.state import flash_layout, read_region
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_build_is_reproducible_and_lists_every_file(sim_build, tmp_path: Path) -
     # the chip build differs (native code for xtensawin) but is just as reproducible
     _, chip = build("latch-esp32", "board", tmp_path / "chip")
     assert chip.target == "esp32" and chip.build != man.build
-    assert "hearth/core/pid.mpy" in chip.native
+    assert "hearth/control/pid.mpy" in chip.native
     # a chip carries no simulated HAL; a virtual board no hal/esp32 (it imports machine)
     assert not [f for f in chip.files if f.startswith(("hearth/hal/sim", "hearth/hal/chips"))]
     assert "hearth/hal/esp32.mpy" in chip.files and "hearth/hal/esp32.mpy" not in man.files
@@ -50,7 +51,7 @@ def test_build_is_reproducible_and_lists_every_file(sim_build, tmp_path: Path) -
 
 def test_mpy_files_load_in_the_unix_port(sim_build) -> None:
     out, _ = sim_build
-    code = "import hearth, hearth.manifest, hearth.core.pid, hearth.core.config; print('loaded', hearth.VERSION)"
+    code = "import hearth, hearth.manifest, hearth.control.pid, hearth.runtime.config; print('loaded', hearth.VERSION)"
     argv, extra = interp.command(None, "256K", build_if_missing=True)
     env = dict(os.environ, MICROPYPATH=str(out), **extra)
     p = subprocess.run([*argv, "-c", code], capture_output=True, text=True, env=env, cwd=str(out), timeout=30)

@@ -82,7 +82,7 @@ def test_load_file_errors(tmp_path: Any) -> None:
 
 
 class FakeBoard:
-    """Plays the board's config_stage / config_push (as firmware/hearth/core/configcmd.py)."""
+    """Plays the board's config_stage / config_push (as firmware/hearth/runtime/configcmd.py)."""
 
     max_line = 256
 

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from mpremote.romfs import make_romfs
 
+from host_tools.boards import BOARDS, load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import boarddef, idfbuild, partitions, romfs
 from host_tools.deploy.build import FIRMWARE, ROMFS_IMAGE, BuildError, Manifest, build, load_build
 from host_tools.deploy.flashfw import build_frozen, build_romfs, firmware_modules, stage_unix
 from host_tools.interp.build import cache_dir
-from host_tools.sim.state import BOARDS, load_board
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def romfs_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifes
 
 # ---- images -------------------------------------------------------------------------------
 def test_image_matches_mpremotes_builder_and_parses_back(tmp_path: Path) -> None:
-    files = {"hearth/__init__.mpy": b"M\x06\x00\x1f" + bytes(range(200)), "hearth/core/pid.mpy": os.urandom(5000),
+    files = {"hearth/__init__.mpy": b"M\x06\x00\x1f" + bytes(range(200)), "hearth/control/pid.mpy": os.urandom(5000),
              "hearth/a.py": b"x = 1\n", "top.txt": b""}
     for rel, data in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

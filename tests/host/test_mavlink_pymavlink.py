@@ -1,4 +1,4 @@
-"""Cross-check the firmware's MAVLink 2 codec (hearth/core/mavlink.py, run in the
+"""Cross-check the firmware's MAVLink 2 codec (hearth/control/mavlink.py, run in the
 MicroPython unix port) against pymavlink's common dialect, both directions, plus
 garbage and bit-flip robustness on pymavlink-built streams."""
 
@@ -23,7 +23,7 @@ FIRMWARE = ROOT / "firmware"
 
 HELPER = r"""
 import sys, json, binascii, struct
-from hearth.core import mavlink as mv
+from hearth.control import mavlink as mv
 CLS = {"HEARTBEAT": mv.Heartbeat, "COMMAND_LONG": mv.CommandLong,
        "COMMAND_ACK": mv.CommandAck, "STATUSTEXT": mv.StatusText}
 NAMES = {0: "HEARTBEAT", 76: "COMMAND_LONG", 77: "COMMAND_ACK", 253: "STATUSTEXT"}
@@ -195,9 +195,9 @@ def test_gripper_frames_parse_in_pymavlink():
     # the frames the gripper endpoint actually sends
     script = r"""
 import binascii
-from hearth.core.latch import Latch
-from hearth.core.gripper import Gripper
-from hearth.core import mavlink as mv
+from hearth.control.latch import Latch
+from hearth.control.gripper import Gripper
+from hearth.control import mavlink as mv
 g = Gripper(Latch(), {"sysid": 7, "compid": 158})
 g.step(0)
 g.step(5000)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from host_tools.boards import BOARDS, load_board
 from host_tools.cli import main as cli
 from host_tools.deploy import esp, partitions
 from host_tools.deploy.image import ImageError, vfs_partition
-from host_tools.sim.state import BOARDS, load_board
 
 MB = partitions.MB
 
@@ -98,7 +98,7 @@ def test_flash_size_is_read_from_esptools_answer() -> None:
 
 
 def test_a_board_whose_table_does_not_fit_its_flash_is_refused_before_esptool(tmp_path: Path, monkeypatch) -> None:
-    import host_tools.deploy.commands as commands
+    import host_tools.cli.deploy_run as commands
 
     board = json.loads((BOARDS / "printer-s3.json").read_text())
     board["flash"]["size_mb"] = 4  # the 8 MiB table on a 4 MiB module

@@ -38,7 +38,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             (state / "bench.sock").write_text("")
             con = console or tmp_path / f"pts-{name}"
             con.touch()
-            d = ports._runtime_sims()
+            d = ports.runtime_dir()
             f = d / f"{name}.json"
             f.write_text(json.dumps({"pid": pid or os.getpid(), "board": name, "console": str(con), "state": str(state)}))
             return con
@@ -76,6 +76,7 @@ def test_stale_sim_records_are_skipped(world: Any, tmp_path: Path) -> None:
     con = world.sim("gone")
     con.unlink()  # its pty is gone
     assert ports.list_virtual() == []
+    assert list(ports.runtime_dir().glob("*.json")) == []  # stale records are deleted, not just skipped
 
 
 def test_auto_picks_the_one_board(world: Any) -> None:
@@ -129,7 +130,7 @@ def test_flash_resolves_auto(world: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         seen.append((board, plist, known))
         return 0
 
-    monkeypatch.setattr("host_tools.deploy.commands.flash_ports", fake_flash_ports)
+    monkeypatch.setattr("host_tools.cli.deploy_run.flash_ports", fake_flash_ports)
     r = CliRunner().invoke(main, ["flash", "--board", "printer-s3", "--port", "auto"])
     assert r.exit_code == 0, r.output
     assert seen == [("printer-s3", [str(con)], {str(con): "printer-s3"})]

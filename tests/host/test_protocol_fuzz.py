@@ -3,7 +3,7 @@
 A seeded generator writes well over 100,000 lines (valid frames, replays, out-of-order
 and reused seqs, bit flips, truncations, bad CRCs, over-long lines, random bytes,
 unframed commands, control characters \\x01 \\x02 \\x04, never \\x03) into one stream.
-tests/host/proto_board.py feeds it to hearth.core.protocol.Protocol in varying chunk
+tests/host/proto_board.py feeds it to hearth.runtime.protocol.Protocol in varying chunk
 sizes. An independent model of docs/protocol.md, written here from the spec, predicts
 the answer to every line; the board's output must match it line for line, and the
 "actuator" (the `bump` counter) must move exactly once per distinct valid writing

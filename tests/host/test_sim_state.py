@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from littlefs import LittleFS
 
+from host_tools.boards import load_board
 from host_tools.deploy.image import read_image
 from host_tools.sim import state as simstate
 
@@ -27,7 +28,7 @@ def _old_state(d: Path, board: str) -> None:
 
 
 def test_fresh_state_is_an_erased_module_flash(tmp_path: Path) -> None:
-    board = simstate.load_board("printer-s3")
+    board = load_board("printer-s3")
     simstate.prepare(tmp_path / "s", board)
     flash = (tmp_path / "s" / simstate.FLASH_IMAGE).read_bytes()
     assert len(flash) == 8 * 1024 * 1024 and set(flash) == {0xFF}
@@ -38,7 +39,7 @@ def test_fresh_state_is_an_erased_module_flash(tmp_path: Path) -> None:
 def test_older_state_folder_is_migrated_into_the_flash_image(tmp_path: Path) -> None:
     d = tmp_path / "old"
     _old_state(d, "latch-esp32")
-    board = simstate.load_board("latch-esp32")
+    board = load_board("latch-esp32")
     simstate.prepare(d, board)
     assert not (d / "fs.img").exists() and not (d / "journal.img").exists()
     _size, parts = simstate.flash_layout(board)
@@ -48,9 +49,9 @@ def test_older_state_folder_is_migrated_into_the_flash_image(tmp_path: Path) -> 
 
 
 def test_foreign_newer_or_corrupt_state_folders_are_refused(tmp_path: Path) -> None:
-    board = simstate.load_board("latch-esp32")
+    board = load_board("latch-esp32")
     d = tmp_path / "a"
-    simstate.prepare(d, simstate.load_board("printer-s3"))
+    simstate.prepare(d, load_board("printer-s3"))
     with pytest.raises(simstate.SimError, match="belongs to board 'printer-s3'"):
         simstate.prepare(d, board)
     d = tmp_path / "b"
@@ -64,7 +65,7 @@ def test_foreign_newer_or_corrupt_state_folders_are_refused(tmp_path: Path) -> N
 
 
 def test_another_module_size_keeps_the_flash_it_has(tmp_path: Path) -> None:
-    board = simstate.load_board("printer-s3")
+    board = load_board("printer-s3")
     d = tmp_path / "s"
     simstate.prepare(d, board)
     _size, parts = simstate.flash_layout(board)

@@ -1,5 +1,5 @@
-# The payload latch role: the thin shell around hearth.core.latch (the state machine)
-# and hearth.core.gripper (the MAVLink endpoint).
+# The payload latch role: the thin shell around hearth.control.latch (the state machine)
+# and hearth.control.gripper (the MAVLink endpoint).
 #
 # One tick (app.py calls tick(now_ms) every 10 ms), in a fixed order:
 #   1. supervisor first: POWERFAIL or FAULT put the latch in FAULT (commanded lock) and
@@ -27,18 +27,18 @@
 #     servo's PWM starts with the lock pulse, the solenoid starts off, the EPM pulses
 #     "lock" only; the core latch starts in CLOSING (command "lock").
 #
-# role_state (the role's part of the power-fail snapshot, see core/supervisor.py):
+# role_state (the role's part of the power-fail snapshot, see runtime/supervisor.py):
 #   0 u8 version (1)   1 u8 latch state code (gripper.STATE_CODES)   2 u8 flags
 #   (1 payload present, 2 lock switch, 4 open switch, 8 held, 16 FC link, 32 armed)
 #   3 u8 fault code (_FAULTS index, 0 none)   4 u16 releases   6 u8 regrabs
 #   7 u8 actuator command (0 lock, 1 open)
 from hearth import hal
-from hearth.core import config as configmod
-from hearth.core import gripper as grippercore
-from hearth.core import latch as latchcore
-from hearth.core import mavlink as mv
-from hearth.core.protocol import CommandError
-from hearth.core.supervisor import (
+from hearth.runtime import config as configmod
+from hearth.control import gripper as grippercore
+from hearth.control import latch as latchcore
+from hearth.control import mavlink as mv
+from hearth.runtime.protocol import CommandError
+from hearth.runtime.supervisor import (
     FAULT as SUP_FAULT,
     POWERFAIL as SUP_POWERFAIL,
     READY as SUP_READY,

@@ -9,7 +9,7 @@
 # queue and extruder -> danger-zone time and HACCP record -> snapshot bytes.
 #
 # Jobs: `job_start {id, material, file, lines}`, then one `gcode {n, line}` per job line
-# numbered from 1 (core/printjob.py). Progress goes into the supervisor's snapshot each
+# numbered from 1 (control/printjob.py). Progress goes into the supervisor's snapshot each
 # tick while a job runs (never in RECOVERY/POWERFAIL, so the record stays the cut's); a
 # checked `resume` takes the job up at done+1 or is refused with the food-safety
 # reason, or when the host's file is not the job's (sup.on_resume). `job_hold` parks a
@@ -30,14 +30,14 @@ from micropython import const
 gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
 
 from hearth import hal  # noqa: E402
-from hearth.core import config as configmod  # noqa: E402
-from hearth.core.foodsafety import check_resume  # noqa: E402
-from hearth.core.heatmodel import pick  # noqa: E402
-from hearth.core.pid import ModelPid  # noqa: E402
-from hearth.core.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
-from hearth.core.protocol import CommandError  # noqa: E402
-from hearth.core.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
-from hearth.core.thermal import ThermalProtection  # noqa: E402
+from hearth.runtime import config as configmod# noqa: E402
+from hearth.control.foodsafety import check_resume  # noqa: E402
+from hearth.control.heatmodel import pick  # noqa: E402
+from hearth.control.pid import ModelPid  # noqa: E402
+from hearth.control.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
+from hearth.runtime.protocol import CommandError  # noqa: E402
+from hearth.runtime.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
+from hearth.control.thermal import ThermalProtection  # noqa: E402
 from hearth.pinout import input_pin  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.stepper import Stepper  # noqa: E402

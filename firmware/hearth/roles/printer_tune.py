@@ -5,7 +5,7 @@
 # the Ziegler-Nichols gains and the heater model's config keys (printer section) the
 # oscillation gives (model_loss_w_k, model_mass_j_k, model_sensor_s: estimates to
 # store with `hearth config set`, or to check a model against).
-from hearth.core.autotune import RelayAutotune, model_from_relay
+from hearth.control.autotune import RelayAutotune, model_from_relay
 from hearth import hal
 
 

@@ -27,10 +27,10 @@
 # A resume with another file is refused (the shell compares the host's with these).
 import binascii
 
-from hearth.core.extruder import Extruder, PlanError
-from hearth.core.foodsafety import DangerZone, Haccp
-from hearth.core.gcode import GcodeError, parse
-from hearth.core.protocol import CommandError
+from hearth.control.extruder import Extruder, PlanError
+from hearth.control.foodsafety import DangerZone, Haccp
+from hearth.control.gcode import GcodeError, parse
+from hearth.runtime.protocol import CommandError
 from micropython import const
 
 MATERIALS = ("dark", "milk", "white", "dough", "puree")

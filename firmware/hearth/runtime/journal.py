@@ -55,7 +55,7 @@
 import binascii
 import struct
 
-from hearth.core.crc32 import crc32_into
+from hearth.runtime.crc32 import crc32_into
 from micropython import const
 
 SLOT = 256
@@ -70,7 +70,7 @@ _FMT = "<BBBBIIIHH"  # magic0 magic1 version kind board seq origin length reserv
 KIND_BOOT = 1
 KIND_STATE = 2
 KIND_POWERFAIL = 3
-KIND_FAULT = 0x10  # 0x10..0x1F: one kind per fault-log slot (see core/faults.py)
+KIND_FAULT = 0x10  # 0x10..0x1F: one kind per fault-log slot (see runtime/faults.py)
 KIND_USER = 0x40  # 0x40..0xFE: free for roles / apps
 
 _ERASED_SLOT = b"\xff" * SLOT

@@ -32,7 +32,7 @@
 # protection (core.thermal, model checks) tell the two apart.
 #
 # Both keep a fixed set of float attributes: no containers grow on the step path.
-from hearth.core.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
+from hearth.control.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
 from hearth.options import merge
 from micropython import const
 

@@ -12,7 +12,7 @@
 # the power-fail path (the supervisor puts outputs safe BEFORE it logs).
 import json
 
-from hearth.core.journal import KIND_FAULT, MAX_PAYLOAD, JournalError
+from hearth.runtime.journal import KIND_FAULT, MAX_PAYLOAD, JournalError
 
 MAX_FAULTS = 16  # kinds KIND_FAULT .. KIND_FAULT + 15
 

@@ -1,9 +1,10 @@
-"""The deploy verbs behind cli.py's `build`, `flash`, `image` and `test` (cli.py stays thin)."""
+"""The work behind the deploy verbs (host_tools/cli/deploy.py): the per-board flash
+progress and result table, the esptool steps of `flash --base/--image`, and the
+firmware test report. The flashing itself is host_tools/deploy/."""
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,10 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from host_tools.boards import BoardError, load_board
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from host_tools.deploy.build import BUILD, BuildError, Manifest, build, resolve_target
-from host_tools.sim.state import SimError, load_board
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 err = Console(stderr=True)
 # flash progress: each phase's share of the bar, in percent (sending gets most of it)
 PHASE_PCT = {"waiting": 0, "connect": 2, "inventory": 5, "reset": 92, "hello": 96, "done": 100}
@@ -38,7 +39,7 @@ def do_build(board: str, target: str, out: str | None, fmt: str = "files") -> tu
 
     try:
         return build_format(board, target, fmt, Path(out) if out else None)
-    except (BuildError, SimError) as e:
+    except (BuildError, BoardError) as e:
         raise UsageError(str(e)) from e
 
 
@@ -71,7 +72,7 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
             raise UsageError(f"which board is on {port}? pass --board NAME")
         try:
             b = load_board(name)
-        except SimError as e:
+        except BoardError as e:
             raise UsageError(str(e)) from e
         if build_dir:
             return Path(build_dir)
@@ -161,7 +162,7 @@ def esptool_flash(kind: str, board: str, ports: list[str], file: str | None, tar
 
     try:
         b = load_board(board)
-    except SimError as e:
+    except BoardError as e:
         raise UsageError(str(e)) from e
     from host_tools.deploy import partitions
 
@@ -217,17 +218,17 @@ def esptool_flash(kind: str, board: str, ports: list[str], file: str | None, tar
 
 
 def _refuse_virtual(port: str) -> None:
-    from host_tools.deploy.multi import discover
+    from host_tools.ports import is_virtual
 
-    if any(f.port == port and f.kind == "virtual" for f in discover()):
+    if is_virtual(port):
         raise UsageError(f"{port} is a virtual board: esptool needs a real ESP32 (use `hearth sim --image` instead)")
 
 
 def all_ports() -> tuple[list[str], dict[str, str]]:
-    from host_tools.deploy.multi import discover
+    from host_tools.ports import candidates
 
-    found = discover()
-    return [f.port for f in found], {f.port: f.board for f in found if f.board}
+    found = sorted(candidates(), key=lambda p: p.kind != "virtual")  # virtual boards first, as listed before
+    return [p.device for p in found], {p.device: p.board for p in found if p.board}
 
 
 # ---- test ---------------------------------------------------------------------------------
@@ -271,7 +272,3 @@ def test_board(port: str, modules: tuple[str, ...], timeout: float, as_json: boo
                    f"{sum(1 for m in res if m.crashed)} crashed, in {time.monotonic() - t0:.1f} s on {port}")
     return EXIT_FAIL if bad else EXIT_OK
 
-
-def fail_usage(msg: str) -> None:
-    click.secho(f"error: {msg}", fg="red", err=True)
-    sys.exit(EXIT_USAGE)

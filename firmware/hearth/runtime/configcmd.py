@@ -8,8 +8,8 @@
 #                                           a request line is at most 256 bytes, a config is not
 #   config_push  {"data": {...}} or {"staged": n, "crc": "8 hex"}  a whole config document
 #
-# Every change is validated here again (core/config.validate, whatever the host checked),
-# written atomically (core/config.save: a new file, then rename), read back and hashed.
+# Every change is validated here again (runtime/config.validate, whatever the host checked),
+# written atomically (runtime/config.save: a new file, then rename), read back and hashed.
 # On any failure nothing is written and the board keeps its last good config.
 #
 # Applying a config = a reboot (hal.reset, machine.reset on an ESP32), right after the
@@ -22,8 +22,8 @@
 import binascii
 import json
 
-from hearth.core import config as configmod
-from hearth.core.protocol import CommandError
+from hearth.runtime import config as configmod
+from hearth.runtime.protocol import CommandError
 
 STAGE_MAX = 4096
 PAGE = 12

@@ -1,6 +1,6 @@
 # The MAVLink gripper endpoint of the payload latch: pure (no I/O).
 #
-# The shell feeds decoded messages (hearth.core.mavlink.Parser.get()) to handle(msg,
+# The shell feeds decoded messages (hearth.control.mavlink.Parser.get()) to handle(msg,
 # now_ms), calls latch.step() then step(now_ms) every tick, and writes the frames it
 # gets from pop_tx() to the flight-controller UART.
 #
@@ -41,8 +41,8 @@
 #       (so a second RELEASE after a completed one is ACCEPTED if still OPEN, or DENIED
 #       "armed" once the latch closed again: each release needs its own arm).
 
-from hearth.core import mavlink as mv
-from hearth.core.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING, ticks_diff
+from hearth.control import mavlink as mv
+from hearth.control.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING, ticks_diff
 from hearth.options import merge
 
 STATE_CODES = {LOCKED: 0, ARMED: 1, RELEASING: 2, OPEN: 3, CLOSING: 4, FAULT: 5}

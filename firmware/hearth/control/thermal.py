@@ -63,7 +63,7 @@
 #              from there too.
 #
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
-from hearth.core.heatmodel import HeaterObserver, pick
+from hearth.control.heatmodel import HeaterObserver, pick
 from hearth.options import merge
 from micropython import const
 

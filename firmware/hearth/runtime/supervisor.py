@@ -33,7 +33,7 @@
 import json
 import struct
 
-from hearth.core.journal import KIND_BOOT, KIND_POWERFAIL, KIND_STATE, JournalError
+from hearth.runtime.journal import KIND_BOOT, KIND_POWERFAIL, KIND_STATE, JournalError
 from micropython import const
 
 BOOT = "BOOT"

@@ -1,0 +1,126 @@
+"""What every `hearth` verb shares, defined once: the exit codes, die/emit, the --port,
+--json, --timeout and --yes options, the confirmation before anything moves or heats,
+and opening a client on a board.
+
+Exit codes everywhere: 0 ok, 1 a check failed, 2 usage or connection error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+PORT_HELP = "Serial port of the board (a virtual board's console too); `auto`: the one board there is."
+
+
+def die(msg: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.secho(f"error: {msg}", fg="red", err=True)
+    sys.exit(code)
+
+
+def emit(obj: Any, as_json: bool, human: str | None = None) -> None:
+    """`obj` as JSON with --json (or when there is no human form), else the human text."""
+    if as_json or human is None:
+        click.echo(json.dumps(obj, indent=1, sort_keys=True))
+    else:
+        click.echo(human)
+
+
+def board_refused(e: Any, as_json: bool) -> NoReturn:
+    """The board answered with an error (a BoardError): say so, exit 1."""
+    if as_json:
+        emit({"error": e.code, "message": e.message}, True)
+    else:
+        click.secho(f"board refused: {e.code} {e.message}", fg="red", err=True)
+    sys.exit(EXIT_FAIL)
+
+
+def resolve_port_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for --port: `auto` becomes the one board there is."""
+    if value is None:
+        return None
+    from host_tools.ports import PortError, resolve
+
+    try:
+        return resolve(value)
+    except PortError as e:
+        die(str(e))
+
+
+def port_opt(help: str = PORT_HELP, required: bool = False) -> Any:
+    """--port/-p with `auto` resolved; optional where the verb can do without a board."""
+    return click.option("--port", "-p", required=required, default=None, callback=resolve_port_callback, help=help)
+
+
+port_option = port_opt(required=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+timeout_option = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+
+
+def confirm(name: str, hazard: str, yes: bool) -> None:
+    """Before anything moves or heats: ask (default no), unless --yes. No terminal and
+    no --yes: refuse (exit 2), nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        die(f"{name}: {hazard}. Not confirmed (no terminal): pass --yes to run it unattended")
+    if not click.confirm(f"{name}: {hazard}. Go ahead?", default=False):
+        die("not confirmed: nothing was done")
+
+
+def connect(port: str) -> Any:
+    """A BoardClient on `port` that closes the port it opened (or exit 2 saying why not)."""
+    from host_tools.protocol import BoardClient
+    from host_tools.transport.serialport import PortError, open_port
+
+    try:
+        return BoardClient(open_port(port), own=True)
+    except PortError as e:
+        die(str(e))
+
+
+def wait_back(port: str, want_hash: str | None, timeout: float = 20.0) -> dict[str, Any] | None:
+    """After a reset: reopen the port (a native-USB board re-enumerates) until hello answers."""
+    from host_tools.protocol import BoardClient, ProtocolError
+    from host_tools.transport.serialport import PortError, open_port
+
+    end = time.monotonic() + timeout
+    time.sleep(0.3)
+    while time.monotonic() < end:
+        try:
+            c = BoardClient(open_port(port), own=True)
+        except PortError:
+            time.sleep(0.3)
+            continue
+        try:
+            h = c.request("hello", None, timeout=1.0, retries=0)
+            if want_hash is None or h.get("config_hash") == want_hash:
+                return h
+        except ProtocolError:
+            pass
+        finally:
+            c.ser.close()
+        time.sleep(0.3)
+    return None
+
+
+def no_answer(port: str, e: Exception, as_json: bool) -> NoReturn:
+    """The app did not answer: say what the board does instead (REPL, incomplete
+    firmware, another chip's board file) and what to do. Exit 1 when the board was
+    reached (its MicroPython answered), 2 when nothing answered."""
+    from host_tools.transport.replstate import probe
+
+    st = probe(port)
+    if as_json:
+        emit({"error": "NO_APP" if st.at_repl else "NO_ANSWER", "message": st.why, "problem": st.problem}, True)
+        sys.exit(EXIT_FAIL if st.at_repl else EXIT_USAGE)
+    if st.at_repl:
+        die(f"{port}: no answer from the hearth app: {st.why}", EXIT_FAIL)
+    die(f"{e}")
