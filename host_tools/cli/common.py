@@ -53,6 +53,30 @@ def resolve_port_callback(ctx: click.Context, param: click.Parameter, value: str
         die(str(e))
 
 
+def _farm_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--farm FILE: the farm file every board lookup of this run reads (as HEARTH_FARM)."""
+    if value is None:
+        return None
+    import os
+
+    from host_tools.ports import FARM_ENV, PortError, load_farm
+
+    try:
+        load_farm(value)  # a bad file stops here, before any board is touched
+    except PortError as e:
+        die(str(e))
+    os.environ[FARM_ENV] = os.path.abspath(value)
+    return value
+
+
+farm_option = click.option("--farm", default=None, metavar="FILE", is_eager=True, expose_value=False,
+                           callback=_farm_callback,
+                           help="A farm file (TOML: name, url, board, tags per board) whose remote boards "
+                                "count as found (default: $HEARTH_FARM).")
+tag_option = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                          help="Only boards with this tag (repeatable; board=NAME matches the board file).")
+
+
 def port_opt(help: str = PORT_HELP, required: bool = False) -> Any:
     """--port/-p with `auto` resolved; optional where the verb can do without a board."""
     return click.option("--port", "-p", required=required, default=None, callback=resolve_port_callback, help=help)

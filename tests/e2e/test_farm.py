@@ -277,3 +277,101 @@ def test_bench_endpoint_errors(netns: list[str]) -> None:
     p = free_port(netns)
     _one_error(hearth(netns, "bench", f"tcp:127.0.0.1:{p}", "state", timeout=20), "no virtual board bench")
     _one_error(hearth(netns, "sim", "--board", "printer-s3", "--bench", "udp:1", timeout=20), "tcp:HOST:PORT")
+
+
+# ---- a farm file: discovery, tags, parallel flash, a board that drops mid-flash -----------
+def _wipe(vb: Any) -> None:
+    """Remove what `hearth flash` writes, so the next flash sends every file."""
+    from host_tools.transport.rawrepl import RawRepl
+
+    with RawRepl.open(vb.console_path) as r:
+        r.enter()
+        r.run("import os\nfor f in ('boot.py','main.py','board.json','manifest.json'):\n"
+              " try:os.remove(f)\n except OSError:pass\n")
+        r.reset()
+
+
+@pytest.fixture
+def farm(tmp_path: Path, netns: list[str]) -> Iterator[tuple[Path, list[Any]]]:
+    """Two remote printer boards (ser2net RFC 2217, pyserial RFC 2217) and one latch
+    entry whose exporter is down, in a farm file."""
+    if not Ser2net.available():
+        pytest.skip("ser2net is not installed")
+    boards, servers = [], []
+    try:
+        for i in range(2):
+            vb = board("printer-s3", tmp_path / f"st{i}")
+            vb.start()
+            boards.append(vb)
+            flash_board(vb)
+        servers.append(Ser2net(boards[0].console_path, tmp_path / "s0", netns).start())
+        servers.append(PyserialRfc2217(boards[1].console_path, tmp_path / "s1", netns).start())
+        f = tmp_path / "farm.toml"
+        f.write_text(
+            f'[[board]]\nname = "bay-a"\nurl = "{servers[0].rfc2217_url}"\nboard = "printer-s3"\n'
+            'tags = { line = "1" }\n\n'
+            f'[[board]]\nname = "bay-b"\nurl = "{servers[1].url}"\nboard = "printer-s3"\n'
+            'tags = { line = "1" }\n\n'
+            f'[[board]]\nname = "bay-c"\nurl = "socket://127.0.0.1:{free_port(netns)}"\nboard = "latch-esp32"\n')
+        yield f, boards
+    finally:
+        for s in servers:
+            s.stop()
+        for vb in boards:
+            vb.stop()
+
+
+def test_ports_lists_farm_boards_by_name_and_tag(farm: tuple[Path, list[Any]], netns: list[str]) -> None:
+    f, _ = farm
+    listed = ok_json(hearth(netns, "ports", "--farm", str(f), "--json"))
+    by_name = {p["name"]: p for p in listed if p["kind"] == "remote"}
+    assert set(by_name) == {"bay-a", "bay-b", "bay-c"}
+    assert by_name["bay-a"]["board"] == "printer-s3" and by_name["bay-a"]["tags"] == {"line": "1"}
+    only = ok_json(hearth(netns, "ports", "--farm", str(f), "--tag", "board=latch-esp32", "--json"))
+    assert [p["name"] for p in only] == ["bay-c"]
+    r = hearth(netns, "ports", "--farm", str(f), "--tag", "line=1")
+    assert "bay-a (rfc2217://127.0.0.1:" in r.stdout and "bay-c" not in r.stdout, r.stdout
+    # a farm board by name, for any verb (HEARTH_FARM)
+    import os
+
+    r = subprocess.run([*netns, HEARTH, "hello", "--port", "bay-b", "--json"], capture_output=True, text=True,
+                       env={**os.environ, "HEARTH_FARM": str(f)}, timeout=60)
+    assert json.loads(r.stdout)["board"] == "printer-s3", r.stderr
+
+
+def test_bad_farm_files(tmp_path: Path, netns: list[str]) -> None:
+    cases = {
+        "not toml [": "not valid TOML",
+        '[[board]]\nname = "x"\n': "needs name",
+        '[[board]]\nname = "x"\nurl = "telnet://h:1"\n': "unknown port scheme",
+        '[[board]]\nname = "x"\nurl = "socket://h:1"\n[[board]]\nname = "x"\nurl = "socket://h:2"\n': "used twice",
+    }
+    for text, words in cases.items():
+        f = tmp_path / "farm.toml"
+        f.write_text(text)
+        _one_error(hearth(netns, "ports", "--farm", str(f), timeout=20), words)
+    _one_error(hearth(netns, "ports", "--farm", str(tmp_path / "none.toml"), timeout=20), "farm file")
+    _one_error(hearth(netns, "ports", "--tag", "nokey", timeout=20), "KEY=VALUE")
+
+
+def test_flash_all_by_tag_in_parallel_and_a_board_that_drops(farm: tuple[Path, list[Any]], netns: list[str]) -> None:
+    from host_tools.sim.bench import BenchClient
+
+    f, boards = farm
+    for vb in boards:
+        _wipe(vb)
+    # bay-b loses power at its first flash program: in the middle of its flash
+    BenchClient(boards[1].bench_path).call(op="power", arg="cut-at", program=1, tear=1)
+    r = hearth(netns, "flash", "--all", "--farm", str(f), "--tag", "line=1", "--timeout", "3", "--json")
+    assert r.returncode == 1, (r.stdout, r.stderr)  # one board failed (bay-c, untagged, never tried)
+    res = {b["label"].split()[0]: b for b in json.loads(r.stdout)["boards"]}
+    assert set(res) == {"bay-a", "bay-b"}
+    assert res["bay-a"]["ok"] and res["bay-a"]["sent_files"]
+    assert not res["bay-b"]["ok"]
+    r = hearth(netns, "flash", "--all", "--farm", str(f), "--tag", "line=1", "--timeout", "3")
+    assert "bay-b (rfc2217://" in r.stderr and "error:" in r.stderr, r.stderr  # reported by name
+    # power back: the next flash repairs it
+    BenchClient(boards[1].bench_path).call(op="power", arg="on")
+    r = hearth(netns, "flash", "--port", "bay-b", "--farm", str(f), "--json")
+    (one,) = ok_json(r)["boards"]
+    assert one["ok"], one
