@@ -42,6 +42,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.loop"], {}),
     ("resume", "Job progress in the journal: programs per minute, resume after an instant cut",
      [sys.executable, "-m", "bench.resume"], {}),
+    ("farm", "Board farms: full flashes over ser2net, pyserial RFC 2217 and raw TCP; boards in parallel",
+     [sys.executable, "-m", "bench.farm"], {}),
 ]
 
 
