@@ -69,8 +69,8 @@ def consecutive(tmp: Path, build_dir: Path) -> list[dict[str, Any]]:
     try:
         servers: dict[str, Any] = {}
         for kind in ("pty", "ser2net rfc2217://", "pyserial rfc2217://", "ser2net socket://"):
-            if kind.startswith("ser2net"):
-                servers.setdefault("ser2net", Ser2net(vb.console_path, tmp / "s2n").start())
+            if kind.startswith("ser2net") and "ser2net" not in servers:
+                servers["ser2net"] = Ser2net(vb.console_path, tmp / "s2n").start()
             if kind.startswith("pyserial"):
                 servers["pyserial"] = PyserialRfc2217(vb.console_path, tmp / "py").start()
             url = {"pty": vb.console_path,
