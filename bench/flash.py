@@ -89,7 +89,7 @@ def main() -> int:
         out, man = build(BOARD, "sim", tmp / "build")
         src2 = tmp / "fw2"
         shutil.copytree(FIRMWARE, src2, ignore=shutil.ignore_patterns("__pycache__"))
-        pid = src2 / "hearth" / "core" / "pid.py"
+        pid = src2 / "hearth" / "control" / "pid.py"
         pid.write_text(pid.read_text() + "\nBENCH_CHANGED = 1  # one changed module (a comment alone leaves the .mpy as it was)\n")
         out2, man2 = build(BOARD, "sim", tmp / "build2", src=src2)
         (tmp / "stage").mkdir()
@@ -97,8 +97,8 @@ def main() -> int:
         staged_bytes = sum(f.stat().st_size for f in staged.rglob("*") if f.is_file())
         staged2 = tmp / "stage2"
         staged2.mkdir()
-        (staged2 / "hearth" / "core").mkdir(parents=True)
-        shutil.copy(pid, staged2 / "hearth" / "core" / "pid.py")
+        (staged2 / "hearth" / "control").mkdir(parents=True)
+        shutil.copy(pid, staged2 / "hearth" / "control" / "pid.py")
 
         # ---- hearth flash on one board
         s = Sim(tmp / "h1")

@@ -80,7 +80,7 @@ def printer_workload(vb: VirtualBoard, c: BoardClient) -> str | None:
 
 
 def latch_workload(vb: VirtualBoard, c: BoardClient) -> str | None:
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     h = _hello(c)
     if not h or h.get("role") != "latch" or h.get("problems"):

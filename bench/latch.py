@@ -33,7 +33,7 @@ os.environ["MAVLINK20"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from host_tools.latch import FlightController, LatchLinkError, stats  # noqa: E402
+from host_tools.flightcontroller import FlightController, LatchLinkError, stats  # noqa: E402
 from host_tools.sim.bench import BenchClient  # noqa: E402
 from host_tools.sim.latch_adapter import LatchWorldPlant  # noqa: E402
 from host_tools.sim.relay import VirtualBoard  # noqa: E402

@@ -79,7 +79,7 @@ def _printer_setup(sim: Any) -> None:
 
 
 def _latch_setup(sim: Any, stop: threading.Event) -> threading.Thread:
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     def fc() -> None:
         with FlightController(sim.mavlink) as f:

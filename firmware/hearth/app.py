@@ -111,7 +111,7 @@ class App:
         self.sup = Supervisor(self.journal, self.faults, self.reset_cause)
         if role_cls is not None:
             try:
-                self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup, self.journal)
+                self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup)
             except Exception as e:  # noqa: BLE001 - a broken role must leave a safe, answering board
                 self.problems.append("role %s failed to start: %s" % (self.role_name, e))
                 self.role = None
@@ -179,9 +179,14 @@ class App:
             if cc is None:
                 from hearth.runtime.configcmd import ConfigCommands
 
-                cc = self._config_cmds = ConfigCommands(self, self.config_path)
+                cc = self._config_cmds = ConfigCommands(self.config_path, self.config, self.config_hash,
+                                                         self.sup, self.reset_later)
             return getattr(cc, "cmd_" + name[7:])(args)
         return handler
+
+    def reset_later(self):
+        # Reset once this tick's answers are out (a config change that needs a reboot).
+        self.reset_after_answers = True
 
     def cmd_hello(self, args):
         d = self.sup.describe()

@@ -11,3 +11,31 @@ def pull(board, name):
 
 def input_pin(hal, board, name):
     return hal.Input(board["pins"][name], pull(board, name))
+
+
+class Pins:
+    # The board's named pins, made on request through the hal it is given: drivers get
+    # this and never import hal (tests/host/test_firmware_rules.py). `board` is the
+    # board file, for the sections a driver reads itself (limits, thermistor, heater...).
+    def __init__(self, hal, board):
+        self.hal = hal
+        self.board = board
+        self.map = board.get("pins", {})
+
+    def has(self, name):
+        return name in self.map
+
+    def section(self, name):
+        return self.board.get(name) or {}
+
+    def input(self, name):
+        return input_pin(self.hal, self.board, name)
+
+    def output(self, name, level):
+        return self.hal.Output(self.map[name], level)
+
+    def pwm(self, name, freq, duty):
+        return self.hal.Pwm(self.map[name], freq, duty)
+
+    def adc(self, name):
+        return self.hal.Adc(self.map[name])

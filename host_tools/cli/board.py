@@ -13,14 +13,12 @@ from host_tools.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
-    board_refused,
-    connect,
     die,
     emit,
     farm_option,
     json_option,
-    no_answer,
     port_option,
+    session,
     tag_option,
     timeout_option,
     wait_back,
@@ -84,18 +82,8 @@ def ports_cmd(probe: bool, show_all: bool, timeout: float, tags: tuple[str, ...]
 def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, timeout: float,
              human: Any = None) -> dict[str, Any]:
     """Send one command; print the answer (JSON, or `human(answer)` as text) and return it."""
-    from host_tools.protocol import BoardError, ProtocolTimeout
-
-    client = connect(port)
-    try:
+    with session(port, as_json) as client:
         res = client.request(cmd, args, timeout=timeout)
-    except BoardError as e:
-        board_refused(e, as_json)
-    except ProtocolTimeout as e:
-        client.ser.close()
-        no_answer(port, e, as_json)
-    finally:
-        client.ser.close()
     emit(res, as_json, human(res) if human is not None and not as_json else None)
     return res
 
@@ -220,27 +208,19 @@ def _recovery_state(client: Any, timeout: float) -> tuple[dict[str, Any], dict[s
 def recovery_show(port: str, as_json: bool, timeout: float) -> None:
     """The recovery record in words: what was interrupted, how, where, and what to do."""
     from host_tools.humanize import recovery_text
-    from host_tools.protocol import ProtocolError, ProtocolTimeout
+    from host_tools.protocol import BoardError
 
-    client = connect(port)
-    try:
-        h, detail = _recovery_state(client, timeout)
-    except ProtocolTimeout as e:
-        client.ser.close()
-        no_answer(port, e, as_json)
-    except ProtocolError as e:
-        die(str(e))
-    finally:
-        client.ser.close()
+    with session(port, as_json) as client:
+        try:
+            h, detail = _recovery_state(client, timeout)
+        except BoardError as e:  # it only reads: a refusal here is an error (exit 2), not a "no"
+            die(str(e))
     emit({"board": h.get("board"), "role": h.get("role"), "state": h.get("state"), "recovery": h.get("recovery"),
           "detail": detail}, as_json, recovery_text(h, detail))
 
 
 def _recovery_act(port: str, what: str, as_json: bool, timeout: float) -> None:
-    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
-
-    client = connect(port)
-    try:
+    with session(port, as_json) as client:
         h = client.request("hello", None, timeout=timeout)
         rec = h.get("recovery")
         if h.get("state") != "RECOVERY" or not rec:
@@ -251,16 +231,6 @@ def _recovery_act(port: str, what: str, as_json: bool, timeout: float) -> None:
                 f"`hearth print --resume FILE -p {port}`")
         res = client.request(what, {"token": rec["token"]}, timeout=timeout)
         st = client.request("hello", None, timeout=timeout).get("state")
-    except BoardError as e:
-        client.ser.close()
-        board_refused(e, as_json)
-    except ProtocolTimeout as e:
-        client.ser.close()
-        no_answer(port, e, as_json)
-    except ProtocolError as e:
-        die(str(e))
-    finally:
-        client.ser.close()
     if h.get("role") == "printer" and rec.get("job"):
         text = f"print job {rec['job']} discarded (food and HACCP record as the board kept them); board {st}"
     elif h.get("role") == "latch":

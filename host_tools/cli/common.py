@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
@@ -108,6 +110,28 @@ def connect(port: str) -> Any:
         return BoardClient(open_port(port), own=True)
     except PortError as e:
         die(str(e))
+
+
+@contextmanager
+def session(port: str, as_json: bool) -> Iterator[Any]:
+    """A client on `port` for the body, the port closed after; the board's errors said the
+    one way: a refusal exits 1 (board_refused), a silent app says what the board does
+    instead (no_answer), any other protocol error exits 2."""
+    from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
+
+    client = connect(port)
+    try:
+        yield client
+    except BoardError as e:
+        client.ser.close()
+        board_refused(e, as_json)
+    except ProtocolTimeout as e:
+        client.ser.close()
+        no_answer(port, e, as_json)
+    except ProtocolError as e:
+        die(str(e))
+    finally:
+        client.ser.close()
 
 
 def wait_back(port: str, want_hash: str | None, timeout: float = 20.0) -> dict[str, Any] | None:

@@ -5,7 +5,6 @@ firmware test report. The flashing itself is host_tools/deploy/."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from host_tools.boards import BoardError, load_board
+from host_tools.boards import BoardError
 from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
-from host_tools.deploy.build import BUILD, BuildError, Manifest, build, resolve_target
+from host_tools.deploy.build import BuildError, Manifest
 
 err = Console(stderr=True)
 # flash progress: each phase's share of the bar, in percent (sending gets most of it)
@@ -27,11 +26,6 @@ SEND_FROM, SEND_TO = 8, 90
 
 class UsageError(Exception):
     """Bad arguments: exit code 2."""
-
-
-def target_for_platform(platform: str, chip_target: str) -> str:
-    # The unix port says "linux" (or darwin): a virtual board, bytecode + host arch.
-    return chip_target if platform in ("esp32",) else "sim"
 
 
 def do_build(board: str, target: str, out: str | None, fmt: str = "files") -> tuple[Path, Manifest]:
@@ -59,40 +53,20 @@ def build_summary(path: Path, man: Manifest) -> str:
 def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str], target: str,
                 build_dir: str | None, as_json: bool, frame: int, window: int, timeout: float,
                 fmt: str = "files", force: bool = False) -> int:
-    from host_tools.deploy.flashfw import FLASHERS, build_format
-    from host_tools.deploy.multi import Job, exit_code, flash_many
+    from host_tools.deploy.flashfw import FLASHERS
+    from host_tools.deploy.multi import Builds, Job, exit_code, flash_many
 
-    builds: dict[tuple[str, str], Path] = {}
-    lock = threading.Lock()
-    problems: list[str] = []
+    builds = Builds(target, fmt)
 
     def resolver_for(port: str) -> Any:
         name = board or boards_for.get(port)
         if not name:
             raise UsageError(f"which board is on {port}? pass --board NAME")
         try:
-            b = load_board(name)
+            resolve = builds.resolver(name)
         except BoardError as e:
             raise UsageError(str(e)) from e
-        if build_dir:
-            return Path(build_dir)
-
-        def resolve(platform: str) -> Path:
-            if target == "auto":
-                tgt = target_for_platform(platform, str(b["chip"]))
-            else:
-                tgt = resolve_target(b, target)
-            with lock:
-                key = (name, tgt)
-                if key not in builds:
-                    try:
-                        builds[key], _ = build_format(name, tgt, fmt)
-                    except BuildError as e:
-                        problems.append(str(e))
-                        raise
-                return builds[key]
-
-        return resolve
+        return Path(build_dir) if build_dir else resolve
 
     jobs = [Job(p, resolver_for(p)) for p in ports]
     from host_tools.ports import PortError, list_remote
@@ -168,50 +142,14 @@ def _without_port(msg: str, port: str) -> str:
 
 def esptool_flash(kind: str, board: str, ports: list[str], file: str | None, target: str, size: int | None,
                   dry_run: bool, as_json: bool) -> int:
-    from host_tools.deploy import esp
-    from host_tools.deploy.image import ImageError, make_image, vfs_partition
+    from host_tools.deploy import esp, partitions
+    from host_tools.deploy.image import ImageError
 
     try:
-        b = load_board(board)
+        cmds, notes = esp.plan(kind, board, ports, Path(file) if file else None, target, size, dry_run,
+                               check_port=_refuse_virtual)
     except BoardError as e:
         raise UsageError(str(e)) from e
-    from host_tools.deploy import partitions
-
-    chip = str(b["chip"])
-    cmds: list[list[str]] = []
-    notes: list[str] = []
-    try:
-        table = partitions.load(b)  # a table that overlaps or does not fit stops here
-        partitions.layout(table, partitions.flash_size(b))
-        board_mb = partitions.flash_size(b) // partitions.MB
-        for port in ports:
-            _refuse_virtual(port)
-            if kind == "base":
-                assert file
-                tbin = BUILD / f"{board}-partitions.bin"
-                tbin.parent.mkdir(parents=True, exist_ok=True)
-                tbin.write_bytes(partitions.binary(table))
-                cmds += esp.base_commands(port, chip, Path(file), tbin)
-            else:
-                if dry_run:
-                    mb = board_mb
-                    notes.append(f"{port}: flash size not read (dry run): the board file's {mb} MiB assumed")
-                else:
-                    mb = esp.chip_flash_mb(port, chip)
-                    if mb != board_mb:
-                        raise esp.EspError(
-                            f"{port}: the chip has {mb} MiB of flash, the board file says {board_mb} MiB: the "
-                            "vfs partition would sit elsewhere and the image would not mount (stock _boot.py "
-                            "would loop in fs_corrupted()); fix \"flash\" in the board file")
-                off, part = vfs_partition(b, "board", mb * partitions.MB)
-                if size is not None and size != part:
-                    raise ImageError(f"--size {size} is not the vfs partition's {part} bytes (from "
-                                     f"{partitions.table_path(b)} on {mb} MiB): it would not mount")
-                out, _ = build(board, target if target not in ("auto", "sim") else "board")
-                img, _man, _n = make_image(out, part)
-                path = out.parent / f"{board}.img"
-                path.write_bytes(img)
-                cmds += esp.image_commands(port, chip, path, off)
     except (esp.EspError, ImageError, BuildError, partitions.PartitionError) as e:
         click.secho(f"error: {e}", fg="red", err=True)
         return EXIT_FAIL

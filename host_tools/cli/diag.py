@@ -2,7 +2,7 @@
 framework (`diag tests`, `diag run NAME`), and the active tests that are their own
 subcommand: `heater-test` (printer), `latch-cycle` and `mavlink` (the payload latch
 over MAVLink). The checks live in host_tools/diag.py, the flight controller in
-host_tools/latch.py, the heater test in host_tools/printer.py."""
+host_tools/flightcontroller.py, the heater test in host_tools/printer.py."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from host_tools.cli.common import (
     timeout_option,
     yes_option,
 )
-from host_tools.latch import ACTIONS
+from host_tools.flightcontroller import ACTIONS
 
 
 @click.group("diag", invoke_without_command=True, no_args_is_help=True)
@@ -203,7 +203,7 @@ _mav_ids = [
 
 
 def _fc(port: str, baud: int, sysid: int, compid: int) -> Any:
-    from host_tools.latch import FlightController, LatchLinkError
+    from host_tools.flightcontroller import FlightController, LatchLinkError
 
     try:
         return FlightController(port, baud=baud, sysid=sysid, compid=1, target_system=sysid, target_component=compid)
@@ -242,7 +242,7 @@ def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: 
     latch is refused unless --with-payload, a board in RECOVERY always (`hearth
     recovery show`). Without --port it cannot see a payload: --with-payload is then
     required. Exit 1 if any cycle failed, 2 if refused."""
-    from host_tools.latch import STATES, run_cycles
+    from host_tools.flightcontroller import STATES, run_cycles
 
     if cycles < 1:
         die("--cycles must be at least 1")

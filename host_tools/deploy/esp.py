@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from host_tools.boards import load_board
 
 # esptool's chip ids (ESP_CHIP_ID in the image's extended header).
 CHIP_IDS = {"esp32": 0, "esp32s2": 2, "esp32c3": 5, "esp32s3": 9, "esp32c2": 12, "esp32c6": 13, "esp32h2": 16}
@@ -119,3 +122,56 @@ def run(commands: list[list[str]], timeout: float = 600) -> None:
                 f"esptool failed ({' '.join(cmd[3:])}):\n" + "\n".join(tail)
                 + "\nHold BOOT while pressing EN to enter the download mode, and check the port."
             )
+
+
+def plan(kind: str, board_name: str, ports: list[str], base: Path | None = None, target: str = "board",
+         size: int | None = None, dry_run: bool = False,
+         check_port: Callable[[str], None] | None = None) -> tuple[list[list[str]], list[str]]:
+    """(esptool commands, notes) for `hearth flash --base FILE` (kind "base": erase, the
+    MicroPython image, then the board's partition table) or `--image` (kind "image": the
+    app filesystem over the vfs partition) on each port. Writes the table binary or the
+    image the commands name. A chip whose flash size is not the board file's is refused
+    (the vfs partition would sit elsewhere); a dry run assumes the board file's size.
+    Raises BoardError, EspError, ImageError, BuildError or PartitionError; check_port(port)
+    may refuse a port first."""
+    from host_tools.deploy import partitions
+    from host_tools.deploy.build import BUILD, build
+    from host_tools.deploy.image import ImageError, make_image, vfs_partition
+
+    b = load_board(board_name)
+    chip = str(b["chip"])
+    cmds: list[list[str]] = []
+    notes: list[str] = []
+    table = partitions.load(b)  # a table that overlaps or does not fit stops here
+    partitions.layout(table, partitions.flash_size(b))
+    board_mb = partitions.flash_size(b) // partitions.MB
+    for port in ports:
+        if check_port is not None:
+            check_port(port)
+        if kind == "base":
+            assert base is not None
+            tbin = BUILD / f"{board_name}-partitions.bin"
+            tbin.parent.mkdir(parents=True, exist_ok=True)
+            tbin.write_bytes(partitions.binary(table))
+            cmds += base_commands(port, chip, base, tbin)
+            continue
+        if dry_run:
+            mb = board_mb
+            notes.append(f"{port}: flash size not read (dry run): the board file's {mb} MiB assumed")
+        else:
+            mb = chip_flash_mb(port, chip)
+            if mb != board_mb:
+                raise EspError(
+                    f"{port}: the chip has {mb} MiB of flash, the board file says {board_mb} MiB: the "
+                    "vfs partition would sit elsewhere and the image would not mount (stock _boot.py "
+                    "would loop in fs_corrupted()); fix \"flash\" in the board file")
+        off, part = vfs_partition(b, "board", mb * partitions.MB)
+        if size is not None and size != part:
+            raise ImageError(f"--size {size} is not the vfs partition's {part} bytes (from "
+                             f"{partitions.table_path(b)} on {mb} MiB): it would not mount")
+        out, _ = build(board_name, target if target not in ("auto", "sim") else "board")
+        img, _man, _n = make_image(out, part)
+        path = out.parent / f"{board_name}.img"
+        path.write_bytes(img)
+        cmds += image_commands(port, chip, path, off)
+    return cmds, notes

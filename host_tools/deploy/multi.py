@@ -16,7 +16,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host_tools.boards import load_board
+from host_tools.deploy.build import resolve_target
 from host_tools.deploy.sync import FlashResult, Resolver, flash_build
+
+
+def target_for_platform(platform: str, chip_target: str) -> str:
+    # The unix port says "linux" (or darwin): a virtual board, bytecode + host arch.
+    return chip_target if platform in ("esp32",) else "sim"
+
+
+class Builds:
+    """The builds of one flash of many boards: one per (board, target), made when the
+    first board that needs it says what it is (`target` auto: its sys.platform)."""
+
+    def __init__(self, target: str, fmt: str) -> None:
+        self.target, self.fmt = target, fmt
+        self._made: dict[tuple[str, str], Path] = {}
+        self._lock = threading.Lock()
+
+    def resolver(self, name: str) -> Resolver:
+        """What flash_build asks for board `name`'s build (BoardError: no such board)."""
+        from host_tools.deploy.flashfw import build_format
+
+        b = load_board(name)
+
+        def resolve(platform: str) -> Path:
+            tgt = target_for_platform(platform, str(b["chip"])) if self.target == "auto" else resolve_target(b, self.target)
+            with self._lock:  # boards flash in threads: one build each, however many ask
+                if (name, tgt) not in self._made:
+                    self._made[(name, tgt)], _ = build_format(name, tgt, self.fmt)
+                return self._made[(name, tgt)]
+
+        return resolve
 
 
 @dataclass

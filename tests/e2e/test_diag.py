@@ -33,7 +33,7 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools.cli import main
-from host_tools.latch import FlightController
+from host_tools.flightcontroller import FlightController
 from host_tools.protocol import BoardClient, crc_hex, encode_request
 from host_tools.sim.bench import known_faults
 from host_tools.sim.relay import VirtualBoard

@@ -62,7 +62,7 @@ def test_full_unchanged_and_one_file_change(make_board, latch_build, tmp_path: P
     # one module changes, one stale file sits on the board: only that file moves, the stale one goes
     src = tmp_path / "fw"
     shutil.copytree(FIRMWARE, src, ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "hearth" / "core" / "pid.py").write_text((src / "hearth" / "core" / "pid.py").read_text() + "\nCHANGED = 1\n")
+    (src / "hearth" / "control" / "pid.py").write_text((src / "hearth" / "control" / "pid.py").read_text() + "\nCHANGED = 1\n")
     out3, man3 = build("latch-esp32", "sim", tmp_path / "b3", src=src)
     with RawRepl.open(vb.console_path) as r:
         r.enter()
@@ -259,7 +259,7 @@ def test_flash_refuses_a_board_file_for_another_board(make_board, latch_build, t
 def _changed_build(tmp: Path, mark: str) -> Path:
     src = tmp / f"fw-{mark}"
     shutil.copytree(FIRMWARE, src, ignore=shutil.ignore_patterns("__pycache__"))
-    pid = src / "hearth" / "core" / "pid.py"
+    pid = src / "hearth" / "control" / "pid.py"
     pid.write_text(pid.read_text() + f"\nCHANGED = {mark!r}\n")
     out, _ = build("latch-esp32", "sim", tmp / f"b-{mark}", src=src)
     return out

@@ -45,7 +45,7 @@ def latch_romfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifes
 def _changed_firmware(tmp: Path) -> Path:
     src = tmp / "fw"
     shutil.copytree(FIRMWARE, src, ignore=shutil.ignore_patterns("__pycache__"))
-    pid = src / "hearth" / "core" / "pid.py"
+    pid = src / "hearth" / "control" / "pid.py"
     pid.write_text(pid.read_text() + "\nCHANGED = 1\n")
     return src
 
@@ -75,7 +75,7 @@ def _hello(port: str, tries: int = 25) -> dict[str, Any]:
 
 
 def _latch_cycle(vb: Any) -> None:
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     with FlightController(vb.mavlink_path) as fc:
         assert fc.wait_heartbeat(timeout=10) is not None

@@ -12,7 +12,7 @@ os.environ["MAVLINK20"] = "1"  # before pymavlink is imported
 
 import pytest  # noqa: E402
 
-from host_tools.latch import (  # noqa: E402
+from host_tools.flightcontroller import (  # noqa: E402
     GRAB,
     HOLD,
     MAV_CMD_COMPONENT_ARM_DISARM,

@@ -55,7 +55,7 @@ def test_printer_held_job_shown_in_words_then_discarded(make_board) -> None:
 
 def test_latch_recovery_speaks_of_the_payload_not_a_job(make_board) -> None:
     os.environ["MAVLINK20"] = "1"
-    from host_tools.latch import FlightController
+    from host_tools.flightcontroller import FlightController
 
     vb = make_board("latch-esp32")
     flash_board(vb)

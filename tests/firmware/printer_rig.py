@@ -17,6 +17,7 @@ from hearth.hal import sim  # noqa: E402
 sim.world.flash_image("journal", 4 * 4096)
 from hearth.runtime.faults import FaultLog  # noqa: E402
 from hearth.runtime.journal import Journal  # noqa: E402
+from hearth.control import ControlError  # noqa: E402
 from hearth.runtime.protocol import CommandError  # noqa: E402
 from hearth.runtime.supervisor import Supervisor  # noqa: E402
 from hearth.roles.printer import Printer  # noqa: E402
@@ -41,7 +42,7 @@ class Rig:
         self.j = Journal(part, 7)
         self.log = FaultLog(self.j)
         self.sup = Supervisor(self.j, self.log, "power_on")
-        self.p = Printer(BOARD, config or {}, self.sup, self.j)
+        self.p = Printer(BOARD, config or {}, self.sup)
         self.sup.register_safe(self.p.safe)
         self.sup.boot(sim.ticks_ms())
 
@@ -66,7 +67,7 @@ class Rig:
     def err(self, code, name, args=None):
         try:
             self.cmd(name, args)
-        except CommandError as e:
+        except (CommandError, ControlError) as e:
             assert e.code == code, (e.code, code, e.message)
             assert e.message
             return e.message

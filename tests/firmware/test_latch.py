@@ -310,3 +310,39 @@ def test_steady_step_allocates_nothing():
         lt.step(t, 1, 0, 1)
     used = before - gc.mem_free()
     assert used < 64, used
+
+
+def test_gate_function_adds_the_embedders_interlocks():
+    # The board's interlocks come in as a plain function (roles/latch.py passes its
+    # supervisor check): asked before the latch's own arm checks, after it armed (a
+    # refusal disarms again), and after the latch's own release checks.
+    asked = []
+    answers = {"arm": None, "armed": None, "release": None}
+
+    def gate(now, action):
+        asked.append((now, action))
+        return answers[action]
+
+    lt = L.Latch({}, gate)
+    lt.set_link(True)
+    locked(lt)
+    answers["arm"] = "fault"
+    assert lt.arm(10) == (False, "fault") and lt.state == L.LOCKED
+    assert asked == [(10, "arm")]  # refused before the latch's own checks
+    answers["arm"] = None
+    answers["armed"] = "board"
+    assert lt.arm(20) == (False, "board") and lt.state == L.LOCKED  # armed, then disarmed
+    answers["armed"] = None
+    assert lt.arm(30) == (True, "ok") and lt.state == L.ARMED
+    assert asked[-2:] == [(30, "arm"), (30, "armed")]
+    del asked[:]
+    answers["release"] = "board"
+    assert lt.request_release(40, "host") == (False, "board") and lt.state == L.ARMED
+    assert asked == [(40, "release")]
+    lt.set_link(False)
+    del asked[:]
+    assert lt.request_release(50, "host") == (False, "link")  # the latch's own check first
+    assert asked == []
+    lt.set_link(True)
+    answers["release"] = None
+    assert lt.request_release(60, "host") == (True, "ok") and lt.state == L.RELEASING

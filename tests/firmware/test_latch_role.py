@@ -82,7 +82,7 @@ class Rig:
         self.j = Journal(self.part, 77)
         self.log = FaultLog(self.j)
         self.sup = Supervisor(self.j, self.log)
-        self.role = Role(BOARD, cfg or {}, self.sup, self.j)
+        self.role = Role(BOARD, cfg or {}, self.sup)
         self.sup.register_safe(self.role.safe)
         self.j.mount()
         self.sup.boot(hal.ticks_ms())

@@ -5,7 +5,7 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.append(_here + "/../../host_tools/sim")
 
 import plants  # noqa: E402
-from hearth.control.pid import Pid, ModelPid, ms_diff  # noqa: E402
+from hearth.control.pid import Pid, ModelPid  # noqa: E402
 from hearth.control.autotune import RelayAutotune  # noqa: E402
 
 
@@ -35,12 +35,6 @@ def _run(ctl, preset, sp, seconds, dt_ms=100, plant=None, noise=0.03, start_ms=0
         if abs(p.temp - sp) > 0.5:
             last_out = (i + 1) * dt_ms / 1000.0
     return p, peak, last_out
-
-
-def test_ms_diff_wraps():
-    assert ms_diff(5, 0x3FFFFFFF) == 6
-    assert ms_diff(0x3FFFFFFF, 5) == -6
-    assert ms_diff(1000, 900) == 100
 
 
 def test_proportional_and_clamp():

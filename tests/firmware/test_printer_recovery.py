@@ -1,6 +1,7 @@
 # Printer role: power cut mid-job, recovery, checked resume and food-safety refusal
 # (rig: printer_rig.py).
 from printer_rig import BOARD, PINS, UNIX_2026, Rig, printer_plant, sim  # noqa: F401
+from hearth.control import ControlError
 from hearth.runtime.protocol import CommandError  # noqa: F401
 from hearth.runtime.supervisor import ACTIVE, READY, RECOVERY, SupervisorError
 from hearth.roles.printer import PrintJob
@@ -212,7 +213,7 @@ def _stream(r, line_of, n0, seconds, every_ms=10):
         while True:
             try:
                 r.line(n, line_of(n))
-            except CommandError as e:
+            except (CommandError, ControlError) as e:
                 if e.code != "BUSY":
                     raise
                 break

@@ -53,7 +53,7 @@ def test_m303_in_a_job_waits_then_the_job_goes_on():
     r.err("BAD_ARGS", "gcode", {"n": 1, "line": "M303 E1 S30"})
     r.line(1, "M303 E0 S35 C3")
     r.line(2, "M109 S30")
-    assert r.run(30, lambda: r.p.tune is not None)
+    assert r.run(30, lambda: r.p._tuning())
     assert r.p.job.done == 0
     assert r.run(900, lambda: r.p.job.done >= 2), (r.p.cmd_tune({}), r.p.job.info())
     t = r.cmd("tune")["result"]

@@ -331,6 +331,30 @@ def test_bad_error_code_from_handler_becomes_internal():
     assert one(p, frame(3, "custom"))[3] == ("NO_PAYLOAD", "nothing latched")
 
 
+def test_control_errors_answer_with_their_code():
+    # Pure controllers raise ControlError (no wire types below the runtime); the
+    # protocol answers it exactly like CommandError, a bad code still INTERNAL.
+    from hearth.control import ControlError
+    from hearth.control.gcode import GcodeError
+
+    p, a = make()
+
+    def refuse(args):
+        raise ControlError("COLD", "nozzle at 20 C")
+    p.register("refuse", refuse)
+    assert one(p, frame(2, "refuse"))[3] == ("COLD", "nozzle at 20 C")
+
+    def gcode(args):
+        raise GcodeError("BAD_CHECKSUM", "resend")
+    p.register("gcode", gcode)
+    assert one(p, frame(3, "gcode"))[3] == ("BAD_CHECKSUM", "resend")
+
+    def bad(args):
+        raise ControlError("not a code", "x")
+    p.register("bad", bad)
+    assert one(p, frame(4, "bad"))[3][0] == "INTERNAL"
+    assert a.count == 0
+
 def test_messages_are_one_clean_line():
     p, a = make()
 

@@ -255,3 +255,55 @@ def test_plant_servo_unpowered_stays_put():
     s.pwm.deinit()
     hal.sleep_ms(500)
     assert pl.pos == p
+
+
+def test_drivers_read_their_own_sections_from_the_board():
+    # from_board(pins, section): each driver takes its own keys (latch section names,
+    # board limits and pins) and gets pins made through the board's Pins, never hal.
+    from hearth.pinout import Pins
+
+    board = {"pins": {"servo": 25, "solenoid": 26, "epm_mag": 18, "epm_demag": 19, "bolt_locked_sw": 27,
+                      "hx711_sck": 4, "hx711_dout": 5},
+             "pulls": {"bolt_locked_sw": "up", "hx711_dout": "external"},
+             "limits": {"servo_min_us": 800, "servo_max_us": 2200}}
+    made = []
+
+    class FakeHal:
+        def Pwm(self, pin, f, d):
+            made.append(("pwm", pin, f, d))
+            return sim.Pwm(pin, f, d)
+
+        def Output(self, pin, level):
+            made.append(("out", pin, level))
+            return sim.Output(pin, level)
+
+        def Input(self, pin, pull):
+            made.append(("in", pin, pull))
+            return sim.Input(pin, pull)
+
+    pins = Pins(FakeHal(), board)
+    sec = {"servo_locked_us": 900, "servo_open_us": 2100, "solenoid_pull_ms": 100, "solenoid_max_on_ms": 900,
+           "solenoid_hold_pct": 30, "solenoid_max_duty_pct": 20, "epm_pulse_ms": 40, "switch_debounce_ms": 35,
+           "switches_active_low": True, "loadcell_counts_per_g": 300, "loadcell_offset": -5,
+           "loadcell_on_g": 120, "loadcell_off_g": 60}
+    s = Servo.from_board(pins, sec)
+    assert made[-1] == ("pwm", 25, 50, duty_for_us(900, 50))  # born locked
+    assert s.cfg["min_us"] == 800 and s.cfg["max_us"] == 2200 and s.cfg["open_us"] == 2100
+    try:
+        Servo.from_board(pins, dict(sec, servo_open_us=2300))  # beyond the board's servo limits
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("servo beyond the board's limits accepted")
+    so = Solenoid.from_board(pins, sec)
+    assert made[-1][:2] == ("pwm", 26) and made[-1][3] == 0
+    assert so.cfg["pull_ms"] == 100 and so.cfg["max_on_ms"] == 900 and so.cfg["max_duty_pct"] == 20
+    e = Epm.from_board(pins, sec)
+    assert made[-2:] == [("out", 18, 0), ("out", 19, 0)] and e.cfg["pulse_ms"] == 40
+    w = Switch.from_board(pins, "bolt_locked_sw", sec)
+    assert made[-1] == ("in", 27, "up") and w.debounce_ms == 35 and w.active_low
+    hx = Hx711.from_board(pins, sec)
+    assert made[-2:] == [("out", 4, 0), ("in", 5, None)]
+    assert hx.counts_per_g == 300 and hx.offset == -5
+    pr = Presence.from_board(pins, sec)
+    assert pr.on_g == 120 and pr.off_g == 60

@@ -150,3 +150,21 @@ def test_plausible_band_covers_food_temperatures_with_noise():
             ms += 100
             t.read(ms)
             assert t.fault is None, (c, adc.uv)
+
+
+def test_from_board_reads_the_board_files_thermistor_section():
+    # The board file speaks the datasheet's units (r25, pullup, vref_mv); the driver
+    # reads them itself (no role translates them).
+    from hearth.pinout import Pins
+
+    class FakeHal:
+        def Adc(self, pin):
+            assert pin == 1
+            return FakeAdc()
+
+    pins = Pins(FakeHal(), {"pins": {"thermistor_adc": 1}})
+    t = th.Thermistor.from_board(pins, {"r25": 10000, "beta": 3435, "pullup": 4700, "vref_mv": 3300})
+    assert t.cfg["r0"] == 10000.0 and t.cfg["beta"] == 3435.0
+    assert t.cfg["r_pullup"] == 4700.0 and t.cfg["vref_uv"] == 3300000
+    d = th.Thermistor.from_board(pins, {})
+    assert d.cfg["r0"] == th.DEFAULTS["r0"] and d.cfg["vref_uv"] == th.DEFAULTS["vref_uv"]

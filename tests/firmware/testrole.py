@@ -8,7 +8,7 @@ from hearth import hal
 class Role:
     name = "printer"
 
-    def __init__(self, board, config, sup, journal):
+    def __init__(self, board, config, sup):
         self.sup = sup
         self.pwm = hal.Pwm(board["pins"]["heater"], 10, 0)
         self.duty = 0

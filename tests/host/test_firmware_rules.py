@@ -34,6 +34,92 @@ def test_only_hal_esp32_imports_machine_or_esp32() -> None:
     assert {"machine", "esp32"} <= _imports(FIRMWARE / "hearth" / "hal" / "esp32.py")
 
 
+# The floors of firmware/hearth (README's map): what each folder may import from hearth.
+# control/ is pure (readings and `now` in, outputs out): no hal, no runtime services, no
+# roles; drivers get their pins handed in and never import hal; the runtime serves the
+# roles and never imports them. Leaves (ticks, options) import nothing of hearth.
+FLOORS: dict[str, tuple[str, ...]] = {
+    "control": ("hearth.control", "hearth.options", "hearth.ticks"),
+    "drivers": ("hearth.drivers", "hearth.options", "hearth.ticks"),
+    "runtime": ("hearth.runtime", "hearth.control", "hearth.options", "hearth.ticks", "hearth.hal"),
+    "ticks.py": (),
+    "options.py": (),
+}
+
+
+def _hearth_imports(path: Path, pkg_root: Path) -> list[tuple[int, str]]:
+    """(line, dotted module) for every hearth import in a file, lazy ones inside
+    functions included; `from hearth import hal` is hearth.hal, relative imports resolved."""
+    here = [pkg_root.name, *path.relative_to(pkg_root).with_suffix("").parts]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - node.level]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod == pkg_root.name:  # from hearth import hal, roles: the names are modules
+                out += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+            else:
+                out.append((node.lineno, mod))
+    return [(n, m) for n, m in out if m == pkg_root.name or m.startswith(pkg_root.name + ".")]
+
+
+def floor_violations(pkg_root: Path) -> list[str]:
+    """Every import in pkg_root (a copy of firmware/hearth) that FLOORS does not allow."""
+    bad = []
+    for where, allowed in FLOORS.items():
+        target = pkg_root / where
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target] if target.exists() else []
+        for f in files:
+            for line, mod in _hearth_imports(f, pkg_root):
+                if not any(mod == a or mod.startswith(a + ".") for a in allowed):
+                    bad.append(f"{f.relative_to(pkg_root.parent)}:{line} imports {mod}")
+    return bad
+
+
+def test_floors_import_only_downwards() -> None:
+    assert floor_violations(FIRMWARE / "hearth") == []
+    # the floors are where the rules say, and not empty
+    for where in FLOORS:
+        assert (FIRMWARE / "hearth" / where).exists(), where
+    assert len(list((FIRMWARE / "hearth" / "control").glob("*.py"))) > 5
+
+
+def test_floor_checker_finds_planted_violations(tmp_path) -> None:
+    import shutil
+
+    pkg = tmp_path / "hearth"
+    shutil.copytree(FIRMWARE / "hearth", pkg)
+    assert floor_violations(pkg) == []
+    plants = {
+        "control/gcode.py": "from hearth.runtime.protocol import CommandError\n",
+        "control/pid.py": "def _lazy():\n    from hearth import hal\n",
+        "control/latch.py": "from ..roles import latch\n",
+        "drivers/servo.py": "import hearth.hal.esp32\n",
+        "drivers/switch.py": "from .. import hal\n",
+        "runtime/ticker.py": "def _lazy():\n    from hearth.roles.printer import Printer\n",
+        "ticks.py": "from hearth.options import merge\n",
+    }
+    for rel, code in plants.items():
+        with open(pkg / rel, "a") as f:
+            f.write("\n" + code)
+    found = floor_violations(pkg)
+    want = ["hearth/control/gcode.py:", "imports hearth.runtime.protocol",
+            "hearth/control/pid.py:", "imports hearth.hal",
+            "hearth/control/latch.py:", "imports hearth.roles",
+            "hearth/drivers/servo.py:", "imports hearth.hal.esp32",
+            "hearth/drivers/switch.py:", "hearth/runtime/ticker.py:", "imports hearth.roles.printer",
+            "hearth/ticks.py:", "imports hearth.options"]
+    text = "\n".join(found)
+    for w in want:
+        assert w in text, (w, found)
+    assert len(found) == len(plants), found
+
+
 def test_board_files_keep_every_rule() -> None:
     for path in sorted((ROOT / "boards").glob("*.json")):
         board = json.loads(path.read_text())

@@ -98,11 +98,9 @@ def test_flash_size_is_read_from_esptools_answer() -> None:
 
 
 def test_a_board_whose_table_does_not_fit_its_flash_is_refused_before_esptool(tmp_path: Path, monkeypatch) -> None:
-    import host_tools.cli.deploy_run as commands
-
     board = json.loads((BOARDS / "printer-s3.json").read_text())
     board["flash"]["size_mb"] = 4  # the 8 MiB table on a 4 MiB module
-    monkeypatch.setattr(commands, "load_board", lambda name: board)
+    monkeypatch.setattr(esp, "load_board", lambda name: board)
     ran: list = []
     monkeypatch.setattr(esp, "run", lambda cmds, timeout=600: ran.append(cmds))
     fw = _fake_base(tmp_path, 9)

@@ -49,6 +49,7 @@ package(
         "runtime/supervisor.py",
         "runtime/ticker.py",
         "safe_boot.py",
+        "ticks.py",
     ],
     base_path="$(BOARD_DIR)/../../../firmware",
 )

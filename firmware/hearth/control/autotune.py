@@ -12,10 +12,8 @@
 # Aborts (done, error set, output 0) when the temperature passes setpoint +
 # abort_over_c or when timeout_s passes. Until `done` the caller applies the duty.
 from hearth.options import merge
-from micropython import const
+from hearth.ticks import ticks_diff
 
-_HALF = const(0x20000000)
-_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "setpoint": 45.0,
@@ -27,10 +25,6 @@ DEFAULTS = {
     "timeout_s": 3600.0,
     "min_bias": 0.02,
 }
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 class RelayAutotune:
@@ -68,7 +62,7 @@ class RelayAutotune:
             self.t_on = now_ms
         if temp > self.sp + self.abort_over:
             return self._finish("overshoot")
-        if _diff(now_ms, self.t_start) > self.timeout_ms:
+        if ticks_diff(now_ms, self.t_start) > self.timeout_ms:
             return self._finish("timeout")
         if temp > self.t_max:
             self.t_max = temp
@@ -77,12 +71,12 @@ class RelayAutotune:
         if self.heating and temp > self.sp + self.hyst:
             self.heating = False
             self.t_off = now_ms
-            self.t_high = _diff(now_ms, self.t_on)
+            self.t_high = ticks_diff(now_ms, self.t_on)
             self.t_min = temp
         elif not self.heating and temp < self.sp - self.hyst:
             self.heating = True
             t_on = now_ms
-            self.t_low = _diff(t_on, self.t_off)
+            self.t_low = ticks_diff(t_on, self.t_off)
             self.t_on = t_on
             self._cycle_done()
             self.t_max = temp

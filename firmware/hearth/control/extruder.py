@@ -21,6 +21,8 @@
 # Units: positions in mm (float) for the G-code side, steps (int) for the motor.
 # Floats allocate in MicroPython; the step path uses a handful per tick, bounded.
 import math
+
+from hearth.control import ControlError
 from hearth.options import merge
 
 DEFAULTS = {
@@ -34,11 +36,8 @@ DEFAULTS = {
 }
 
 
-class PlanError(Exception):
-    def __init__(self, code, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+class PlanError(ControlError):
+    pass
 
 
 class Extruder:

@@ -22,6 +22,8 @@
 # power loss, resume, danger-zone crossings), oldest dropped first.
 from array import array
 
+from hearth.ticks import ticks_diff
+
 
 class DangerZone:
     def __init__(self, lo_c=5.0, hi_c=57.0):
@@ -39,7 +41,7 @@ class DangerZone:
         self._last = now_ms
         inside = temp is None or (self.lo <= temp <= self.hi)
         if last is not None and self.inside:
-            d = ((now_ms - last + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+            d = ticks_diff(now_ms, last)
             if d > 0:
                 self.ms += d
         changed = inside != self.inside
@@ -91,7 +93,7 @@ class Haccp:
         return -32767 if x < -32767 else (32767 if x > 32767 else x)
 
     def sample(self, now_ms, temp, setpoint):
-        el = ((now_ms - self.t0 + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+        el = ticks_diff(now_ms, self.t0)
         if el < self._next_ms:
             return False
         if temp is not None:
@@ -114,7 +116,7 @@ class Haccp:
         return True
 
     def event(self, now_ms, what, detail=None):
-        el = ((now_ms - self.t0 + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+        el = ticks_diff(now_ms, self.t0)
         self.events.append((el // 1000, what, detail))
         if len(self.events) > self.max_events:
             self.events.pop(0)

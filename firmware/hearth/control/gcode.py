@@ -23,6 +23,7 @@
 # parse(n, line) -> (code, params) where code is a short str ("G1", "M104", ...) and
 # params a dict letter -> float ("", {} for a blank or comment-only line); raises GcodeError(code, message) with code one of
 # BAD_ARGS, BAD_LINE, BAD_CHECKSUM, TOO_LONG, UNSUPPORTED.
+from hearth.control import ControlError
 
 MAX_LINE = 96
 
@@ -43,11 +44,8 @@ SUPPORTED = {
 }
 
 
-class GcodeError(Exception):
-    def __init__(self, code, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+class GcodeError(ControlError):
+    pass
 
 
 def checksum(text):

@@ -42,8 +42,9 @@
 #       "armed" once the latch closed again: each release needs its own arm).
 
 from hearth.control import mavlink as mv
-from hearth.control.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING, ticks_diff
+from hearth.control.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING
 from hearth.options import merge
+from hearth.ticks import ticks_add, ticks_diff
 
 STATE_CODES = {LOCKED: 0, ARMED: 1, RELEASING: 2, OPEN: 3, CLOSING: 4, FAULT: 5}
 
@@ -277,11 +278,10 @@ class Gripper:
         # our heartbeat
         if self._hb_next is None or ticks_diff(now, self._hb_next) >= 0:
             self._send(self.heartbeat())
-            nxt = now if self._hb_next is None else self._hb_next
-            nxt += cfg["heartbeat_ms"]
+            nxt = ticks_add(now if self._hb_next is None else self._hb_next, cfg["heartbeat_ms"])
             if ticks_diff(now, nxt) >= 0:  # fell behind: no burst of heartbeats
-                nxt = now + cfg["heartbeat_ms"]
-            self._hb_next = nxt & ((1 << 30) - 1)
+                nxt = ticks_add(now, cfg["heartbeat_ms"])
+            self._hb_next = nxt
 
     def heartbeat(self):
         st = self.latch.state

@@ -45,6 +45,7 @@
 # * FAULT is left only by clear_fault(), into CLOSING (never into open).
 # * Times are ticks_ms values (30-bit wrap, as hal.ticks_ms on the ESP32).
 from hearth.options import merge
+from hearth.ticks import PERIOD, ticks_diff
 
 LOCKED = "LOCKED"
 ARMED = "ARMED"
@@ -55,13 +56,6 @@ FAULT = "FAULT"
 
 CMD_LOCK = "lock"
 CMD_OPEN = "open"
-
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def ticks_diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 DEFAULTS = {
@@ -80,10 +74,15 @@ DEFAULTS = {
 
 
 class Latch:
-    def __init__(self, config=None):
+    # gate: None, or a function gate(now, action) -> None (go ahead) or a refusal reason,
+    # the interlocks of whoever embeds the latch (the board's supervisor state). Asked
+    # with "arm" before the latch's own arm checks, "armed" once it armed (a refusal
+    # then disarms again) and "release" after the latch's own release checks pass.
+    def __init__(self, config=None, gate=None):
         cfg = merge(DEFAULTS, config, "latch")
+        self.gate = gate
         for k in ("release_timeout_ms", "close_timeout_ms", "arm_timeout_ms", "switch_fault_ms"):
-            if not 0 < cfg[k] < _HALF:
+            if not 0 < cfg[k] < PERIOD // 2:
                 raise ValueError("%s out of range" % k)
         self.cfg = cfg
         self.state = CLOSING
@@ -174,6 +173,11 @@ class Latch:
 
     # ---- commands ------------------------------------------------------------
     def arm(self, now):
+        gate = self.gate
+        if gate is not None:
+            why = gate(now, "arm")
+            if why is not None:
+                return False, why
         st = self.state
         if st == FAULT:
             return False, "fault"
@@ -188,6 +192,11 @@ class Latch:
         self._arm_t = now
         if st == LOCKED:
             self._enter(now, ARMED, "arm")
+        if gate is not None:
+            why = gate(now, "armed")
+            if why is not None:
+                self.disarm(now)
+                return False, why
         return True, "ok"
 
     def disarm(self, now=0):
@@ -219,6 +228,8 @@ class Latch:
             return "supply"
         if self.cfg["require_link"] and not self.link_ok:
             return "link"
+        if self.gate is not None:
+            return self.gate(now, "release")
         return None
 
     def request_release(self, now, source):

@@ -34,16 +34,7 @@
 # Both keep a fixed set of float attributes: no containers grow on the step path.
 from hearth.control.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
 from hearth.options import merge
-from micropython import const
-
-_HALF = const(0x20000000)
-_MASK = const(0x3FFFFFFF)
-
-
-def ms_diff(a, b):
-    # ticks_diff for millisecond ticks that wrap at 2**30, as on the ESP32.
-    return ((a - b + _HALF) & _MASK) - _HALF
-
+from hearth.ticks import ticks_diff
 
 
 PID_DEFAULTS = {
@@ -103,7 +94,7 @@ class Pid:
         if self.last_ms is None:
             dt = 0.0
         else:
-            dt = ms_diff(now_ms, self.last_ms) / 1000.0
+            dt = ticks_diff(now_ms, self.last_ms) / 1000.0
             if dt < 0.0:
                 dt = 0.0
         if dt > 0.0:
@@ -159,6 +150,12 @@ _OBS_KEYS = MODEL_KEYS + ("obs_gain", "dist_rate", "model_dt_s")
 
 
 class ModelPid:
+    @staticmethod
+    def from_section(section):
+        # From the printer section: the heater model and this controller's response,
+        # all under model_ (model_power_w, ..., model_response_s, model_dist_rate).
+        return ModelPid(pick(section, MODEL_KEYS + ("response_s", "dist_rate"), "model_"))
+
     def __init__(self, config=None):
         c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c
@@ -193,7 +190,7 @@ class ModelPid:
             m.start(measured)
             dt = 0.0
         else:
-            dt = ms_diff(now_ms, self.last_ms) / 1000.0
+            dt = ticks_diff(now_ms, self.last_ms) / 1000.0
             if dt < 0.0:
                 dt = 0.0
         self.last_ms = now_ms

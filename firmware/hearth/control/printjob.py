@@ -2,7 +2,7 @@
 # a bounded queue run in order, progress for the power-fail snapshot, the resume.
 #
 # Lines are checked when they arrive (number, checksum, subset, limits, cold
-# extrusion: CommandError and nothing changes) and queued (at most QUEUE_MAX: a full
+# extrusion: ControlError and nothing changes) and queued (at most QUEUE_MAX: a full
 # queue is BUSY, resend); step() runs them in order. `done` is the last line that
 # finished. The shell (roles/printer.py) feeds step() the nozzle temperature and the
 # heater target and applies what it asks for: the frequency it returns goes to the
@@ -27,10 +27,11 @@
 # A resume with another file is refused (the shell compares the host's with these).
 import binascii
 
-from hearth.control.extruder import Extruder, PlanError
+from hearth.control import ControlError
+from hearth.control.extruder import Extruder
 from hearth.control.foodsafety import DangerZone, Haccp
-from hearth.control.gcode import GcodeError, parse
-from hearth.runtime.protocol import CommandError
+from hearth.control.gcode import parse
+from hearth.ticks import ticks_diff
 from micropython import const
 
 MATERIALS = ("dark", "milk", "white", "dough", "puree")
@@ -46,10 +47,6 @@ _M109 = const(2)
 _DWELL = const(3)
 _MOVE = const(4)
 _TUNE = const(5)
-
-
-def _diff(a, b):
-    return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 def put(buf, off, v, n):
@@ -88,7 +85,7 @@ class PrintJob:
         self.want_target = KEEP
         self.want_dir = 0
         self.want_tune = None   # (setpoint, cycles): the shell starts an autotune
-        self.tune_busy = False  # the shell clears it when the autotune ends
+        self.tune_busy = False  # until the shell's tune_finished()
         self.reset()
 
     def reset(self):
@@ -132,10 +129,10 @@ class PrintJob:
         hi = self.ceiling()
         if s > hi:
             what = ("material " + MATERIALS[self.material]) if self.material >= 0 else "hardware"
-            raise CommandError("RANGE", "%.1f C is above the %s maximum %.1f C" % (s, what, hi))
+            raise ControlError("RANGE", "%.1f C is above the %s maximum %.1f C" % (s, what, hi))
         lo = self.cfg["min_setpoint_c"]
         if s < lo:
-            raise CommandError("RANGE", "%.1f C is below the minimum setpoint %.1f C (0 turns off)" % (s, lo))
+            raise ControlError("RANGE", "%.1f C is below the minimum setpoint %.1f C (0 turns off)" % (s, lo))
         return float(s)
 
     def start(self, jid, material, now_ms, file=None, lines=0):
@@ -159,22 +156,19 @@ class PrintJob:
     def accept(self, n, line, temp, target):
         """Check and queue one job line. temp: nozzle C (None: no valid reading).
         Returns the answer dict; {"estop": True} for M112 (the shell stops the board)."""
-        try:
-            code, p = parse(n, line)
-        except GcodeError as e:
-            raise CommandError(e.code, e.message)
+        code, p = parse(n, line)  # GcodeError is a ControlError: the runtime answers it
         if code == "M112":
             return {"n": n, "estop": True}
         if not self.id:
-            raise CommandError("STATE", "no job running: send job_start first")
+            raise ControlError("STATE", "no job running: send job_start first")
         if self.error:
-            raise CommandError("JOB_ERROR", self.error)
+            raise ControlError("JOB_ERROR", self.error)
         if n < self.next:
             return {"n": n, "dup": True, "done": self.done}
         if n != self.next:
-            raise CommandError("BAD_LINE", "expected line %d, got %d" % (self.next, n))
+            raise ControlError("BAD_LINE", "expected line %d, got %d" % (self.next, n))
         if len(self.queue) >= QUEUE_MAX:
-            raise CommandError("BUSY", "queue full (%d lines): resend this line" % QUEUE_MAX)
+            raise ControlError("BUSY", "queue full (%d lines): resend this line" % QUEUE_MAX)
         out = {"n": n}
         kind, a, b = _NOP, 0, 0
         if code == "M105":
@@ -190,12 +184,12 @@ class PrintJob:
             out["min_extrude_c"] = self.min_extrude
         elif code == "M104" or code == "M109":
             if "S" not in p:
-                raise CommandError("BAD_ARGS", "%s needs S<temp>" % code)
+                raise ControlError("BAD_ARGS", "%s needs S<temp>" % code)
             kind, a = (_M104 if code == "M104" else _M109), self.check_setpoint(p["S"])
         elif code == "G4":
             ms = int(p["P"]) if "P" in p else int(p.get("S", 0.0) * 1000)
             if ms < 0 or ms > 3600000:
-                raise CommandError("RANGE", "G4 dwell must be 0..3600 s")
+                raise ControlError("RANGE", "G4 dwell must be 0..3600 s")
             kind, a = _DWELL, ms
         elif code == "G10" or code == "G11":
             want = code == "G10"
@@ -211,28 +205,25 @@ class PrintJob:
             out["retracted"] = want
         elif code == "M303":
             if p.get("E", 0.0) != 0.0:
-                raise CommandError("BAD_ARGS", "M303: this toolhead has one heater, E0")
+                raise ControlError("BAD_ARGS", "M303: this toolhead has one heater, E0")
             if "S" not in p:
-                raise CommandError("BAD_ARGS", "M303 needs S<temp>")
+                raise ControlError("BAD_ARGS", "M303 needs S<temp>")
             s = self.check_setpoint(p["S"])
             if s is None:
-                raise CommandError("RANGE", "M303 S must be above 0 C")
+                raise ControlError("RANGE", "M303 S must be above 0 C")
             cyc = int(p.get("C", 4.0))
             if not 2 <= cyc <= 20:
-                raise CommandError("RANGE", "M303 C (cycles) must be 2..20")
+                raise ControlError("RANGE", "M303 C (cycles) must be 2..20")
             kind, a, b = _TUNE, s, cyc
         elif code == "G1":
             if "E" in p:
                 self._check_extrude(temp)
-            try:
-                a, b, clamped = self.ext.plan(p.get("E"), p.get("F"))
-            except PlanError as err:
-                raise CommandError(err.code, err.message)
+            a, b, clamped = self.ext.plan(p.get("E"), p.get("F"))  # PlanError: a ControlError
             kind = _MOVE
             if clamped:
                 out["clamped"] = True
         elif code:
-            raise CommandError("UNSUPPORTED", "%s is not available during a job" % code)
+            raise ControlError("UNSUPPORTED", "%s is not available during a job" % code)
         # the entry carries the planner's E position and mode after it, for the snapshot
         self.queue.append((n, kind, a, b, int(self.ext.pos_mm * 1000), self.ext.relative, self.retracted))
         self.next = n + 1
@@ -241,19 +232,19 @@ class PrintJob:
 
     def _m302(self, p):
         if p.get("P"):
-            raise CommandError("REFUSED", "cold extrusion stays guarded on this toolhead")
+            raise ControlError("REFUSED", "cold extrusion stays guarded on this toolhead")
         if "S" in p:
             s = p["S"]
             floor = float(self.mat("_min_c"))
             if s < floor or s > self.ceiling():
-                raise CommandError("RANGE", "M302 S must be %.1f..%.1f C for %s" % (
+                raise ControlError("RANGE", "M302 S must be %.1f..%.1f C for %s" % (
                     floor, self.ceiling(), MATERIALS[self.material]))
             self.min_extrude = float(s)
 
     def _check_extrude(self, temp):
         lim = self.mat("_dz_min")
         if lim and self.dz.ms > lim * 60000:
-            raise CommandError("FOOD_SAFETY", "food has been %d min in the danger zone (limit %d): discard it" % (
+            raise ControlError("FOOD_SAFETY", "food has been %d min in the danger zone (limit %d): discard it" % (
                 self.dz.ms // 60000, lim))
         if temp is not None and temp >= self.min_extrude:
             return
@@ -264,7 +255,7 @@ class PrintJob:
         c = self.cur
         if c is not None and c[1] == _M109 and c[2] is not None and c[2] >= self.min_extrude:
             return
-        raise CommandError("COLD", "nozzle at %s C, below the %.1f C minimum for %s: heat first" % (
+        raise ControlError("COLD", "nozzle at %s C, below the %.1f C minimum for %s: heat first" % (
             "?" if temp is None else "%.1f" % temp, self.min_extrude, MATERIALS[self.material]))
 
     # ---- running lines --------------------------------------------------------------------
@@ -306,6 +297,20 @@ class PrintJob:
             return False
         return True
 
+    # ---- the shell's autotune for an M303 ----------------------------------------------
+    def tune_started(self, sp, now_ms):
+        if self.id:
+            self.haccp.event(now_ms, "autotune", sp)
+
+    def tune_finished(self, err, now_ms):
+        # The autotune ended: err None (a result) or why not. The M303 line finishes,
+        # or the job stops with the error.
+        if self.id and self.tune_busy:
+            self.tune_busy = False
+            if err is not None:
+                self.error = "line %d: autotune failed (%s)" % (self.cur[0] if self.cur else 0, err)
+            self.haccp.event(now_ms, "autotune_end", err or "ok")
+
     def stop_motion(self):
         if self.ext.moving():
             self.ext.abort()
@@ -342,7 +347,7 @@ class PrintJob:
                 if temp is not None and c[2] - tol <= temp <= c[2] + tol:
                     if self._hold is None:
                         self._hold = now_ms
-                    if _diff(now_ms, self._hold) >= hold_ms:
+                    if ticks_diff(now_ms, self._hold) >= hold_ms:
                         self._finish()
                         continue
                 else:
@@ -354,7 +359,7 @@ class PrintJob:
                 self._finish()
                 continue
             if kind == _DWELL:
-                if _diff(now_ms, self._until) >= 0:
+                if ticks_diff(now_ms, self._until) >= 0:
                     self._finish()
                     continue
                 return 0

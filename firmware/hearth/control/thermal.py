@@ -65,7 +65,7 @@
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
 from hearth.control.heatmodel import HeaterObserver, pick
 from hearth.options import merge
-from micropython import const
+from hearth.ticks import ticks_diff
 
 SENSOR_LOST = "sensor_lost"
 MIN_TEMP = "min_temp"
@@ -74,8 +74,6 @@ HEATING_FAILED = "heating_failed"
 RUNAWAY = "runaway"
 STUCK_ON = "stuck_on"
 
-_HALF = const(0x20000000)
-_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "min_c": 0.0,
@@ -118,11 +116,22 @@ DEFAULTS = {
     "jump_hold_x": 3.0,       # ... and the checks wait this many sensor lags
 }
 
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
-
 
 class ThermalProtection:
+    @staticmethod
+    def from_section(section, limits):
+        # From the printer section (its own copy of the heater model, model_*; the
+        # checks watch_s, max_error_cs, stuck_rise_c) and the board file's limits
+        # (min_c/max_c: the hardware's). model_checks false: no model, its checks off.
+        c = pick(section, prefix="model_")
+        if not section["model_checks"]:
+            c["power_w"] = 0.0
+        c["min_c"] = float(limits.get("min_c", 0))
+        c["max_c"] = float(limits.get("max_c", 80))
+        for k in ("watch_s", "max_error_cs", "stuck_rise_c"):
+            c[k] = section[k]
+        return ThermalProtection(c)
+
     def __init__(self, config=None):
         c = merge(DEFAULTS, config, "thermal")
         self.cfg = c
@@ -206,7 +215,7 @@ class ThermalProtection:
     def step(self, now_ms, setpoint, temp, duty, sensor_fault):
         if self.fault is not None:
             return self.fault
-        dms = 0 if self.last_ms is None else _diff(now_ms, self.last_ms)
+        dms = 0 if self.last_ms is None else ticks_diff(now_ms, self.last_ms)
         if dms < 0:
             dms = 0
         dt = dms / 1000.0

@@ -7,19 +7,13 @@
 # and protection are tuned for it; call tick from a faster superloop freely). A fault
 # turns the heater off and latches until clear_fault(); safe() never raises.
 from hearth.options import merge
-from micropython import const
+from hearth.ticks import ticks_add, ticks_diff
 
-_HALF = const(0x20000000)
-_MASK = const(0x3FFFFFFF)
 
 DEFAULTS = {
     "period_ms": 100,
     "max_duty": 1.0,   # hardware limit on the output (e.g. a 24 V heater on 30 V)
 }
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 class Heater:
@@ -71,12 +65,12 @@ class Heater:
         self.ctl.reset()
 
     def tick(self, now_ms):
-        if self._next is not None and _diff(now_ms, self._next) < 0:
+        if self._next is not None and ticks_diff(now_ms, self._next) < 0:
             return
-        self._next = now_ms + self.period_ms if self._next is None else self._next + self.period_ms
-        if _diff(now_ms, self._next) >= 0:  # fell behind: resynchronise
-            self._next = now_ms + self.period_ms
-        self._next &= _MASK
+        nxt = ticks_add(now_ms if self._next is None else self._next, self.period_ms)
+        if ticks_diff(now_ms, nxt) >= 0:  # fell behind: resynchronise
+            nxt = ticks_add(now_ms, self.period_ms)
+        self._next = nxt
         try:
             self._run(now_ms)
         except Exception as e:  # noqa: BLE001 - any surprise turns the heater off

@@ -23,12 +23,7 @@
 #
 #   PresenceSwitch: use drivers.switch.Switch on the presence pin (debounced).
 
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
+from hearth.ticks import ticks_diff
 
 
 _GAIN_PULSES = {128: 1, 32: 2, 64: 3}
@@ -37,6 +32,13 @@ RAW_MIN = -0x800000
 
 
 class Hx711:
+    @staticmethod
+    def from_board(pins, section):
+        # On pins hx711_sck (created low: the chip on) and hx711_dout; the scale from the
+        # role's section (loadcell_counts_per_g, loadcell_offset).
+        return Hx711(pins.output("hx711_sck", 0), pins.input("hx711_dout"),
+                     {"counts_per_g": section["loadcell_counts_per_g"], "offset": section["loadcell_offset"]})
+
     def __init__(self, clk, dout, config=None):
         self.clk = clk
         self.dout = dout
@@ -106,6 +108,10 @@ class Hx711:
 
 
 class Presence:
+    @staticmethod
+    def from_board(pins, section):
+        return Presence({"on_g": section["loadcell_on_g"], "off_g": section["loadcell_off_g"], "debounce_ms": 200})
+
     def __init__(self, config=None):
         self.on_g = 150
         self.off_g = 80
@@ -140,7 +146,7 @@ class Presence:
         if want != self._cand:
             self._cand = want
             self._t = now
-        if _diff(now, self._t) >= self.debounce_ms:
+        if ticks_diff(now, self._t) >= self.debounce_ms:
             self.value = want
             self.changes += 1
         return self.value

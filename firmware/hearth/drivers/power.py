@@ -14,13 +14,8 @@
 #
 # Integer math only (no float objects): step() does not allocate. `mv` is the median
 # of the three sub-samples (supply side, after the divider ratio).
-_MASK = (1 << 30) - 1
-_HALF = 1 << 29
 
-
-def _diff(a, b):
-    # ticks_diff for ticks_ms values that wrap at 2**30 (as on the ESP32)
-    return ((a - b + _HALF) & _MASK) - _HALF
+from hearth.ticks import ticks_diff
 
 
 def _median3(a, b, c):
@@ -101,7 +96,7 @@ class PowerMonitor:
         if not self._good:
             self._good = True
             self._good_since = now_ms
-        if _diff(now_ms, self._good_since) >= self.restore_ms:
+        if ticks_diff(now_ms, self._good_since) >= self.restore_ms:
             self.ok = True
             self._good = False
             self.restores += 1

@@ -33,14 +33,7 @@
 #   .safe()          both outputs low now (cancels a pulse and a deferred one)
 #   .magnetised      True / False / None (unknown before the first pulse)
 from hearth.options import merge
-
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
-
+from hearth.ticks import ticks_add, ticks_diff
 
 
 SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 150, "max_on_ms": 2000,
@@ -48,6 +41,13 @@ SOLENOID_DEFAULTS = {"freq": 1000, "pull_pct": 100, "hold_pct": 40, "pull_ms": 1
 
 
 class Solenoid:
+    @staticmethod
+    def from_board(pins, section):
+        # The latch's release solenoid on pin "solenoid", its limits from the latch section.
+        return Solenoid(pins.pwm, "solenoid", {
+            "pull_ms": section["solenoid_pull_ms"], "max_on_ms": section["solenoid_max_on_ms"],
+            "hold_pct": section["solenoid_hold_pct"], "max_duty_pct": section["solenoid_max_duty_pct"]})
+
     def __init__(self, make_pwm, pin, config=None):
         cfg = merge(SOLENOID_DEFAULTS, config, "solenoid")
         for k in ("pull_pct", "hold_pct", "max_duty_pct"):
@@ -70,12 +70,12 @@ class Solenoid:
 
     def _off(self, now):
         if self.on:
-            on_ms = _diff(now, self._t_on)
+            on_ms = ticks_diff(now, self._t_on)
             md = self.cfg["max_duty_pct"]
             cool = on_ms * (100 - md) // md
             if cool < self.cfg["min_off_ms"]:
                 cool = self.cfg["min_off_ms"]
-            self._t_free = (now + cool) & _MASK
+            self._t_free = ticks_add(now, cool)
         self.on = False
         self._holding = False
         self.pwm.duty_u16(0)
@@ -87,7 +87,7 @@ class Solenoid:
             return
         if self.on or self.tripped:
             return
-        if self._t_free is not None and _diff(now, self._t_free) < 0:
+        if self._t_free is not None and ticks_diff(now, self._t_free) < 0:
             return  # cooling down: stays off (the latch's verified motion sees it)
         self.on = True
         self._holding = False
@@ -97,7 +97,7 @@ class Solenoid:
     def step(self, now):
         if not self.on:
             return
-        el = _diff(now, self._t_on)
+        el = ticks_diff(now, self._t_on)
         if el >= self.cfg["max_on_ms"]:
             self._off(now)
             self.tripped = True
@@ -119,6 +119,11 @@ EPM_DEFAULTS = {"pulse_ms": 30, "max_pulse_ms": 100, "min_interval_ms": 1000}
 
 
 class Epm:
+    @staticmethod
+    def from_board(pins, section):
+        # The latch's EPM on pins "epm_mag"/"epm_demag", its pulse from the latch section.
+        return Epm(pins.output, "epm_mag", "epm_demag", {"pulse_ms": section["epm_pulse_ms"]})
+
     def __init__(self, make_output, pin_mag, pin_demag, config=None):
         cfg = merge(EPM_DEFAULTS, config, "epm")
         if not 0 < cfg["pulse_ms"] <= cfg["max_pulse_ms"]:
@@ -164,13 +169,13 @@ class Epm:
 
     def step(self, now):
         if self.pulsing is not None:
-            if _diff(now, self._t_pulse) >= self.cfg["pulse_ms"]:
+            if ticks_diff(now, self._t_pulse) >= self.cfg["pulse_ms"]:
                 self._end(now)
             else:
                 return
         if self._want is None:
             return
-        if self._t_last is not None and _diff(now, self._t_last) < self.cfg["min_interval_ms"]:
+        if self._t_last is not None and ticks_diff(now, self._t_last) < self.cfg["min_interval_ms"]:
             return
         cmd = self._want
         self._want = None

@@ -21,6 +21,13 @@ _HALF_DUTY = const(32768)
 
 
 class Stepper:
+    @staticmethod
+    def from_board(pins):
+        # Step on a PWM (created stopped), direction and an active-low enable (created
+        # high: driver off) on the board's stepper_step/_dir/_enable pins.
+        return Stepper(pins.pwm("stepper_step", 1000, 0), pins.output("stepper_dir", 0),
+                       pins.output("stepper_enable", 1), enable_active_low=True)
+
     def __init__(self, step_pwm, dir_out, enable_out, enable_active_low=True, invert_dir=False):
         self.pwm = step_pwm
         self.dir_out = dir_out

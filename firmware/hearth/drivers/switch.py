@@ -7,15 +7,17 @@
 #   .changes                count of debounced changes
 # The first step takes the raw level as the state (no history to debounce against).
 
-_HALF = 1 << 29
-_MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
+from hearth.ticks import ticks_diff
 
 
 class Switch:
+    @staticmethod
+    def from_board(pins, name, section):
+        # A switch on the board's pin `name` (with the board's pull), debounce and polarity
+        # from the role's section (switch_debounce_ms, switches_active_low).
+        return Switch(pins.input(name), {"debounce_ms": section["switch_debounce_ms"],
+                                         "active_low": section["switches_active_low"]})
+
     def __init__(self, inp, config=None):
         self.inp = inp
         self.debounce_ms = 20
@@ -53,7 +55,7 @@ class Switch:
         if r != self._cand:
             self._cand = r
             self._t = now
-        if _diff(now, self._t) >= self.debounce_ms:
+        if ticks_diff(now, self._t) >= self.debounce_ms:
             self.value = r
             self.changes += 1
         return self.value

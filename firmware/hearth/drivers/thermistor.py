@@ -17,6 +17,7 @@
 # read() returns None.
 import math
 from hearth.options import merge
+from hearth.ticks import ticks_diff
 
 OPEN = "sensor_open"
 SHORT = "sensor_short"
@@ -74,6 +75,21 @@ def resistance(uv, vref_uv, r_pullup, topology="low"):
 
 
 class Thermistor:
+    @staticmethod
+    def from_board(pins, section):
+        # On the ADC pin "thermistor_adc"; the part from the board file's "thermistor"
+        # section, in the datasheet's units: r25 (ohm at 25 C), beta, pullup (ohm), vref_mv.
+        c = {}
+        if "r25" in section:
+            c["r0"] = float(section["r25"])
+        if "beta" in section:
+            c["beta"] = float(section["beta"])
+        if "pullup" in section:
+            c["r_pullup"] = float(section["pullup"])
+        if "vref_mv" in section:
+            c["vref_uv"] = int(section["vref_mv"]) * 1000
+        return Thermistor(pins.adc("thermistor_adc"), c)
+
     def __init__(self, adc, config=None):
         cfg = merge(DEFAULTS, config, "thermistor")
         self.cfg = cfg
@@ -185,7 +201,7 @@ class Thermistor:
         if cur is None or last is None or self.filter_ms <= 0:
             self.temp = t
             return t
-        dt = ((now_ms - last + 0x20000000) & 0x3FFFFFFF) - 0x20000000  # ticks wrap at 2**30
+        dt = ticks_diff(now_ms, last)
         if dt <= 0:
             return cur
         cur += dt * (t - cur) / (self.filter_ms + dt)

@@ -49,7 +49,7 @@ from hearth.runtime.supervisor import (
 )
 from hearth.drivers.switch import Switch
 from hearth.options import merge
-from hearth.pinout import input_pin
+from hearth.pinout import Pins
 from micropython import const
 
 SCHEMA = {
@@ -145,29 +145,10 @@ def decode_role_state(buf):
     }
 
 
-class _GatedLatch(latchcore.Latch):
-    # The core latch with the board's own interlocks: the supervisor's state.
-    def __init__(self, cfg, role):
-        latchcore.Latch.__init__(self, cfg)
-        self._role = role
-
-    def arm(self, now):
-        return self._role._arm(now)
-
-    def core_arm(self, now):
-        return latchcore.Latch.arm(self, now)
-
-    def check_release(self, now, source):
-        why = latchcore.Latch.check_release(self, now, source)
-        if why is None and self._role.sup.state not in (SUP_READY, SUP_ACTIVE):
-            return "board"
-        return why
-
-
 class Latch:
     name = "latch"
 
-    def __init__(self, board, config, sup, journal=None):
+    def __init__(self, board, config, sup):
         defaults = {}
         for k in SCHEMA:
             defaults[k] = SCHEMA[k][1]
@@ -179,10 +160,9 @@ class Latch:
         self.cfg = cfg
         self.board = board
         self.sup = sup
-        self.journal = journal
-        pins = board.get("pins", {})
-        self.pins = pins
-        # ---- actuator first: its constructor puts the pin in the safe/locked state
+        pins = Pins(hal, board)
+        # ---- actuator first: its constructor puts the pin in the safe/locked state.
+        # Each driver reads its own keys (from_board): the role only wires.
         act = cfg["actuator"]
         self.actuator_kind = act
         self.servo = None
@@ -191,51 +171,43 @@ class Latch:
         if act == "servo":
             from hearth.drivers.servo import Servo
 
-            lim = board.get("limits", {})
-            self.servo = Servo(hal.Pwm, pins["servo"], {
-                "locked_us": cfg["servo_locked_us"], "open_us": cfg["servo_open_us"],
-                "min_us": lim.get("servo_min_us", 500), "max_us": lim.get("servo_max_us", 2500)})
+            self.servo = Servo.from_board(pins, cfg)
         elif act == "solenoid":
             from hearth.drivers.solenoid import Solenoid
 
-            self.solenoid = Solenoid(hal.Pwm, pins["solenoid"], {
-                "pull_ms": cfg["solenoid_pull_ms"], "max_on_ms": cfg["solenoid_max_on_ms"],
-                "hold_pct": cfg["solenoid_hold_pct"], "max_duty_pct": cfg["solenoid_max_duty_pct"]})
+            self.solenoid = Solenoid.from_board(pins, cfg)
         else:
             from hearth.drivers.solenoid import Epm
 
-            self.epm = Epm(hal.Output, pins["epm_mag"], pins["epm_demag"], {"pulse_ms": cfg["epm_pulse_ms"]})
+            self.epm = Epm.from_board(pins, cfg)
         # ---- inputs
-        sw_cfg = {"debounce_ms": cfg["switch_debounce_ms"], "active_low": cfg["switches_active_low"]}
-        self.sw_locked = Switch(input_pin(hal, board, "bolt_locked_sw"), sw_cfg)
-        self.sw_open = Switch(input_pin(hal, board, "bolt_open_sw"), sw_cfg)
+        self.sw_locked = Switch.from_board(pins, "bolt_locked_sw", cfg)
+        self.sw_open = Switch.from_board(pins, "bolt_open_sw", cfg)
         pres = cfg["presence"]
         self.sw_payload = None
         if pres in ("switch", "either"):
-            self.sw_payload = Switch(input_pin(hal, board, "payload_sw"), sw_cfg)
+            self.sw_payload = Switch.from_board(pins, "payload_sw", cfg)
         self.hx = None
         self.hx_presence = None
         if pres in ("loadcell", "either"):
             from hearth.drivers.loadcell import Hx711, Presence  # only boards that weigh
 
-            self.hx = Hx711(hal.Output(pins["hx711_sck"], 0), input_pin(hal, board, "hx711_dout"),
-                            {"counts_per_g": cfg["loadcell_counts_per_g"], "offset": cfg["loadcell_offset"]})
-            self.hx_presence = Presence({"on_g": cfg["loadcell_on_g"], "off_g": cfg["loadcell_off_g"],
-                                         "debounce_ms": 200})
+            self.hx = Hx711.from_board(pins, cfg)
+            self.hx_presence = Presence.from_board(pins, cfg)
         self.grams = None
         self._hx_t = None
-        self.supply_adc = hal.Adc(pins["supply_adc"]) if "supply_adc" in pins else None
+        self.supply_adc = pins.adc("supply_adc") if pins.has("supply_adc") else None
         self.supply_div = float(board.get("supply", {}).get("divider", 2.0))
         self.supply_mv = None
         self._supply_t = None
         # ---- the pure core
         sources = ("mavlink", "host") if cfg["host_release"] else ("mavlink",)
-        self.latch = _GatedLatch({
+        self.latch = latchcore.Latch({
             "arm_timeout_ms": cfg["arm_timeout_ms"], "release_timeout_ms": cfg["release_timeout_ms"],
             "close_timeout_ms": cfg["close_timeout_ms"], "auto_close_ms": cfg["auto_close_ms"],
             "require_confirm": cfg["require_confirm"], "confirm_max_age_ms": cfg["confirm_max_age_ms"],
             "require_link": cfg["require_link"], "sources": sources,
-            "switch_fault_ms": cfg["switch_fault_ms"], "max_regrabs": cfg["max_regrabs"]}, self)
+            "switch_fault_ms": cfg["switch_fault_ms"], "max_regrabs": cfg["max_regrabs"]}, self._gate)
         self.gripper = grippercore.Gripper(self.latch, {
             "sysid": cfg["sysid"], "compid": cfg["compid"], "fc_sysid": cfg["fc_sysid"],
             "fc_compid": cfg["fc_compid"], "instance": cfg["instance"], "heartbeat_ms": cfg["heartbeat_ms"],
@@ -243,8 +215,8 @@ class Latch:
         self.parser = mv.Parser()
         self.uart = None
         ml = board.get("mavlink")
-        if ml and "mavlink_tx" in pins and "mavlink_rx" in pins:
-            self.uart = hal.Uart(ml.get("uart", 2), ml.get("baud", 57600), pins["mavlink_tx"], pins["mavlink_rx"])
+        if ml and pins.has("mavlink_tx") and pins.has("mavlink_rx"):
+            self.uart = hal.Uart(ml.get("uart", 2), ml.get("baud", 57600), pins.map["mavlink_tx"], pins.map["mavlink_rx"])
         self.rx_bytes = 0
         self.tx_bytes = 0
         # ---- supervisor glue
@@ -431,18 +403,22 @@ class Latch:
         rs[7] = 1 if self._last_cmd == "open" else 0
 
     # ---- supervisor gate ---------------------------------------------------------------
-    def _arm(self, now):
+    def _gate(self, now, action):
+        # The core latch's gate (control/latch.py): the board's interlocks on its arm
+        # (from MAVLink or the console alike) and on every release.
         sup = self.sup
         st = sup.state
-        if st == SUP_FAULT:
-            return False, "fault"
-        if st == SUP_POWERFAIL:
-            return False, "supply"
-        if st == SUP_RECOVERY and not self.cfg["recovery_arm"]:
-            return False, "recovery"
-        ok, why = self.latch.core_arm(now)
-        if not ok:
-            return ok, why
+        if action == "release":
+            return None if st == SUP_READY or st == SUP_ACTIVE else "board"
+        if action == "arm":
+            if st == SUP_FAULT:
+                return "fault"
+            if st == SUP_POWERFAIL:
+                return "supply"
+            if st == SUP_RECOVERY and not self.cfg["recovery_arm"]:
+                return "recovery"
+            return None
+        # "armed": the board follows the arm (SAFE -> READY; RECOVERY -> the resume)
         try:
             if st == SUP_RECOVERY:
                 rec = sup.recovery
@@ -450,9 +426,8 @@ class Latch:
             elif st == SUP_SAFE:
                 sup.ready()
         except SupervisorError:
-            self.latch.disarm(now)
-            return False, "recovery" if st == SUP_RECOVERY else "board"
-        return True, "ok"
+            return "recovery" if st == SUP_RECOVERY else "board"
+        return None
 
     def _on_resume(self, rec):
         lt = self.latch

@@ -30,18 +30,18 @@ from micropython import const
 gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
 
 from hearth import hal  # noqa: E402
-from hearth.runtime import config as configmod# noqa: E402
+from hearth.runtime import config as configmod  # noqa: E402
 from hearth.control.foodsafety import check_resume  # noqa: E402
-from hearth.control.heatmodel import pick  # noqa: E402
 from hearth.control.pid import ModelPid  # noqa: E402
 from hearth.control.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.runtime.protocol import CommandError  # noqa: E402
 from hearth.runtime.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
 from hearth.control.thermal import ThermalProtection  # noqa: E402
-from hearth.pinout import input_pin  # noqa: E402
+from hearth.pinout import Pins  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.stepper import Stepper  # noqa: E402
 from hearth.drivers.thermistor import Thermistor  # noqa: E402
+from hearth.ticks import ticks_diff  # noqa: E402
 
 # setpoint, tolerance, min extrusion temp, max setpoint (C), danger-zone limit (min; 0 exempt)
 _PRESETS = {
@@ -123,10 +123,6 @@ configmod.register("printer", SCHEMA, check_config)
 _WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
 
 
-def _diff(a, b):
-    return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
-
-
 def _num(args, key):
     v = args.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -161,7 +157,7 @@ def _material(args):
 class Printer:
     name = "printer"
 
-    def __init__(self, board, config, sup, journal):
+    def __init__(self, board, config, sup):
         c = {}
         for k in SCHEMA:
             c[k] = SCHEMA[k][1]
@@ -171,42 +167,21 @@ class Printer:
         self.cfg = c
         self.board = board
         self.sup = sup
-        self.journal = journal
-        pins = board.get("pins", {})
-        limits = board.get("limits", {})
-        hw = board.get("heater", {})
+        self.journal = sup.journal  # maintained during a job (_journal_space)
+        pins = Pins(hal, board)
+        limits = pins.section("limits")
+        hw = pins.section("heater")
         self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
-        # ---- outputs first, each created in its safe state --------------------------
-        self.stepper = Stepper(hal.Pwm(pins["stepper_step"], 1000, 0), hal.Output(pins["stepper_dir"], 0),
-                               hal.Output(pins["stepper_enable"], 1), enable_active_low=True)
-        self.heater_pwm = hal.Pwm(pins["heater"], int(hw.get("pwm_hz", 10)), 0)
-        th = board.get("thermistor", {})
-        tcfg = {}
-        if "r25" in th:
-            tcfg["r0"] = float(th["r25"])
-        if "beta" in th:
-            tcfg["beta"] = float(th["beta"])
-        if "pullup" in th:
-            tcfg["r_pullup"] = float(th["pullup"])
-        if "vref_mv" in th:
-            tcfg["vref_uv"] = int(th["vref_mv"]) * 1000
-        self.thermistor = Thermistor(hal.Adc(pins["thermistor_adc"]), tcfg)
-        ctl = pick(c, prefix="model_")
-        ctl["response_s"] = c["model_response_s"]
-        ctl["dist_rate"] = c["model_dist_rate"]
-        self.ctl = ModelPid(ctl)
-        # the protection runs its own copy of the heater model (core.thermal model checks)
-        prot = pick(c, prefix="model_")
-        if not c["model_checks"]:
-            prot["power_w"] = 0.0  # no model: the model checks are off
-        prot["min_c"] = float(limits.get("min_c", 0))
-        prot["max_c"] = float(limits.get("max_c", 80))
-        prot["watch_s"] = c["watch_s"]
-        prot["max_error_cs"] = c["max_error_cs"]
-        prot["stuck_rise_c"] = c["stuck_rise_c"]
-        self.prot = ThermalProtection(prot)
+        # ---- outputs first, each created in its safe state. Each driver and controller
+        # reads its own keys (from_board / from_section): the role only wires them.
+        self.stepper = Stepper.from_board(pins)
+        self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
+        self.thermistor = Thermistor.from_board(pins, pins.section("thermistor"))
+        self.ctl = ModelPid.from_section(c)
+        # the protection runs its own copy of the heater model (control/thermal.py model checks)
+        self.prot = ThermalProtection.from_section(c, limits)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        self.clog_in = input_pin(hal, board, "clog_sw") if "clog_sw" in pins else None
+        self.clog_in = pins.input("clog_sw") if pins.has("clog_sw") else None
         self.job = PrintJob(c, self.hw_max)
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume
@@ -220,10 +195,7 @@ class Printer:
         self._last_state = sup.state
         self._ckpt_ms = 0
         self._ckpt_done = 0         # the finished line the last progress record holds
-        self.tune = None            # RelayAutotune while one runs
-        self.tune_sp = 0.0
-        self.tune_line = 0          # job line of the M303 (0: the console's autotune)
-        self.tune_result = None     # the last autotune's outcome
+        self.tuner = None           # printer_tune.Autotune, made when the first tune starts
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
@@ -259,7 +231,7 @@ class Printer:
     def wall_now(self, now_ms):
         if self._wall_s is None:
             return None
-        return self._wall_s + _diff(now_ms, self._wall_ms) // 1000
+        return self._wall_s + ticks_diff(now_ms, self._wall_ms) // 1000
 
     def _set_wall(self, args):
         unix = args.get("unix")
@@ -293,7 +265,7 @@ class Printer:
 
     def cmd_heat(self, args):
         self._host_seen()
-        if self.tune is not None:
+        if self._tuning():
             raise CommandError("STATE", "autotune running (cool aborts it)")
         job = self.job
         if "material" in args:
@@ -312,7 +284,7 @@ class Printer:
 
     def cmd_cool(self, args):
         self._host_seen()
-        if self.tune is not None:
+        if self._tuning():
             self._end_tune(hal.ticks_ms(), "aborted")
         self.heater.set_target(None)
         return {"target": None}
@@ -332,7 +304,7 @@ class Printer:
         fhash, nlines = _job_file(args)
         if self.sup.state == ACTIVE:
             raise CommandError("STATE", "job %d is running: job_end first" % self.job.id)
-        if self.tune is not None:
+        if self._tuning():
             raise CommandError("BUSY", "autotune running: wait for it (tune), or cool to abort")
         self._set_wall(args)
         self._arm()
@@ -418,7 +390,7 @@ class Printer:
         self._host_seen()
         if self.sup.state == ACTIVE and self.job.id:
             raise CommandError("STATE", "job %d is running: put M303 in the job" % self.job.id)
-        if self.tune is not None:
+        if self._tuning():
             raise CommandError("BUSY", "autotune already running (tune shows it, cool aborts it)")
         c = _num(args, "c")
         cyc = args.get("cycles", 4)
@@ -428,28 +400,31 @@ class Printer:
             raise CommandError("RANGE", "setpoint must be > 0 C")
         sp = self.job.check_setpoint(c)
         self._arm()
-        self._start_tune(sp, cyc, 0)
+        self._start_tune(sp, cyc, 0, hal.ticks_ms())
         return {"tuning": sp, "cycles": cyc, "state": self.sup.state}
 
     def cmd_tune(self, args):
         self._host_seen()
-        at = self.tune
-        d = {"running": at is not None, "result": self.tune_result}
-        if at is not None:
-            d["setpoint"] = self.tune_sp
-            d["cycle"] = at.cycle
-            d["line"] = self.tune_line
-        return d
+        if self.tuner is None:
+            return {"running": False, "result": None}
+        return self.tuner.info()
 
-    def _start_tune(self, sp, cycles, line):
-        # the autotune glue is imported when first used: it costs the idle role no heap
-        gc.collect()
-        from hearth.roles.printer_tune import start
-        start(self, sp, cycles, line)
+    def _tuning(self):
+        t = self.tuner
+        return t is not None and t.at is not None
+
+    def _start_tune(self, sp, cycles, line, now_ms):
+        if self.tuner is None:
+            # imported when first used: the autotune costs the idle role no heap
+            gc.collect()
+            from hearth.roles.printer_tune import Autotune
+
+            self.tuner = Autotune(self.heater, self.ctl, self.cfg, self.hw_max)
+        self.tuner.start(sp, cycles, line, self.job, now_ms)
 
     def _end_tune(self, now_ms, why=None):
-        from hearth.roles.printer_tune import end
-        end(self, now_ms, why)
+        if self.tuner is not None:
+            self.tuner.end(self.job, now_ms, why)
 
     def cmd_gcode(self, args):
         self._host_seen()
@@ -470,7 +445,7 @@ class Printer:
     # ---- recovery ------------------------------------------------------------------------
     def _outage_s(self, snap, now_ms):
         if self._pf_ms is not None:
-            return _diff(now_ms, self._pf_ms) // 1000
+            return ticks_diff(now_ms, self._pf_ms) // 1000
         wall = self.wall_now(now_ms)
         if wall is None or snap["wall_s"] is None:
             return None
@@ -514,7 +489,7 @@ class Printer:
         sup = self.sup
         st = sup.state
         now_us = hal.ticks_us()
-        dt_us = _diff(now_us, self.last_us)
+        dt_us = ticks_diff(now_us, self.last_us)
         self.last_us = now_us
         if st != self._last_state:
             self._state_changed(self._last_state, st)
@@ -529,12 +504,13 @@ class Printer:
         h = self.heater
         h.tick(now_ms)
         job = self.job
-        if self.tune is not None:
+        at = self.tuner.at if self.tuner is not None else None
+        if at is not None:
             if h.fault is not None:
                 self._end_tune(now_ms, "heater fault " + h.fault[0])
             elif st != READY and st != ACTIVE:
                 self._end_tune(now_ms, "board " + st)
-            elif self.tune.done:
+            elif at.done:
                 self._end_tune(now_ms)
         if h.fault is not None:
             if not self._fault_raised:
@@ -545,9 +521,9 @@ class Printer:
         self._fault_raised = False
         if st != ACTIVE or not job.id:
             return
-        if _diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
+        if ticks_diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
             self._stop(now_ms, "host_silent")
-            sup.fault("HOST_SILENT", {"ms": _diff(now_ms, self.last_host), "line": job.done}, now_ms)
+            sup.fault("HOST_SILENT", {"ms": ticks_diff(now_ms, self.last_host), "line": job.done}, now_ms)
             return
         if self.clogged and job.running:
             steps = job.ext.emitted()
@@ -559,7 +535,7 @@ class Printer:
         if job.want_tune is not None:
             sp, cyc = job.want_tune
             job.want_tune = None
-            self._start_tune(sp, cyc, job.cur[0] if job.cur else 0)
+            self._start_tune(sp, cyc, job.cur[0] if job.cur else 0, now_ms)
         if job.want_target != KEEP:
             h.set_target(job.want_target)
             job.want_target = KEEP
@@ -575,7 +551,7 @@ class Printer:
         job.write(self.state_buf, self.wall_now(now_ms), h.target, temp)
         # Progress to the journal (see the header): a pulled plug loses at most
         # progress_ms of finished lines.
-        since = _diff(now_ms, self._ckpt_ms)
+        since = ticks_diff(now_ms, self._ckpt_ms)
         every = self.cfg["checkpoint_s"]
         if ((job.done != self._ckpt_done and since >= self.cfg["progress_ms"])
                 or (every and since >= every * 1000)):
@@ -628,7 +604,7 @@ class Printer:
             "job": job.id, "done": job.done, "next": job.next,
             "moving": job.running, "step_hz": self.stepper.hz,
             "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
-            "tuning": self.tune is not None,
+            "tuning": self._tuning(),
         }
         if self.sup.state == RECOVERY:
             s["recovered"] = PrintJob.read(self.state_buf)

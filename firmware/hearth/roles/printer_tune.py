@@ -1,15 +1,16 @@
-# The printer role's autotune (M303 / `autotune`), imported by the role when a tune
-# starts: the relay autotune (core.autotune) drives the heater through the heater
+# The printer role's autotune (M303 / `autotune`), an object the role owns, created
+# when the first tune starts (its module is imported then: it costs the idle role no
+# heap). The relay autotune (control/autotune.py) drives the heater through the heater
 # shell, so every check of the thermal protection stays on; at the end the role's
 # controller is back, the heater is off (as Marlin's M303) and `tune` reports Ku/Tu,
 # the Ziegler-Nichols gains and the heater model's config keys (printer section) the
 # oscillation gives (model_loss_w_k, model_mass_j_k, model_sensor_s: estimates to
-# store with `hearth config set`, or to check a model against).
+# store with `hearth config set`, or to check a model against). A job's M303 hears
+# the outcome through PrintJob.tune_started / tune_finished.
 from hearth.control.autotune import RelayAutotune, model_from_relay
-from hearth import hal
 
 
-class _Tune:
+class _Relay:
     # The heater's controller while an autotune runs: the relay's duty, every check
     # of the thermal protection still on (the shell keeps stepping it).
     def __init__(self, at):
@@ -22,42 +23,57 @@ class _Tune:
         pass
 
 
-def start(self, sp, cycles, line):
-    # self: the Printer role
-    c = self.cfg
-    over = min(float(c["tune_over_c"]), self.hw_max + 5.0 - sp)
-    self.tune = RelayAutotune({"setpoint": sp, "cycles": cycles, "hysteresis_c": c["tune_hyst_c"],
-                               "abort_over_c": over if over > 1.0 else 1.0})
-    self.tune_sp = sp
-    self.tune_line = line
-    self.tune_result = None
-    h = self.heater
-    h.use(_Tune(self.tune))
-    h.target = sp           # set directly: the relay starts from its own state
-    if self.job.id:
-        self.job.haccp.event(hal.ticks_ms(), "autotune", sp)
+class Autotune:
+    def __init__(self, heater, ctl, cfg, hw_max):
+        self.heater = heater
+        self.ctl = ctl          # the heater's own controller, back after the tune
+        self.cfg = cfg          # the printer section (tune_*, model_*)
+        self.hw_max = hw_max
+        self.at = None          # RelayAutotune while one runs
+        self.sp = 0.0
+        self.line = 0           # job line of the M303 (0: the console's autotune)
+        self.result = None      # the last autotune's outcome
 
+    def running(self):
+        return self.at is not None
 
-def end(self, now_ms, why=None):
-    at = self.tune
-    if at is None:
-        return
-    self.tune = None
-    h = self.heater
-    h.use(self.ctl)
-    h.set_target(None)      # as Marlin's M303: the heater off afterwards
-    err = why or at.error
-    r = at.result
-    if err is None and r is None:
-        err = "no result"
-    if err is not None or r is None:
-        self.tune_result = {"setpoint": self.tune_sp, "error": err}
-    else:
+    def start(self, sp, cycles, line, job, now_ms):
+        c = self.cfg
+        over = min(float(c["tune_over_c"]), self.hw_max + 5.0 - sp)
+        self.at = RelayAutotune({"setpoint": sp, "cycles": cycles, "hysteresis_c": c["tune_hyst_c"],
+                                 "abort_over_c": over if over > 1.0 else 1.0})
+        self.sp = sp
+        self.line = line
+        self.result = None
+        h = self.heater
+        h.use(_Relay(self.at))
+        h.target = sp           # set directly: the relay starts from its own state
+        job.tune_started(sp, now_ms)
+
+    def end(self, job, now_ms, why=None):
+        at = self.at
+        if at is None:
+            return
+        self.at = None
+        h = self.heater
+        h.use(self.ctl)
+        h.set_target(None)      # as Marlin's M303: the heater off afterwards
+        err = why or at.error
+        r = at.result
+        if err is None and r is None:
+            err = "no result"
+        if err is not None or r is None:
+            self.result = {"setpoint": self.sp, "error": err}
+        else:
+            self.result = self._report(at, r)
+        job.tune_finished(err, now_ms)
+
+    def _report(self, at, r):
         cfg = self.cfg
-        out = {"setpoint": self.tune_sp, "cycles": at.n}
+        out = {"setpoint": self.sp, "cycles": at.n}
         for k in ("ku", "tu", "kp", "ki", "kd", "bias"):
             out[k] = r[k]
-        m = model_from_relay(r, float(cfg["model_power_w"]), self.tune_sp, float(cfg["model_ambient_c"]),
+        m = model_from_relay(r, float(cfg["model_power_w"]), self.sp, float(cfg["model_ambient_c"]),
                              float(cfg["tune_hyst_c"]))
         if m is not None:
             # config keys (printer section) a `hearth config set` can store as they are
@@ -71,10 +87,13 @@ def end(self, now_ms, why=None):
             m.pop("power_w")
             m.pop("ambient_c")
         out["model"] = m
-        self.tune_result = out
-    job = self.job
-    if job.id and job.tune_busy:
-        job.tune_busy = False
-        if err is not None:
-            job.error = "line %d: autotune failed (%s)" % (self.tune_line, err)
-        job.haccp.event(now_ms, "autotune_end", err or "ok")
+        return out
+
+    def info(self):
+        at = self.at
+        d = {"running": at is not None, "result": self.result}
+        if at is not None:
+            d["setpoint"] = self.sp
+            d["cycle"] = at.cycle
+            d["line"] = self.line
+        return d

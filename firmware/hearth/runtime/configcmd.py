@@ -52,16 +52,17 @@ def _code(problem):
 
 
 class ConfigCommands:
-    def __init__(self, app, path="/config.json"):
-        self.app = app
+    # What it needs is handed in, not read out of the app:
+    #   running       the config in force (sections of values) and running_hash its hash
+    #   sup           the supervisor (its state says whether a change is allowed now)
+    #   reset_later() asks the app to reset once this answer is out
+    def __init__(self, path, running, running_hash, sup, reset_later):
         self.path = path
+        self.running = running
+        self.running_hash = running_hash
+        self.sup = sup
+        self.reset_later = reset_later
         self.stage = bytearray()
-
-    def register(self, proto):
-        proto.register("config_get", self.cmd_get)
-        proto.register("config_set", self.cmd_set, writes=True)
-        proto.register("config_stage", self.cmd_stage, writes=True)
-        proto.register("config_push", self.cmd_push, writes=True)
 
     # ---- reading -------------------------------------------------------------------------
     def _stored(self):
@@ -88,7 +89,7 @@ class ConfigCommands:
         if sec is None:
             data, raw = self._stored()
             return {
-                "hash": self.app.config_hash,
+                "hash": self.running_hash,
                 "stored_hash": configmod.file_hash(raw),
                 "sections": list(configmod.SCHEMA),
                 "stored": data if isinstance(data, dict) else None,
@@ -102,11 +103,11 @@ class ConfigCommands:
                 raise CommandError("BAD_ARGS", "start must be an integer >= 0")
             page, total = schema_page(sec, start)
             return {"section": sec, "start": start, "total": total, "fields": page}
-        return {"section": sec, "config": self.app.config.get(sec, {})}
+        return {"section": sec, "config": self.running.get(sec, {})}
 
     # ---- writing -------------------------------------------------------------------------
     def _check_state(self):
-        st = self.app.sup.state
+        st = self.sup.state
         if st == "ACTIVE":
             raise CommandError("BUSY", "a job or motion is running: change the config when idle")
         if st == "POWERFAIL":
@@ -132,7 +133,9 @@ class ConfigCommands:
         _data, raw = self._stored()
         h = configmod.file_hash(raw)
         if reboot:
-            self._reboot_after_answer()
+            # The answer is written by the superloop after this handler returns; the app
+            # resets once its answers are out, so the host gets the new hash.
+            self.reset_later()
         return {"hash": h, "saved": True, "reboot": bool(reboot)}
 
     def cmd_set(self, args):
@@ -189,14 +192,3 @@ class ConfigCommands:
         else:
             raise CommandError("BAD_ARGS", 'config_push takes {"data": {...}} or {"staged": n, "crc": "..."}')
         return self._apply(data, reboot)
-
-    def _reboot_after_answer(self):
-        # The answer is written by the superloop after this handler returns; the app
-        # resets once its answers are out, so the host gets the new hash.
-        self.app.reset_after_answers = True
-
-
-def register(proto, app, path=None):
-    cc = ConfigCommands(app, path or getattr(app, "config_path", "/config.json"))
-    cc.register(proto)
-    return cc

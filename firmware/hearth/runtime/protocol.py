@@ -12,6 +12,8 @@ import json
 import binascii
 from micropython import const
 
+from hearth.control import ControlError
+
 PROTOCOL_VERSION = 1
 MAX_SEQ = 999999999
 MAX_CMD = 32
@@ -361,7 +363,7 @@ class Protocol:
                 return self._err(seq, BAD_ARGS, "arguments must be a JSON object")
         try:
             result = handler(args)
-        except CommandError as e:
+        except (CommandError, ControlError) as e:  # a controller's refusal: same codes
             if _code_ok(e.code):
                 return self._err(seq, e.code, e.message)
             return self._err(seq, INTERNAL, "bad error code %r: %s" % (e.code, e.message))

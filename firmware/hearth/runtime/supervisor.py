@@ -128,6 +128,7 @@ class _NoJournal:
 
 class Supervisor:
     def __init__(self, journal, faults=None, reset_cause="unknown"):
+        self.journal = journal  # the board's journal, None without one (roles that maintain it)
         if journal is None:
             journal = _NoJournal()
         if journal.snap_size < SNAP_HDR:

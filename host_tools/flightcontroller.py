@@ -1,6 +1,6 @@
-"""Host side of the payload latch: a flight controller played with pymavlink, and the
-verified lock/open cycle used by `hearth diag latch-cycle`, the e2e tests and the
-latch benchmark.
+"""Host side of the payload latch: a flight controller played with pymavlink, the
+verified lock/open cycle (`hearth diag latch-cycle`, the e2e tests, the latch benchmark),
+and the latch's messages decoded into words (`hearth diag mavlink`).
 
 FlightController(port) opens the latch's MAVLink serial (UART2 on a real board, the
 `mavlink:` endpoint of a virtual board) as MAVLink 2, sends its own HEARTBEAT at 1 Hz
