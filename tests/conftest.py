@@ -80,7 +80,9 @@ def _run_fw_file(path: Path) -> dict[str, tuple[bool, str]]:
         return _results[path]
     argv, extra = micropython_cmd()
     env = {**os.environ, **extra}
-    env["MICROPYPATH"] = f"{FW_TESTS}:{firmware_path()}:.frozen"
+    from host_tools.sim import MICROPY_PATH
+
+    env["MICROPYPATH"] = f"{FW_TESTS}:{firmware_path()}:{MICROPY_PATH}:.frozen"
     env["HEARTH_TEST_FLASH_DIR"] = os.path.dirname(firmware_path())
     proc = subprocess.run(
         [*argv, str(FW_TESTS / "runner.py"), path.stem],

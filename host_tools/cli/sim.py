@@ -40,9 +40,12 @@ from host_tools.cli.common import die, emit, json_option
               help="Serve the bench on TCP (port 0: any free one) instead of a unix socket in the state "
                    "folder, so fault and power-fail tests can run from another machine. Give 127.0.0.1 "
                    "unless the bench must be reachable from elsewhere: it has no authentication.")
+@click.option("--gantry", is_flag=True, help="A virtual gantry beside the board: a motion port (Marlin-style `ok`) "
+              "that moves at the planned speed in the board's world time, for `hearth print --motion` "
+              "(endpoint `gantry:`; `hearth bench ENDPOINT gantry [state|history|silent]`).")
 def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
         flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None,
-        runtime_dir: str | None, bench_ep: str | None) -> None:
+        runtime_dir: str | None, bench_ep: str | None, gantry: bool) -> None:
     """Run a virtual board until interrupted.
 
     The board is as faithful to the hardware as we can make it: the ESP32-faithful
@@ -73,7 +76,8 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
     try:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
                           flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing,
-                          frozen=board_format(board) == "frozen" if frozen is None else frozen, bench=bench_ep)
+                          frozen=board_format(board) == "frozen" if frozen is None else frozen, bench=bench_ep,
+                          gantry=gantry)
     except BoardError as e:
         die(str(e))
     if image_file:
@@ -94,7 +98,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
 
 @click.command()
 @click.argument("endpoint")
-@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log"]))
+@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry"]))
 @click.argument("args", nargs=-1)
 @json_option
 @click.option("--tear", type=int, default=1, show_default=True, help="power cut-at: bytes of the torn program that land.")
@@ -115,6 +119,9 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
       hearth bench EP state [--json]        what the probes read
       hearth bench EP set PARAM VALUE       a plant knob (e.g. nozzle_c 32), a pin, supply_mv
       hearth bench EP log                   the bench's event log
+      hearth bench EP gantry [state|history|silent]   the virtual gantry (`hearth sim
+                     --gantry`): where it is, every move it made, or make its motion
+                     port go silent (a hung motion controller)
 
     \b
     Fault names:
@@ -137,6 +144,8 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
             req["tear"] = tear
         if args[0] == "cut-random" and len(args) >= 3:
             req["min_ms"], req["max_ms"] = float(args[1]), float(args[2])
+    elif what == "gantry":
+        req["arg"] = args[0] if args else "state"
     elif what == "fault":
         if not args:
             die("fault needs a fault name or `clear`")

@@ -19,26 +19,41 @@ from host_tools.cli.common import (
     emit,
     json_option,
     port_opt,
-    port_option,
 )
 
 
 # ---- print --------------------------------------------------------------------------------
 @click.command("print")
-@port_option
+@port_opt(required=False, help="Serial port of the toolhead (a virtual board's console too); `auto`: the one board "
+          "there is. Not needed with --check.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--material", default="dark", show_default=True,
-              help="Material preset on the board (dark, milk, white, dough, puree).")
+              help="Material preset on the board (dark, milk, white, dough, puree); sets the temperatures.")
+@click.option("--check", is_flag=True, help="Print the plan for FILE (what each line becomes, changed temperature "
+              "lines, planned duration, material) and exit; nothing heats or moves. Exit 0 printable, 1 refused.")
+@click.option("--slicer-temps", type=click.Choice(["refuse", "preset"]), default="preset", show_default=True,
+              help="A slicer temperature line outside the material's limits: refuse the file, or use the preset.")
+@click.option("--profile", "profile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Printer profile (JSON: accel_mm_s2, max_xy_mm_s, e_max_rate_mm_s, ...; docs/protocol.md).")
+@click.option("--motion", default=None, help="Motion controller port (Marlin/Klipper-style `ok` protocol; a "
+              "virtual gantry's too): XYZ lines go there, in lock-step with the toolhead's.")
+@click.option("--motion-baud", type=int, default=115200, show_default=True, help="Baud rate of the motion port.")
+@click.option("--continue", "cont", is_flag=True, help="Go on with a slicer job its own pause line (M0, M600...) "
+              "paused on the board: FILE must be the job's file.")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
               "(FILE must be the job's own file).")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @json_option
-def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: bool, keep_hot: bool,
+def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_temps: str, profile: str | None,
+              motion: str | None, motion_baud: int, cont: bool, job_id: int | None, resume: bool, keep_hot: bool,
               as_json: bool) -> None:
     """Stream a G-code job FILE to a printer toolhead, with progress and live temperature.
 
     \b
+    FILE is a slicer file (Cura, PrusaSlicer, ...) or a toolhead job (toolhead G-code
+    only). Each slicer G-code is acted on, passed to motion, ignored with a note, or
+    refused with its line (docs/protocol.md, "Slicer files"): --check shows the plan.
     Any error or refusal ends the job on the board (heater off unless --keep-hot).
     Ctrl-C holds the job on the board, heater off: `--resume` continues it,
     `hearth recovery discard` drops it. After a power cut, `--resume` continues from
@@ -46,7 +61,15 @@ def print_cmd(port: str, file: str, material: str, job_id: int | None, resume: b
     """
     from host_tools.printer import JobError, LineRefused, end_job, hold_job, read_job, stream_job
     from host_tools.protocol import BoardError, ProtocolError, ProtocolTimeout
+    from host_tools.slicer import cli_glue
 
+    if check:
+        sys.exit(cli_glue.check(file, material, slicer_temps, profile, as_json, echo=click.echo))
+    if port is None:
+        die("give the toolhead's port (-p PORT), or --check to see the plan without a board")
+    if motion is not None or cont or not cli_glue.is_toolhead_job(file):
+        sys.exit(cli_glue.print_slicer(port, file, material, slicer_temps, profile, motion, motion_baud, job_id,
+                                       resume, keep_hot, as_json, cont))
     try:
         lines = read_job(file)
     except (JobError, OSError) as e:

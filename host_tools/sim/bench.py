@@ -107,6 +107,17 @@ class BenchServer:
         w = vb.world
         if op == "state":
             return {"state": vb.status()}
+        if op == "gantry":  # the virtual gantry: its state, or a fault (a motion port that goes silent)
+            g = getattr(vb, "gantry", None)
+            if g is None:
+                raise BenchError("this virtual board has no gantry (start it with `hearth sim --gantry`)")
+            if req.get("arg") == "silent":
+                g.stop_answering()
+            elif req.get("arg") == "history":
+                return {"gantry": g.state(), "history": g.history()}
+            elif req.get("arg") not in (None, "state"):
+                raise BenchError("gantry takes state, history or silent")
+            return {"gantry": g.state()}
         if op == "power":
             arg = req.get("arg")
             if arg == "off":

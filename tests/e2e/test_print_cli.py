@@ -67,10 +67,12 @@ def _heater_duty(vb) -> int:
 def test_a_refused_line_ends_the_job_and_says_what_next(make_board, tmp_path) -> None:
     vb = _board(make_board)
     job = tmp_path / "bad.gcode"
-    job.write_text("M83\nM109 S32\nG1 E0.5 F120\nG28\nG1 E0.5 F120\n")
+    # M302 P1 (allow cold extrusion) is toolhead G-code the board refuses; a slicer
+    # file's refusals come before anything starts (tests/host/test_slicer.py)
+    job.write_text("M83\nM109 S32\nG1 E0.5 F120\nM302 P1\nG1 E0.5 F120\n")
     r = CliRunner().invoke(main, ["print", "--port", vb.console_path, str(job)])
     assert r.exit_code == 1, r.output
-    assert "line 4" in r.stderr and "UNSUPPORTED" in r.stderr, r.stderr
+    assert "line 4" in r.stderr and "REFUSED" in r.stderr, r.stderr
     assert "ended on the board" in r.stderr and "heater off" in r.stderr, r.stderr
     j = _ask(vb, "job")
     assert j["state"] == "READY" and not j["job"] and j["target"] is None, j

@@ -36,8 +36,7 @@ DEFAULTS = {
 }
 
 
-class PlanError(ControlError):
-    pass
+PlanError = ControlError  # a move the planner refuses (code RANGE)
 
 
 class Extruder:

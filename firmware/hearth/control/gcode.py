@@ -44,8 +44,7 @@ SUPPORTED = {
 }
 
 
-class GcodeError(ControlError):
-    pass
+GcodeError = ControlError  # the parser's refusals are a controller's, codes as above
 
 
 def checksum(text):

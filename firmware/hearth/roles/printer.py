@@ -169,19 +169,19 @@ class Printer:
         self.sup = sup
         self.journal = sup.journal  # maintained during a job (_journal_space)
         pins = Pins(hal, board)
-        limits = pins.section("limits")
-        hw = pins.section("heater")
+        limits = board.get("limits", {})
+        hw = board.get("heater", {})
         self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
         # ---- outputs first, each created in its safe state. Each driver and controller
         # reads its own keys (from_board / from_section): the role only wires them.
         self.stepper = Stepper.from_board(pins)
         self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
-        self.thermistor = Thermistor.from_board(pins, pins.section("thermistor"))
+        self.thermistor = Thermistor.from_board(pins, board.get("thermistor", {}))
         self.ctl = ModelPid.from_section(c)
         # the protection runs its own copy of the heater model (control/thermal.py model checks)
         self.prot = ThermalProtection.from_section(c, limits)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        self.clog_in = pins.input("clog_sw") if pins.has("clog_sw") else None
+        self.clog_in = pins.input("clog_sw") if "clog_sw" in pins.map else None
         self.job = PrintJob(c, self.hw_max)
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume

@@ -1,15 +1,15 @@
 # The printer toolhead's physical world: nozzle heater + thermistor, paste extruder,
 # clog switch. For the virtual board (host_tools/sim/world.py, through
-# plant_adapters.py) and for firmware tests on a LocalWorld (attach()).
+# adapters.py) and for firmware tests on a LocalWorld (attach()).
 #
 # Runs in CPython and in the MicroPython unix port: no typing, no f-strings, no
-# dataclasses. Imports plants.py from the same folder either way.
+# dataclasses. Imports heater.py from the same package either way.
 #
 # Model:
-# * heater: plants.HeaterPlant (preset nozzle20 by default) at the duty of the PWM on
+# * heater: heater.HeaterPlant (preset nozzle20 by default) at the duty of the PWM on
 #   the "heater" pin; no PWM (board off, deinit) is 0 W, so the nozzle keeps cooling
 #   while the board is off;
-# * thermistor: plants.NtcAdc with the board file's divider (r25, beta, pullup,
+# * thermistor: heater.NtcAdc with the board file's divider (r25, beta, pullup,
 #   vref) on the "thermistor_adc" pin, with noise;
 # * extruder: steps = the step PWM's frequency integrated over time while it pulses
 #   (duty > 0) and the driver is enabled (stepper_enable low); direction from
@@ -19,10 +19,7 @@
 #
 # Faults (bench names): thermistor_open, thermistor_short, heater_open,
 # heater_stuck_on, draught, clog.
-try:
-    import plants
-except ImportError:  # CPython, imported as host_tools.sim.printer_plant
-    from host_tools.sim import plants  # type: ignore[no-redef]
+from .heater import HeaterPlant, NtcAdc
 
 FAULTS = ("thermistor_open", "thermistor_short", "heater_open", "heater_stuck_on", "draught", "clog")
 
@@ -36,8 +33,8 @@ class PrinterPlant:
     def __init__(self, pins, thermistor=None, preset="nozzle20", seed=12345):
         th = thermistor or {}
         self.pins = pins
-        self.heater = plants.HeaterPlant(preset)
-        self.ntc = plants.NtcAdc(r0=float(th.get("r25", 100000)), beta=float(th.get("beta", 3950)),
+        self.heater = HeaterPlant(preset)
+        self.ntc = NtcAdc(r0=float(th.get("r25", 100000)), beta=float(th.get("beta", 3950)),
                                  r_pullup=float(th.get("pullup", 100000)),
                                  vref_uv=int(th.get("vref_mv", 3300)) * 1000, seed=seed)
         self.draught_w_k = 0.3

@@ -1,0 +1,197 @@
+"""Print quality: extrusion error along the path, with and without pressure advance.
+
+A real slicer file (tests/data/slicer/prusaslicer_4x4x2.gcode, PrusaSlicer) is printed
+twice on a virtual printer toolhead (frozen firmware, stock heap) with a virtual gantry,
+in the same run: once without pressure advance (M900 K0), once with K equal to the
+plant's bead lag (M900 K<bead_tau_s>). While it prints, the bench samples the bead's
+cumulative deposited volume (World.extrusion(), the plant's first-order paste lag) every
+few ms of world time; the gantry records every move it made (segments with their
+trapezoids), so the nozzle's position along the path is known at every sample.
+
+The extruding path is cut into 1 mm bins. For each bin: asked = the move's E volume
+times the bin's share of the move; deposited = what the bead laid while the nozzle was
+over the bin (the samples interpolated at the times the nozzle entered and left it).
+Error = deposited / asked - 1. Goal (issue 14): |error| <= 5 % along >= 95 % of the
+path with pressure advance, and better than without on the same file in the same run.
+Deposits while the gantry travels (no E asked) are drool, reported apart.
+
+Also reported: the lag of each toolhead move behind its gantry move (host turnaround
+and link latency; the lock-step bound in host_tools/slicer/stream.py).
+
+Prints its markdown section; writes bench/results/print_quality.json.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from host_tools.protocol import BoardClient, ProtocolTimeout
+from host_tools.sim.install import install
+from host_tools.sim.relay import VirtualBoard
+from host_tools.slicer import job
+from host_tools.slicer.stream import MotionPort, stream_plan
+from host_tools.transport.serialport import open_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "slicer"
+# (file, world speed factor): the paste-like Cura file (3 mm lines, slow) at 2x, the
+# PrusaSlicer plastic file (60 mm/s, 6.5 mm retracts) at 1x so 1 mm bins stay sampled
+FILES = [(n, float(sp)) for n, sp in (x.split(":") for x in os.environ.get(
+    "PQ_FILES", "cura_hex2.gcode:2,prusaslicer_4x4x2.gcode:1").split(","))]
+SAMPLE_S = 0.002
+BIN_MM = 1.0
+TOL = 0.05
+
+
+def _hello(c: BoardClient) -> dict[str, Any] | None:
+    try:
+        return c.request("hello", timeout=0.5, retries=0)
+    except ProtocolTimeout:
+        return None
+
+
+def _run(file: Path, speed: float, pa: float, tmp: Path) -> dict[str, Any]:
+    vb = VirtualBoard("printer-s3", tmp / f"state-{file.stem}-{pa}", speed=speed, frozen=True, gantry=True)
+    vb.start()
+    try:
+        install(vb)
+        c = BoardClient(vb.console_path)
+        end = time.monotonic() + 30
+        while _hello(c) is None:
+            if time.monotonic() > end:
+                raise RuntimeError("the virtual board did not answer")
+        with vb.world.lock:
+            for p in vb.world.plants:
+                if hasattr(p, "nozzle_c"):
+                    p.nozzle_c = 32.0
+        tau = next(p.bead_tau_s for p in vb.world.plants if hasattr(p, "bead_tau_s"))
+        k = tau if pa else 0.0
+        plan = job.build(file, job.Material.preset("dark"), pressure_advance=k)
+        samples: list[tuple[float, float]] = []
+        stop = threading.Event()
+        extrusion = getattr(vb.world, "extrusion", None)
+        if extrusion is None:
+            raise RuntimeError("the virtual board's world has no bead (World.extrusion): this bench needs the "
+                               "printer plant's bead model")
+
+        def sample() -> None:
+            while not stop.is_set():
+                d = extrusion()
+                samples.append((vb.world.now_s(), float(d.get("deposited_mm3", 0.0))))
+                time.sleep(SAMPLE_S / speed)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        port = MotionPort(open_port(vb.gantry.path, timeout=0.02))
+        res = stream_plan(c, plan, port, every=60)
+        time.sleep(1.0 / speed)  # the bead's tail
+        stop.set()
+        th.join()
+        port.ser.close()
+        c.close()
+        return {"k": k, "tau": tau, "plan": plan, "samples": samples, "history": vb.gantry.history(), "res": res}
+    finally:
+        vb.stop()
+
+
+def _deposited_at(samples: list[tuple[float, float]], t: float) -> float:
+    ts = [s[0] for s in samples]
+    i = bisect.bisect_left(ts, t)
+    if i <= 0:
+        return samples[0][1]
+    if i >= len(samples):
+        return samples[-1][1]
+    (t0, v0), (t1, v1) = samples[i - 1], samples[i]
+    return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
+
+
+def _time_at_fraction(seg: dict[str, Any], f: float) -> float:
+    """World time at which the segment has covered fraction f of its length."""
+    d, ta = seg["duration"], seg["accel_s"]
+    area = d - ta
+    s = f * area
+    if ta <= 0:
+        return seg["t0"] + s
+    if s < 0.5 * ta:
+        tau = math.sqrt(2 * s * ta)
+    elif s <= area - 0.5 * ta:
+        tau = s - 0.5 * ta + ta
+    else:
+        r = math.sqrt(max(0.0, 2 * (area - s) * ta))
+        tau = d - r
+    return seg["t0"] + tau
+
+
+def _analyse(run: dict[str, Any]) -> dict[str, Any]:
+    plan: job.Plan = run["plan"]
+    samples = run["samples"]
+    segs = [s for s in run["history"] if s["line"].startswith("G1")]
+    steps = [s for s in plan.steps if s.kind in ("move", "travel")]
+    assert len(segs) == len(steps), (len(segs), len(steps))
+    mm3 = plan.profile.e_mm3_per_mm
+    bins: list[tuple[float, float]] = []  # (asked, deposited) per bin
+    on_path = 0.0
+    for st, seg in zip(steps, segs, strict=True):
+        if st.kind != "move" or st.e <= 0:
+            continue
+        n = max(1, round(st.path_mm / BIN_MM))
+        for b in range(n):
+            ta = _time_at_fraction(seg, b / n)
+            tb = _time_at_fraction(seg, (b + 1) / n)
+            dep = _deposited_at(samples, tb) - _deposited_at(samples, ta)
+            bins.append((st.e * mm3 / n, dep))
+            on_path += dep
+    total = samples[-1][1] - samples[0][1]
+    errs = sorted(abs(d / a - 1) for a, d in bins if a > 0)
+    within = sum(1 for e in errs if e <= TOL) / len(errs)
+    asked = plan.e_mm * mm3
+    return {"k": run["k"], "bins": len(bins), "within_5pct": round(100 * within, 1),
+            "median_abs_err_pct": round(100 * errs[len(errs) // 2], 1),
+            "p95_abs_err_pct": round(100 * errs[int(0.95 * (len(errs) - 1))], 1),
+            "asked_mm3": round(asked, 2), "deposited_mm3": round(total, 2),
+            "off_path_mm3": round(total - on_path, 2), "elapsed_s": run["res"]["elapsed_s"],
+            "planned_s": run["res"]["planned_s"]}
+
+
+def main() -> int:
+    out: dict[str, Any] = {"bin_mm": BIN_MM, "files": []}
+    print("| file | pressure advance K (s) | 1 mm bins | within ±5 % | median abs. error | p95 abs. error "
+          "| asked mm3 | deposited mm3 | off the path mm3 | time (planned) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    notes = []
+    for name, speed in FILES:
+        f = DATA / name
+        with tempfile.TemporaryDirectory() as d:
+            runs = [_run(f, speed, 0.0, Path(d)), _run(f, speed, 1.0, Path(d))]
+        rows = [_analyse(r) for r in runs]
+        tau = runs[0]["tau"]
+        no_pa, pa = rows
+        met = pa["within_5pct"] >= 95.0 and pa["within_5pct"] > no_pa["within_5pct"]
+        out["files"].append({"file": name, "speed": speed, "bead_tau_s": tau, "rows": rows, "goal_met": met})
+        for r in rows:
+            print(f"| {name} | {r['k']:g}{' (baseline)' if not r['k'] else ''} | {r['bins']} | {r['within_5pct']} % | "
+                  f"{r['median_abs_err_pct']} % | {r['p95_abs_err_pct']} % | {r['asked_mm3']} | {r['deposited_mm3']} "
+                  f"| {r['off_path_mm3']} | {r['elapsed_s']} s ({r['planned_s']} s) |")
+        notes.append(f"{name} (bead lag {tau:g} s, world at {speed:g}x): goal "
+                     f"{'met' if met else 'not met'} ({pa['within_5pct']} % within ±5 % with pressure advance, "
+                     f"{no_pa['within_5pct']} % without)")
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "print_quality.json").write_text(json.dumps(out, indent=1))
+    print()
+    print("Each file printed twice on the same virtual toolhead (frozen firmware, stock heap) and gantry, dark "
+          "chocolate preset: M900 K0, then K = the plant's bead lag. Goal: ±5 % along >= 95 % of the extruding "
+          "path with pressure advance, better than without. " + "; ".join(notes) + ".")
+    return 0 if all(f["goal_met"] for f in out["files"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Slicer files on a food toolhead: read, classify, plan, stream (issue 14)."""
