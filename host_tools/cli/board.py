@@ -17,18 +17,25 @@ from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, die, emit, opt
 @click.option("--probe", is_flag=True, help="Ask each likely board for `hello` (short timeout).")
 @click.option("--all", "show_all", is_flag=True, help="Also list (and probe) ports that are not a known ESP32 bridge.")
 @click.option("--timeout", type=float, default=0.5, show_default=True, help="--probe: seconds to wait for hello.")
+@opt.farm
+@opt.tag
 @opt.json
-def ports_cmd(probe: bool, show_all: bool, timeout: float, as_json: bool) -> None:
-    """Serial ports with VID:PID and the USB bridge they suggest, and running virtual boards.
+def ports_cmd(probe: bool, show_all: bool, timeout: float, tags: tuple[str, ...], as_json: bool) -> None:
+    """Serial ports with VID:PID and the USB bridge they suggest, running virtual boards,
+    and the remote boards of a farm file (--farm FILE or $HEARTH_FARM).
 
     \b
     Bridges: CP210x 10c4:ea60, CH340 1a86:7523, CH9102 1a86:55d4 (ttyACM), FTDI 0403:6001,
     ESP32-C3/C6 USB-Serial/JTAG 303a:1001, ESP32-S2/S3 MicroPython 303a:4001.
     """
-    from host_tools.ports import list_all
+    from host_tools.ports import PortError, list_all, parse_tags
     from host_tools.ports import probe as do_probe
 
-    found = [p for p in list_all() if show_all or p.likely_board]
+    try:
+        want = parse_tags(tags)
+        found = [p for p in list_all() if (show_all or p.likely_board) and p.matches(want)]
+    except PortError as e:
+        die(str(e))
     if probe:
         for p in found:
             do_probe(p, timeout)
@@ -40,9 +47,11 @@ def ports_cmd(probe: bool, show_all: bool, timeout: float, as_json: bool) -> Non
                    + ("" if show_all else " (--all lists every serial port)"))
         return
     for p in found:
-        what = p.board and f"virtual {p.board}" or p.bridge or "unknown device"
-        line = f"{p.device:<22} {p.vid_pid:<10} {what}"
-        if p.description and p.kind != "virtual":
+        what = p.board and f"{p.kind} {p.board}" or p.bridge or ("remote" if p.kind == "remote" else "unknown device")
+        line = f"{p.label:<22} {p.vid_pid:<10} {what}"
+        if p.tags:
+            line += "  " + " ".join(f"{k}={v}" for k, v in sorted(p.tags.items()))
+        if p.description and p.kind not in ("virtual", "remote"):
             line += f"  ({p.description})"
         if p.bench:
             line += f"  bench: {p.bench}"

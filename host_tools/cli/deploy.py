@@ -62,7 +62,11 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @click.option("--board", default=None, help="Board name (a file in boards/); with --all, virtual boards know theirs.")
 @click.option("--port", "-p", "ports", multiple=True,
               help="Serial port of a board; repeat for several boards; `auto`: the one board there is.")
-@click.option("--all", "all_ports", is_flag=True, help="Every board found: ESP32 USB serial ports and running `hearth sim`s.")
+@click.option("--all", "all_ports", is_flag=True,
+              help="Every board found: ESP32 USB serial ports, running `hearth sim`s and farm boards (--farm), "
+                   "in parallel.")
+@opt.farm
+@opt.tag
 @_target
 @click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
 @click.option("--base", "base", default=None, metavar="FIRMWARE.bin",
@@ -77,7 +81,8 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @click.option("--force", is_flag=True,
               help="Flash even a board file for another chip, or another role than the installed one.")
 @opt.json
-def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
+def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tuple[str, ...], target: str,
+          build_dir: str | None,
           base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
           timeout: float, fmt: str | None, force: bool, as_json: bool) -> None:
     """Flash boards: build, send only the files that differ, verify every hash on the board,
@@ -92,24 +97,28 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
     several boards: the number that failed (at most 125).
     """
     from host_tools.cli import deploy_run as c
-    from host_tools.ports import PortError, list_virtual, resolve
+    from host_tools.ports import PortError, list_remote, list_virtual, parse_tags, resolve
 
     plist: list[str] = []
-    for p in ports:
-        try:
-            p = resolve(p)  # `auto`: the one board there is, as for every verb
-        except PortError as e:
-            die(str(e))
-        if p not in plist:
-            plist.append(p)
-    # a running `hearth sim` knows its board: no --board needed for it
-    known: dict[str, str] = {v.device: v.board for v in list_virtual() if v.board}
-    if all_ports:
-        found, found_known = c.all_ports()
-        known.update(found_known)
-        plist += [p for p in found if p not in plist]
-        if not plist:
-            die("--all found no boards: plug one in or start `hearth sim`")
+    try:
+        want = parse_tags(tags)
+        if want and not all_ports:
+            die("--tag picks among the boards --all finds: pass --all too")
+        for p in ports:
+            p = resolve(p)  # `auto`: the one board there is; a farm board's name: its URL
+            if p not in plist:
+                plist.append(p)
+        # a running `hearth sim` and a farm board know their board: no --board needed
+        known: dict[str, str] = {v.device: v.board for v in list_virtual() + list_remote() if v.board}
+        if all_ports:
+            found, found_known = c.all_ports(want)
+            known.update(found_known)
+            plist += [p for p in found if p not in plist]
+            if not plist:
+                die("--all found no boards" + (f" tagged {' '.join(tags)}" if tags else "")
+                    + ": plug one in, start `hearth sim`, or name a farm file (--farm FILE)")
+    except PortError as e:
+        die(str(e))
     if not plist:
         die("no port given: pass --port PORT (repeat for several boards) or --all")
     if base and image:

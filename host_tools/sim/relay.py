@@ -95,12 +95,14 @@ class VirtualBoard:
         flash_mb: int | None = None,
         flash_timing: str = "typ",
         frozen: bool = False,
+        bench: str | None = None,
         gantry: bool = False,
     ) -> None:
         """`baud` overrides the console link's baud rate (the board file's otherwise);
         `heap` a fixed heap instead of the stock chip's split heap; `flash_mb` the
         module's flash size; `frozen`: the firmware frozen into the interpreter, as in
-        a hearth MicroPython image (host_tools/deploy/flashfw.py)."""
+        a hearth MicroPython image (host_tools/deploy/flashfw.py); `bench`: the bench's
+        endpoint, `tcp:HOST:PORT` (port 0: any free one) instead of the unix socket."""
         self.board_name = board
         self.board = load_board(board)
         self.flash_mb = flash_mb
@@ -139,7 +141,7 @@ class VirtualBoard:
         self._threads: list[threading.Thread] = []
         self.console_path = ""
         self.mavlink_path = ""
-        self.bench_path = str(self.state / "bench.sock")
+        self.bench_path = bench or str(self.state / "bench.sock")
         self._c_master = self._c_slave = self._i_master = self._i_slave = -1
         self._m_master = self._m_slave = -1
         self._tx = Throttle(baud)  # only for the 64-bit wheel's console, when asked
@@ -183,6 +185,7 @@ class VirtualBoard:
 
         self.bench = BenchServer(self, self.bench_path)
         self.bench.start()
+        self.bench_path = self.bench.path  # a tcp: endpoint's real port
         self._spawn(self._client_to_interp)
         self._spawn(self._interp_to_client)
         self._spawn(self._supervise)
