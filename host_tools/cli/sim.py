@@ -126,7 +126,8 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
     \b
     Fault names:
       printer boards: thermistor_open, thermistor_short, heater_open,
-                      heater_stuck_on, draught, clog
+                      heater_stuck_on, draught, clog, thermistor2_open (a second
+                      heater's thermistor, where the board file declares one)
       latch boards:   jam, payload_slip, lock_sw_stuck, open_sw_dead, link_loss
     """
     from host_tools.sim.bench import BenchClient, BenchError
