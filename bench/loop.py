@@ -181,6 +181,24 @@ class _Sim:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+# The firmware's tick histogram (runtime/ticker.py): ticks whose work took < 1, 2, 5,
+# 10, 20, 50 ms, and the rest.
+HIST_EDGES_MS = (1, 2, 5, 10, 20, 50)
+
+
+def _quantile_edge(hist: list[int], q: float) -> float | None:
+    """The upper edge (ms) of the bucket holding the q-quantile tick; None if open."""
+    total = sum(hist)
+    if not total:
+        return None
+    seen = 0
+    for i, n in enumerate(hist):
+        seen += n
+        if seen >= q * total:
+            return float(HIST_EDGES_MS[i]) if i < len(HIST_EDGES_MS) else None
+    return None
+
+
 def run_board(board: str, host: str, seconds: float, results: dict[str, Any]) -> None:
     tmp = tempfile.mkdtemp(prefix=f"hearth-loop-{board}-{host}-")
     stop = threading.Event()
@@ -205,8 +223,10 @@ def run_board(board: str, host: str, seconds: float, results: dict[str, Any]) ->
         finally:
             c.close()
         loop = st["loop"]
+        hist = loop.get("hist") or []
         row.update(worst_tick_ms=round(loop["worst_tick_us"] / 1000, 2), overruns=loop["overruns"],
-                   ticks=loop["ticks"], period_ms=loop["period_ms"],
+                   ticks=loop["ticks"], period_ms=loop["period_ms"], tick_hist=hist,
+                   p999_tick_ms=_quantile_edge(hist, 0.999),
                    console_dropped=st["console"]["dropped_lines"],
                    slowest_write_ms=round(st["console"]["worst_write_us"] / 1000, 2),
                    gc_worst_ms=round(st["gc"]["worst_us"] / 1000, 2), state=st["state"],
@@ -241,21 +261,25 @@ def main() -> int:
             t.join()
     (ROOT / "bench/results").mkdir(exist_ok=True)
     (ROOT / "bench/results/loop.json").write_text(json.dumps(results, indent=1) + "\n")
-    print("| board (link) | host | worst tick | overruns / ticks | console lines dropped | "
-          "slowest console write | worst planned gc | watchdog resets | answers afterwards |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| board (link) | host | worst tick | 99.9 % of ticks within | ticks > 10 ms | overruns / ticks "
+          "| console lines dropped | slowest console write | worst planned gc | watchdog resets "
+          "| answers afterwards |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for key in sorted(results):
         r = results[key]
         if "error" in r:
             ok = False
-            print(f"| {r['board']} ({r['link']}) | {r['host']} | - | - | - | - | - | {r['watchdog_resets']} | "
-                  f"no: {r['error'][:60]} |")
+            print(f"| {r['board']} ({r['link']}) | {r['host']} | - | - | - | - | - | - | - | {r['watchdog_resets']} "
+                  f"| no: {r['error'][:60]} |")
             continue
         budget = r["period_ms"]
         ok &= r["worst_tick_ms"] <= budget and r["watchdog_resets"] == 0
+        hist = r.get("tick_hist") or []
+        over = sum(hist[4:]) if len(hist) > 4 else "?"
+        p999 = r.get("p999_tick_ms")
         print(f"| {r['board']} ({r['link']['kind']}) | {r['host']} | {r['worst_tick_ms']} ms | "
-              f"{r['overruns']} / {r['ticks']} | {r['console_dropped']} | {r['slowest_write_ms']} ms | "
+              f"{'-' if p999 is None else f'{p999:g} ms'} | {over} | {r['overruns']} / {r['ticks']} | {r['console_dropped']} | {r['slowest_write_ms']} ms | "
               f"{r['gc_worst_ms']} ms | {r['watchdog_resets']} | yes ({r['state']}) |")
     print()
     print(f"{a.seconds:.0f} s per board and host at real time ({3 * a.seconds / 60:.0f} min of job per board), "
@@ -265,7 +289,12 @@ def main() -> int:
           "<= 10 ms) and no watchdog reset under any host: "
           + ("**met**." if ok else "**missed**."))
     print("Worst tick: the longest a tick's work took (the firmware's own ticks_us), since `stats_reset` "
-          "after boot and set-up. The polite host is the baseline measured in the same run.")
+          "after boot and set-up. The polite host is the baseline measured in the same run. "
+          "The firmware also counts its ticks by time taken (1/2/5/10/20/50 ms buckets): '99.9 % within' is "
+          "the bucket edge that 99.9 % of ticks stay under. The slowest console write and the worst planned "
+          "collection are timed by the firmware around those calls alone: a worst tick far above them, "
+          "seen as a handful of ticks out of tens of thousands under the polite host as well, is the "
+          "virtual board's process waiting for this shared machine's CPU, which a chip does not do.")
     return 0 if ok else 1
 
 

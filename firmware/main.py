@@ -6,6 +6,7 @@ try:
     from hearth import safe_boot
 
     _problem = safe_boot.problem
+    del safe_boot  # checked; the app forgets the module (its code leaves the heap)
 except Exception as e:  # noqa: BLE001 - a half-copied firmware must not start
     _problem = "incomplete firmware: the boot check cannot be loaded (%r)" % (e,)
 if _problem:

@@ -3,7 +3,7 @@
 import json
 
 from hearth.hal import sim
-from hearth.runtime.protocol import crc_hex
+from hearth.runtime.protocol import crc_hex, line_bytes
 from testrole import Role
 
 BOARD = {
@@ -24,7 +24,7 @@ class FakeConsole:
         return d
 
     def write(self, line, droppable=False):
-        self.out.append(bytes(line))
+        self.out.append(line_bytes(line))
 
     def pump(self, now_ms):
         return 0
@@ -243,3 +243,25 @@ def test_board_file_for_another_chip_touches_no_pin():
     sim.world.reset("esp32")
     assert safe_boot.run(path) == 4 and safe_boot.chip_problem is None
     assert sim.world.outputs == {25: 0, 13: 0, 18: 0, 23: 0}
+
+
+def test_rare_commands_load_on_demand_and_are_forgotten():
+    import sys
+
+    con = FakeConsole()
+    app = _app(con)
+    assert "hearth.runtime.appcmds" not in sys.modules
+    con.inbox += _frame(3, "help")
+    app.tick()
+    cmds = json.loads(_answer(con, 3)[1])["commands"]
+    assert cmds["faults"] == "r" and cmds["format_journal"] == "w" and cmds["config_get"] == "r"
+    con.inbox += _frame(4, "faults") + _frame(5, "clear") + _frame(6, "config_get")
+    app.tick()
+    st, body = _answer(con, 4)
+    assert st == b"ok" and json.loads(body)["faults"] == []
+    st, body = _answer(con, 5)
+    assert st == b"ok" and json.loads(body) == {"state": "SAFE", "cleared": False}
+    assert _answer(con, 6)[0] == b"ok"
+    # answered, then dropped: their code is not on the heap between uses
+    assert "hearth.runtime.appcmds" not in sys.modules and "hearth.runtime.configcmd" not in sys.modules
+    assert app._config_cmds is None

@@ -70,6 +70,23 @@ def one(p, data):
     return parse(out[0])
 
 
+def test_long_answer_comes_in_pieces_with_the_bytes_of_one_json_dumps():
+    from hearth.runtime.protocol import line_bytes
+
+    p = Protocol()
+    big = {"state": "READY", "n": [1, 2.5, None], "role": {"a": "x" * 300, "b": {"c": True, "d": "\u00e9\n"}},
+           "gc": {"live": 90000, "worst_us": 800}, "e": {}}
+    p.register("status", lambda args: big)
+    out = p.feed(frame(5, "status"))
+    assert len(out) == 1 and isinstance(out[0], list)  # pieces, no block of the whole size
+    assert max(len(x) for x in out[0]) < 320
+    line = line_bytes(out[0])
+    assert line == b"=5:ok " + json.dumps(big).encode() + b"*" + crc_hex(b"5:ok " + json.dumps(big).encode()) + b"\n"
+    assert parse(line) == (b"=", 5, True, big)
+    small = p.feed(frame(6, "help"))[0]
+    assert isinstance(small, bytes) and parse(small)[2]
+
+
 def test_framed_ok_roundtrip():
     p, a = make()
     lead, seq, ok, data = one(p, frame(7, "hello"))
@@ -483,8 +500,8 @@ def test_console_pump_writes_only_what_the_fifo_has_room_for():
     line = b"=1:ok " + b"x" * 725 + b"\n"  # a 731-byte answer: a latch status
     con.write(line)
     assert con.pump(clock.ticks_ms()) == 128  # the whole FIFO, at once
-    clock.us += 5000  # half a tick later: 57-58 bytes have left the FIFO
-    assert 57 <= con.pump(clock.ticks_ms()) <= 58
+    clock.us += 5000  # half a tick later: 57.6 bytes have left the FIFO, room for 57
+    assert con.pump(clock.ticks_ms()) == 57
     assert con.pump(clock.ticks_ms()) == 0  # no room yet: nothing, and no wait
     ticks = 2
     while con.pending():
@@ -494,6 +511,41 @@ def test_console_pump_writes_only_what_the_fifo_has_room_for():
         ticks += 1
     assert out.got == line and ticks == 7  # the wire's pace: ~63 ms for 731 bytes
     assert con.stats["slow_writes"] == 0
+
+
+def test_console_never_writes_past_the_room_the_wire_has_made():
+    # At 115200 a byte takes 86.8 us. A console that counted 86 us would see room for
+    # a 128th byte that is still on the wire; on the chip that write sleeps until the
+    # next FreeRTOS tick (10 ms). At every instant across a FIFO's drain time, what
+    # the console writes must fit what really left.
+    for us in range(0, 11200, 50):
+        out = _WholeOut()
+        con, _ = _console(out, baud=115200)
+        clock = con._clk
+        con.write(b"y" * 400)
+        assert con.pump(clock.ticks_ms()) == 128
+        clock.us += us
+        gone = us * 115200 // 10000000  # whole bytes that have left the FIFO
+        assert con.pump(clock.ticks_ms()) <= min(gone, 128), us
+
+
+def test_console_writes_a_line_in_pieces_at_the_wire_pace():
+    out = _WholeOut()
+    con, _ = _console(out, baud=115200)
+    clock = con._clk
+    pieces = [b"=1:ok ", b"{" + b"a" * 150, b", " + b"b" * 100 + b"}", b"*00000000\n"]
+    whole = b"".join(pieces)
+    con.write(b"!evt {}*00000000\n", droppable=True)
+    con.write(pieces)
+    assert con.pending() == len(whole) + 17
+    assert con.pump(clock.ticks_ms()) == 128
+    while con.pending():
+        clock.us += 10000
+        assert con.pump(clock.ticks_ms()) <= 116
+    assert out.got == b"!evt {}*00000000\n" + whole
+    con.write(pieces)
+    con.write(b"x" * 4090)  # over capacity: the pieced line goes whole, counted
+    assert con.stats["dropped_lines"] == 1 and con.stats["dropped_bytes"] == len(whole)
 
 
 def test_console_queue_drops_events_first_then_oldest_and_counts():

@@ -52,7 +52,7 @@ def test_move_slowed_for_the_extruder_and_its_synced_line() -> None:
 
 def test_move_not_slowed_when_the_extruder_keeps_up() -> None:
     # 30 mm at 60 mm/s extruding 1 mm: E 2 mm/s, accel 500*1/30 = 16.7 mm/s2: both within
-    t = planner.plan_move((30.0, 0.0, 0.0), 1.0, 60.0, Profile())
+    t = planner.plan_move((30.0, 0.0, 0.0), 1.0, 60.0, Profile(e_accel_mm_s2=50.0))
     assert not t.slowed
     assert t.duration_s == pytest.approx(30 / 60 + 60 / 500)
     line, d_ms = planner.synced_line(1.0, t)
@@ -276,7 +276,9 @@ def test_the_boards_limits_replace_the_presets() -> None:
            "milk_c": 99.0, "flag": True}
     mat, prof = cli_glue.limits_from_config(cfg, DARK, Profile())
     assert (mat.setpoint_c, mat.min_c, mat.max_c) == (31.0, 29.5, 33.0)
-    assert (prof.e_max_rate_mm_s, prof.e_accel_mm_s2) == (2.0, 20.0)
+    # the board's acceleration caps the host's gentler E ramp (10 mm/s2), never raises it
+    assert (prof.e_max_rate_mm_s, prof.e_accel_mm_s2) == (2.0, 10.0)
+    assert cli_glue.limits_from_config({"accel_mm_s2": 4}, DARK, Profile())[1].e_accel_mm_s2 == 4.0
     plan = cli_glue.plan_file(str(DATA / "cura_hex2.gcode"), "dark", "preset", None, board_cfg=cfg)
     rates = [float(m.group(1)) / 60 for t in plan.tool_lines() if (m := re.search(r" F([\d.]+) D", t))]
     assert rates and max(rates) <= 2.0 + 1e-9

@@ -2,8 +2,8 @@
 
 One test per suite, each asserting the exact set of what passes: everything, apart from
 what tests/peer/expected.toml lists with its reason. `make test` runs the quick subset
-(about a minute and a half); `make peer` (HEARTH_PEER=full) runs every script and a
-larger run-tests.py subset. Figures of the last run: build/peer/last-run.json.
+(about a minute and a half); `make peer` (HEARTH_PEER=full) runs every mpremote script and
+adds float/ to run-tests.py's subset. Figures of the last run: build/peer/last-run.json.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class Thermistor:
         if self.model == "sh":
             if not cfg["sh"]:
                 raise ValueError("model sh needs sh=(a, b, c)")
-            self._a, self._b, self._c = cfg["sh"]
+            self._a, self._b, self._c = cfg["sh"]  # pyright: ignore[reportGeneralTypeIssues] - a tuple when model is sh
         elif self.model != "beta":
             raise ValueError("thermistor model must be beta or sh")
         self.r0 = float(cfg["r0"])

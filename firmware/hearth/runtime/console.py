@@ -41,11 +41,14 @@ class Console:
         self._poll = select.poll()
         self._poll.register(stream_in, select.POLLIN)
         self.eof = False  # stdin closed (unix port with a pipe or file): nothing more will come
-        self._us_per_byte = 10000000 // baud  # 10 bits a byte (8N1)
+        # 10 bits a byte (8N1), rounded up: a FIFO believed emptier than it is means a
+        # write that waits for the next FreeRTOS tick (10 ms: 86 us a byte at 115200
+        # instead of 86.8 was that wait, one tick in a few hundred).
+        self._us_per_byte = (10000000 + baud - 1) // baud
         self._fifo = 0  # bytes in the TX FIFO when last written
         self._fifo_t = clock.ticks_us()
         self.capacity = capacity
-        self._q = []  # [line bytes, droppable] oldest first
+        self._q = []  # [line (bytes or list of pieces), droppable, length] oldest first
         self._qbytes = 0
         self._off = 0  # bytes of the head line already written
         self._hold_until = 0
@@ -75,9 +78,16 @@ class Console:
 
     # ---- output --------------------------------------------------------------------
     def write(self, line, droppable=False):
-        """Queue one line (bytes). `droppable`: telemetry or an event, dropped first."""
-        self._q.append([line, droppable])
-        self._qbytes += len(line)
+        """Queue one line: bytes, or a list of bytes pieces (a long answer, kept in
+        pieces so that it never needs one block of its whole size). `droppable`:
+        telemetry or an event, dropped first."""
+        n = len(line)
+        if not isinstance(line, (bytes, bytearray)):
+            n = 0
+            for piece in line:
+                n += len(piece)
+        self._q.append([line, droppable, n])
+        self._qbytes += n
         self.stats["queued"] += 1
         while self._qbytes > self.capacity and len(self._q) > 1:
             self._drop_one()
@@ -92,10 +102,10 @@ class Console:
                 break
         if victim < 0:
             victim = 1 if self._off else 0
-        line = q.pop(victim)[0]
-        self._qbytes -= len(line)
+        n = q.pop(victim)[2]
+        self._qbytes -= n
         self.stats["dropped_lines"] += 1
-        self.stats["dropped_bytes"] += len(line)
+        self.stats["dropped_bytes"] += n
 
     def pending(self):
         return self._qbytes - self._off
@@ -111,19 +121,27 @@ class Console:
         sent = 0
         slow = False
         while self._q and sent < room:
-            line = self._q[0][0]
-            n = min(len(line) - self._off, room - sent)
+            line, _, size = self._q[0]
+            off = self._off
+            if not isinstance(line, (bytes, bytearray)):
+                # a line in pieces: the piece holding offset `off`
+                for piece in line:
+                    if off < len(piece):
+                        line = piece
+                        break
+                    off -= len(piece)
+            n = min(len(line) - off, room - sent)
             t0 = clk.ticks_us()
-            w = self._wr.write(memoryview(line)[self._off:self._off + n])  # pyright: ignore[reportCallIssue, reportArgumentType]
+            w = self._wr.write(memoryview(line)[off:off + n])  # pyright: ignore[reportCallIssue, reportArgumentType]
             dt = clk.ticks_diff(clk.ticks_us(), t0)
             if dt > self.stats["worst_write_us"]:
                 self.stats["worst_write_us"] = dt
             if w:
                 sent += w
                 self._off += w
-                if self._off >= len(line):
+                if self._off >= size:
                     self._q.pop(0)
-                    self._qbytes -= len(line)
+                    self._qbytes -= size
                     self._off = 0
             if dt > _SLOW_US:
                 slow = True

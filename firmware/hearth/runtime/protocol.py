@@ -127,12 +127,35 @@ def _clean(msg):
     return "".join(out)
 
 
+_JOIN_MAX = const(256)  # answers up to this long are one bytes object, longer ones a list
+
+
+def _pieces(obj, out, depth):
+    # JSON of obj appended to out as bytes pieces: a dict's entries one by one (down to
+    # `depth` levels), anything else whole; the same text as json.dumps(obj).
+    if depth and isinstance(obj, dict) and obj:
+        sep = b"{"
+        for k in obj:
+            out.append(sep + json.dumps(k).encode() + b": ")
+            _pieces(obj[k], out, depth - 1)
+            sep = b", "
+        out.append(b"}")
+    else:
+        out.append(json.dumps(obj).encode())
+
+
+def line_bytes(line):
+    """A line from feed() as one bytes object (long answers come as a list of pieces)."""
+    return line if isinstance(line, (bytes, bytearray)) else b"".join(line)
+
+
 class Protocol:
     """Board side of the console protocol.
 
     Protocol(max_line=256, cache=16)
       .register(name, handler, writes=False)   handler(args: dict) -> dict
-      .feed(data: bytes) -> list of response lines (bytes, each ending in b"\\n")
+      .feed(data: bytes) -> list of response lines, each ending in b"\\n": bytes, or for
+                               a long answer a list of bytes pieces (line_bytes() joins)
       .frame_event(kind, obj) -> bytes          kind "tel" or "evt"
     """
 
@@ -157,12 +180,14 @@ class Protocol:
 
     # -- registration ---------------------------------------------------------------
 
-    def register(self, name, handler, writes=False):
+    def register(self, name, handler, writes=False, named=False):
+        # named: handler(name, args), one handler for several commands (the app's
+        # rarely used ones, loaded on demand)
         if isinstance(name, str):
             name = name.encode()
         if not _cmd_ok(name):
             raise ValueError("bad command name %r" % (name,))
-        self._handlers[name] = (handler, bool(writes))
+        self._handlers[name] = (handler, bool(writes), named)
 
     def _help(self, args):
         cmds = {}
@@ -173,10 +198,27 @@ class Protocol:
     # -- framing helpers ------------------------------------------------------------
 
     def _frame(self, lead, body):
-        return lead + body + b"*" + crc_hex(body) + b"\n"
+        # One allocation of the line's size (a status answer is ~1 KB: each copy of it
+        # is a hole in the heap of a small board).
+        return b"%s%s*%s\n" % (lead, body, crc_hex(body))
 
     def _ok(self, seq, result):
-        return self._frame(b"=", b"%d:ok " % seq + json.dumps(result).encode())
+        # A long answer (a status is ~1 KB) is built and queued as pieces of its JSON,
+        # one per value, never as one block: on the small heap of a busy board a free
+        # block of the whole answer's size is what runs out first (fragmentation), and
+        # json.dumps grows its buffer by reallocation. The CRC runs over the pieces; the
+        # bytes on the wire are those of json.dumps(result).
+        out = [b"=", b"%d:ok " % seq]
+        _pieces(result, out, 2)
+        n = 0
+        crc = 0
+        for i in range(1, len(out)):
+            crc = binascii.crc32(out[i], crc)
+            n += len(out[i])
+        out.append(b"*%08x\n" % (crc & 0xFFFFFFFF))
+        if n <= _JOIN_MAX:
+            return b"".join(out)
+        return out
 
     def _err(self, seq, code, message):
         self.stats["err"] += 1
@@ -324,7 +366,7 @@ class Protocol:
             self._c_next = (slot + 1) % len(cs)
         cs[slot] = seq
         self._c_crc[slot] = crc
-        self._c_resp[slot] = resp
+        self._c_resp[slot] = resp  # pyright: ignore[reportCallIssue, reportArgumentType] - bytes or pieces
         return resp
 
     def _unframed(self, line):
@@ -346,7 +388,7 @@ class Protocol:
             except Exception:  # noqa: BLE001 - not UTF-8: show it escaped
                 shown = repr(shown)
             return self._err(seq, UNKNOWN_CMD, "unknown command '%s'; send help for the list" % shown)
-        handler, writes = h
+        handler, writes, named = h
         if writes and not framed:
             return self._err(seq, READ_ONLY,
                              "'%s' changes the board: send it framed (hearth tools do)" % name.decode())
@@ -362,7 +404,7 @@ class Protocol:
             if not isinstance(args, dict):
                 return self._err(seq, BAD_ARGS, "arguments must be a JSON object")
         try:
-            result = handler(args)
+            result = handler(name.decode(), args) if named else handler(args)
         except (CommandError, ControlError) as e:  # a controller's refusal: same codes
             if _code_ok(e.code):
                 return self._err(seq, e.code, e.message)

@@ -30,10 +30,9 @@
 # of the two kinds decides: a job active or a payload held -> RECOVERY (outputs safe,
 # waiting for a checked resume/discard), otherwise SAFE. reset_cause() is only
 # reported: on an ESP32 a brown-out reads as a power-on reset.
-import json
 import struct
 
-from hearth.runtime.journal import KIND_BOOT, KIND_POWERFAIL, KIND_STATE, JournalError
+from hearth.runtime.journal import KIND_STATE, JournalError
 from micropython import const
 
 BOOT = "BOOT"
@@ -69,20 +68,6 @@ class SupervisorError(Exception):
         super().__init__(code, message)
         self.code = code
         self.message = message
-
-
-def _parse_token(token):
-    # 'JOB:SEQ', or a console args dict {"token": 'JOB:SEQ'} / {"job": J, "seq": S}
-    try:
-        if isinstance(token, dict):
-            if "token" in token:
-                token = token["token"]
-            else:
-                return int(token["job"]), int(token["seq"])
-        a, b = str(token).split(":")
-        return int(a), int(b)
-    except (ValueError, KeyError, TypeError):
-        raise SupervisorError("BAD_TOKEN", "token must be 'JOB:SEQ' as shown by hello/status")
 
 
 def _accept(rec):
@@ -228,52 +213,9 @@ class Supervisor:
     # ---- boot & recovery ----------------------------------------------------------
     def boot(self, now_ms=0, power_ok=True):
         """Decide SAFE or RECOVERY from the (mounted) journal. Outputs go safe first."""
-        self.state = BOOT
-        self.now_ms = now_ms
-        self.power_ok = power_ok
-        self.run_safe()
-        j = self._j
-        if j.status == "unmounted":
-            j.mount()
-        if self.faults is not None:
-            self.faults.load()
-        rec = None
-        for kind in (KIND_STATE, KIND_POWERFAIL):
-            r = j.latest(kind)
-            if r is not None and (rec is None or r.seq > rec.seq):
-                rec = r
-        s = self._snap
-        for i in range(len(s)):
-            s[i] = 0
-        s[0] = SNAP_VERSION
-        if rec is not None and len(rec.payload) >= SNAP_HDR and rec.payload[0] == SNAP_VERSION:
-            n = min(len(rec.payload), len(s))
-            for i in range(n):
-                s[i] = rec.payload[i]
-        prev_boots = self._get32(12)
-        b = j.read(KIND_BOOT)
-        if b is not None:
-            try:
-                prev_boots = max(prev_boots, int(json.loads(b)["n"]))
-            except (ValueError, KeyError, TypeError):
-                pass
-        self.boots = prev_boots + 1
-        self._put32(12, self.boots)
-        if s[1] & (F_JOB | F_HELD) and rec is not None:
-            self.recovery = self._recovery_info(rec.origin, "POWERFAIL" if rec.kind == KIND_POWERFAIL else "STATE")
-            self._go(RECOVERY)
-        else:
-            s[1] = 0
-            self._put32(4, 0)
-            self.recovery = None
-            self._go(SAFE)
-        if power_ok and j.writable:
-            try:
-                j.append(KIND_BOOT, json.dumps({"n": self.boots, "rc": self.reset_cause, "st": self.state}))
-            except JournalError:
-                self.unsaved += 1
-            j.prepare_powerfail()
-        return self.state
+        from hearth.runtime import recovery
+
+        return recovery.boot(self, now_ms, power_ok)
 
     def boot_done(self, now_ms=0, power_ok=True):
         # name used by app.py
@@ -288,45 +230,19 @@ class Supervisor:
             "was": STATES[st] if st < len(STATES) else "?",
         }
 
-    def _check_token(self, token):
-        if self.state != RECOVERY or self.recovery is None:
-            raise SupervisorError("STATE", "nothing to resume: board is %s, not RECOVERY" % self.state)
-        job, seq = _parse_token(token)
-        rec = self.recovery
-        if job != rec["job"]:
-            raise SupervisorError("NO_JOB", "no interrupted job %d (recovery is for job %d)" % (job, rec["job"]))
-        if seq != rec["seq"]:
-            raise SupervisorError("STALE", "token %d:%d is stale, current is %s" % (job, seq, rec["token"]))
-        return rec
-
     def resume(self, token):
         """Checked resume of the interrupted job (token 'JOB:SEQ' from describe()).
         On any error nothing changes: outputs stay safe, state stays RECOVERY."""
-        rec = self._check_token(token)
-        # the role's check may look at more than the token (the printer: the job file)
-        self.resume_args = token if isinstance(token, dict) else None
-        try:
-            self.on_resume(rec)
-        except SupervisorError:
-            self.run_safe()
-            raise
-        finally:
-            self.resume_args = None
-        self._go(ACTIVE if rec["job"] else READY)
-        self.recovery = None
-        self.checkpoint()
-        return rec
+        from hearth.runtime import recovery
+
+        return recovery.resume(self, token)
 
     def discard(self, token):
         """Forget the interrupted job (and the held flag: the role sets it again if it
         still holds a payload). RECOVERY -> READY."""
-        rec = self._check_token(token)
-        self._set_flags(0, F_JOB | F_HELD)
-        self._put32(4, 0)
-        self._go(READY)
-        self.recovery = None
-        self.checkpoint()
-        return rec
+        from hearth.runtime import recovery
+
+        return recovery.discard(self, token)
 
     # ---- normal operation -----------------------------------------------------------
     def ready(self):

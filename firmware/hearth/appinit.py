@@ -1,0 +1,174 @@
+# Builds the App (app.py): board file, config, journal, supervisor, role, power
+# monitor, console commands. Runs once at boot; main() then forgets this module, so its
+# code does not stay on the heap of a board that runs for months.
+import json
+
+from hearth import hal
+from hearth.app import forget
+from hearth.runtime import config as configmod
+from hearth.runtime.console import Console
+from hearth.runtime.protocol import Protocol
+from hearth.runtime.ticker import Ticker
+
+BOARD_PATH = "/board.json"
+
+
+def load_board(path=BOARD_PATH):
+    try:
+        with open(path) as f:
+            return json.load(f), None
+    except OSError:
+        return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, "no " + path
+    except ValueError:
+        return {"name": "unknown", "role": None, "chip": hal.chip(), "pins": {}}, path + " is not valid JSON"
+
+
+def _build_id():
+    try:
+        from hearth.manifest import build_id
+    except ImportError:
+        return None
+    return build_id()
+
+
+def role_class(name):
+    if name == "printer":
+        from hearth.roles.printer import Printer
+        return Printer
+    if name == "latch":
+        from hearth.roles.latch import Latch
+        return Latch
+    return None
+
+
+def init(self, board, config_path, console, role_cls):
+    self.problems = []
+    # Read once: every `hello` re-reading the 5 KB manifest made a hello the
+    # largest transient on the heap.
+    self.build = _build_id()
+    if board is None:
+        loaded, err = load_board()
+        if err:
+            self.problems.append(err)
+        board = loaded
+    assert board is not None
+    from hearth.safe_boot import wrong_chip
+
+    why = wrong_chip(board)
+    # Checked (boot.py, main.py) and used: neither stays on the heap, and they leave
+    # before the role is built, the largest step of a boot.
+    forget("hearth.safe_boot", "hearth.manifest")
+    if why:
+        # Another chip's pin numbers are other wires here: run no role, touch no pin.
+        self.problems.append(why)
+        board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
+    self.board = board
+    self.role_name = board.get("role")
+    # Import role modules first: they register their config sections.
+    try:
+        if role_cls is None:
+            role_cls = role_class(self.role_name)
+    except ImportError as e:
+        self.problems.append("role %s unavailable: %s" % (self.role_name, e))
+    self.config_path = config_path
+    cfg, chash, err = configmod.load(config_path)
+    if err:
+        self.problems.append(err)
+    self.config = cfg
+    self.config_hash = chash
+    assert cfg is not None
+    common = cfg["common"]
+    self.reset_cause = hal.reset_cause()
+    self.ticker = Ticker(hal, common["tick_ms"])
+    self.proto = Protocol()
+    self.console = console if console is not None else Console(
+        hal, baud=(board.get("console") or {}).get("baud", 115200))
+    # Planned collection: at the end of a tick, whenever less than this is free, so
+    # that no allocation inside a tick (a status answer is the largest) ever makes
+    # MicroPython collect on its own, e.g. in the middle of the power-fail path.
+    self._gc_reserve = common["gc_reserve"]
+    self.gc_stats = {"collections": 0, "worst_us": 0, "live": 0}
+    self.reset_after_answers = False
+    self._config_cmds = None
+    self.role = None
+    from hearth.runtime.supervisor import Supervisor
+    from hearth.runtime.journal import Journal
+    from hearth.runtime.faults import FaultLog
+
+    self.journal = None
+    try:
+        self.journal = Journal(hal.Partition("journal"))
+        self.journal.mount()
+        if self.journal.status in ("garbage", "foreign"):
+            self.problems.append("journal image is %s: left untouched; `format_journal` erases it"
+                                 % self.journal.status)
+    except (OSError, ValueError) as e:
+        self.problems.append("journal unavailable: %s" % e)
+    self.faults = FaultLog(self.journal)
+    self.sup = Supervisor(self.journal, self.faults, self.reset_cause)
+    if role_cls is not None:
+        try:
+            self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup)
+        except Exception as e:  # noqa: BLE001 - a broken role must leave a safe, answering board
+            self.problems.append("role %s failed to start: %s" % (self.role_name, e))
+            self.role = None
+    if self.role is not None:
+        self.sup.register_safe(self.role.safe)
+    self.power = _power_monitor(board)
+    _register(self)
+    # Let the power monitor see the supply before deciding anything: recovery
+    # records are only written, and the journal only erased, with power good.
+    power_ok = True
+    if self.power is not None:
+        t0 = hal.ticks_ms()
+        while not self.power.ok and hal.ticks_diff(hal.ticks_ms(), t0) < 500:
+            self.power.step(hal.ticks_ms())
+            hal.sleep_ms(common["tick_ms"])
+        power_ok = self.power.ok
+    self.sup.boot(hal.ticks_ms(), power_ok)
+    forget("hearth.runtime.recovery")  # the boot decision is made
+    if self.reset_cause == "wdt":
+        # The watchdog reset us: a stuck loop. Logged (the state it was in comes
+        # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
+        self.faults.add("WDT_RESET", hal.ticks_ms(), {"boots": self.sup.boots})
+    self.wdt = hal.Watchdog(common["watchdog_ms"])
+    self._maint_ms = common["journal_maintain_ms"]
+    self._last_maint = hal.ticks_ms()
+
+
+
+
+def _power_monitor(board):
+    from hearth.drivers.power import PowerMonitor
+    from hearth.pinout import input_pin
+
+    pins = board.get("pins", {})
+    sup = board.get("supply", {})
+    adc = hal.Adc(pins["supply_adc"]) if "supply_adc" in pins else None
+    good = input_pin(hal, board, "power_good") if "power_good" in pins else None
+    if adc is None and good is None:
+        return None
+    return PowerMonitor(adc=adc, ratio=sup.get("divider", 2.0), pgood=good,
+                        fail_mv=sup.get("fail_mv", 4300), restore_mv=sup.get("restore_mv", 4600),
+                        restore_ms=sup.get("restore_ms", 100))
+
+
+
+def _register(self):
+    p = self.proto
+    p.register("hello", self.cmd_hello)
+    p.register("status", self.cmd_status)
+    p.register("heap", self.cmd_heap)
+    p.register("estop", self.cmd_estop, writes=True)
+    if self.role is not None:
+        for name, (handler, writes) in self.role.commands().items():
+            p.register(name, handler, writes)
+    # Rarely used commands live in modules of their own, imported when one is asked
+    # for and forgotten after its answer (runtime/appcmds.py, runtime/configcmd.py):
+    # their bytecode is on the heap only while they run. One shared handler; the
+    # protocol passes it the command's name.
+    for name, writes in (("faults", False), ("stats_reset", True), ("clear", True), ("resume", True),
+                         ("discard", True), ("format_journal", True), ("config_get", False),
+                         ("config_set", True), ("config_stage", True), ("config_push", True)):
+        p.register(name, self._rare, writes, named=True)
+
