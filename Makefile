@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hearth-setup
 
-.PHONY: setup interp demo test lint typecheck unit e2e bench clean
+.PHONY: setup interp demo test lint typecheck unit e2e peer bench clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ e2e: setup interp
 
 test: lint typecheck interp
 	$(BIN)/pytest -q tests
+
+# MicroPython's own suites against virtual boards (tests/peer): `make test` runs their
+# quick subset; this runs all of mpremote's scripts and a larger run-tests.py subset.
+peer: setup interp
+	HEARTH_PEER=full $(BIN)/pytest -q tests/peer
 
 bench: setup interp
 	$(BIN)/python -m bench.run

@@ -58,7 +58,7 @@ def printer_workload(vb: VirtualBoard, c: BoardClient) -> str | None:
         time.sleep(0.1)
     c.request("job_start", {"id": 1, "material": "dark", "unix": 1767225600})
     n = 0
-    for line in ("M83", "M109 S32", "G1 E1 F120", "G1 E1 F120", "G1 E-0.5 F600", "G1 E0.5 F600", "G4 P100"):
+    for line in ("M83", "M109 S32", "G1 E1 F120", "G1 E1 F120", "G1 E-0.5 F300", "G1 E0.5 F300", "G4 P100"):
         n += 1
         while True:
             try:

@@ -2,12 +2,13 @@
 # against the textbook baseline (Ziegler-Nichols PID from a relay autotune, the
 # Marlin M303 / Klipper PID_CALIBRATE method), both running inside the real shell
 # (drivers.heater.Heater) with the real thermistor driver and the same thermal
-# protection, on the simulated HAL, against the plant models in host_tools/sim/plants.py.
+# protection, on the simulated HAL, against the plant models in host_tools/sim/plants/heater.py.
 #
 # Runs INSIDE MicroPython so the measured code is the firmware as it runs on a board
 # (note: the unix port's floats are double precision; the ESP32's are single):
 #
 #   MICROPYPATH=firmware:host_tools/sim .venv/bin/micropython bench/heater_control.py
+#   (host_tools/sim: host_tools.sim.MICROPY_PATH, where the `plants` package is)
 #
 # (It also runs under CPython with firmware/ and host_tools/sim on sys.path: a bench
 # script may import firmware code; the host package never does.)
@@ -28,13 +29,13 @@
 import json
 import sys
 
-import plants
 from hearth.control.autotune import RelayAutotune
 from hearth.control.pid import ModelPid, Pid
 from hearth.control.thermal import ThermalProtection
 from hearth.drivers.heater import Heater
 from hearth.drivers.thermistor import Thermistor
 from hearth.hal import sim
+from plants import heater as plants
 
 PERIOD_MS = 100
 PWM_PIN = 26
@@ -170,7 +171,7 @@ def autotune(preset, sp):
 # reading stepped down 3 C (the bead chilled: a thermistor glitch; it recovers with the
 # sensor lag) and the block chilled 3 C (a cold paste charge); then the heater off from
 # the hottest setpoint and the same two steps with the heater idle.
-VB_DRAUGHT_W_K = 0.3      # host_tools/sim/printer_plant.py: the bench's "draught" fault
+VB_DRAUGHT_W_K = 0.3      # host_tools/sim/plants/printer.py: the bench's "draught" fault
 DRAUGHTS = (("x2", 1.0), ("0.3 W/K", None), ("x4", 3.0), ("x6", 5.0))  # (name, extra loss / nominal loss)
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from host_tools.flightcontroller import FlightController, LatchLinkError, stats  # noqa: E402
 from host_tools.sim.bench import BenchClient  # noqa: E402
-from host_tools.sim.latch_adapter import LatchWorldPlant  # noqa: E402
+from host_tools.sim.plants.latch_world import LatchWorldPlant  # noqa: E402
 from host_tools.sim.relay import VirtualBoard  # noqa: E402
 
 BAUD = 57600

@@ -78,10 +78,14 @@ def _run(file: Path, speed: float, pa: float, tmp: Path) -> dict[str, Any]:
         plan = job.build(file, job.Material.preset("dark"), pressure_advance=k)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
+        extrusion = getattr(vb.world, "extrusion", None)
+        if extrusion is None:
+            raise RuntimeError("the virtual board's world has no bead (World.extrusion): this bench needs the "
+                               "printer plant's bead model")
 
         def sample() -> None:
             while not stop.is_set():
-                d = vb.world.extrusion()
+                d = extrusion()
                 samples.append((vb.world.now_s(), float(d.get("deposited_mm3", 0.0))))
                 time.sleep(SAMPLE_S / speed)
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from host_tools import interp
+from host_tools.sim import MICROPY_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ _MP, _MP_ENV = interp.command(None, "4M", build_if_missing=True)
 BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
     ("heater_control", "Heater control: model-based PID vs Ziegler-Nichols baseline",
      [*_MP, "bench/heater_control.py"],
-     {"MICROPYPATH": "firmware:host_tools/sim", **_MP_ENV}),
+     {"MICROPYPATH": f"firmware:{MICROPY_PATH}", **_MP_ENV}),
     ("power_fail", "Power-fail path on a virtual board",
      [sys.executable, "-m", "bench.power_fail"], {}),
     ("flash", "Deploy at 115200 baud vs mpremote cp -r and the wire limit",
@@ -44,6 +45,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.resume"], {}),
     ("print_quality", "Print quality: extrusion error along the path, with and without pressure advance",
      [sys.executable, "-m", "bench.print_quality"], {}),
+    ("farm", "Board farms: full flashes over ser2net, pyserial RFC 2217 and raw TCP; boards in parallel",
+     [sys.executable, "-m", "bench.farm"], {}),
 ]
 
 

@@ -236,6 +236,23 @@ class FlightController:
                 "done_ms": (final[0] - t0) * 1000}
 
 
+def latch_cycle_refusal(client: Any, port: str, with_payload: bool) -> str | None:
+    """Why `diag latch-cycle` must not run on the board behind `client` (its console), or
+    None: not a latch; in RECOVERY (arming would be its resume); holding a payload (unless
+    with_payload). Raises ProtocolError when the board cannot be read."""
+    h = client.request("hello", None, timeout=2.0)
+    lt = client.request("latch", None, timeout=2.0) if h.get("role") == "latch" else {}
+    if h.get("role") != "latch":
+        return f"{port} is a {h.get('role')} board, not a payload latch"
+    if h.get("state") == "RECOVERY":
+        return ("the board is in RECOVERY (it held a payload when it stopped): latch-cycle will not be its resume; "
+                "`hearth recovery show`, then resume or discard it")
+    if (lt.get("payload") or lt.get("held")) and not with_payload:
+        grams = f" ({lt['grams']} g)" if lt.get("grams") is not None else ""
+        return f"the latch holds a payload{grams}: take it off first, or pass --with-payload to open it anyway"
+    return None
+
+
 def describe(m: Any, t_s: float) -> dict[str, Any] | None:
     """A latch's message in words: its heartbeat state, a COMMAND_ACK's result, a
     STATUSTEXT (None for any other message); t_s: when it came, in seconds."""

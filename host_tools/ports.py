@@ -6,9 +6,18 @@ runtime records.
 not a USB device, so pyserial's list_ports never shows it. A record whose process or pty
 is gone is stale: list_virtual deletes it.
 
+Remote boards (a board farm: ser2net or a labgrid exporter on other machines) come from
+a farm file (`--farm FILE` or HEARTH_FARM), TOML:
+
+    [[board]]
+    name = "line1-s3-a"                       # how hearth prints it; `--port line1-s3-a` works
+    url = "rfc2217://exporter1.lan:4001"      # any URL the port opener takes
+    board = "printer-s3"                      # the board file (like a virtual board's)
+    tags = { line = "1", bay = "a" }          # `--tag line=1`; `board=...` is always a tag
+
 `--port auto` resolves to the one board there is: a USB port whose VID:PID is a bridge
-ESP32 boards carry, or a running virtual board. It refuses to guess between two.
-`hearth flash --all` takes every such board.
+ESP32 boards carry, a running virtual board, or a farm board. It refuses to guess between
+two. `hearth flash --all` takes every such board (`--tag K=V` narrows them).
 """
 
 from __future__ import annotations
@@ -53,10 +62,22 @@ class PortInfo:
     pid_of_sim: int | None = None
     hello: dict[str, Any] | None = field(default=None)
     probe_error: str | None = None
+    name: str | None = None  # a farm board's name
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def likely_board(self) -> bool:
-        return self.kind == "virtual" or self.bridge is not None
+        return self.kind in ("virtual", "remote") or self.bridge is not None
+
+    @property
+    def label(self) -> str:
+        """How the board prints: a farm board by its name and URL, others by device."""
+        return f"{self.name} ({self.device})" if self.name else self.device
+
+    def matches(self, tags: dict[str, str]) -> bool:
+        """Every KEY=VALUE in `tags` holds (`board` is the board file's name, for every kind)."""
+        mine = {**self.tags, **({"board": self.board} if self.board else {})}
+        return all(mine.get(k) == v for k, v in tags.items())
 
     @property
     def vid_pid(self) -> str:
@@ -103,10 +124,11 @@ def runtime_dir() -> Path:
     return p
 
 
-def record_sim(board: str, console: str, state: str) -> Path:
+def record_sim(board: str, console: str, state: str, bench: str | None = None) -> Path:
     """Called by `hearth sim` once its console exists: lets `auto` and `--all` find it."""
     f = runtime_dir() / f"{os.getpid()}.json"
-    f.write_text(json.dumps({"pid": os.getpid(), "board": board, "console": console, "state": state}))
+    f.write_text(json.dumps({"pid": os.getpid(), "board": board, "console": console, "state": state,
+                             "bench": bench}))
     return f
 
 
@@ -135,7 +157,8 @@ class SimRecorder:
     def write(self, s: str) -> int:
         n = self.stream.write(s)
         if self.path is None and self.vb.console_path:
-            self.path = record_sim(self.vb.board_name, self.vb.console_path, str(self.vb.state))
+            self.path = record_sim(self.vb.board_name, self.vb.console_path, str(self.vb.state),
+                                   self.vb.bench_path)
             atexit.register(self._remove)
         return n
 
@@ -165,17 +188,87 @@ def list_virtual() -> list[PortInfo]:
             except OSError:
                 pass
             continue
-        bench = None
+        bench = d.get("bench")
         state = d.get("state")
-        if state and (Path(state) / "bench.sock").exists():
+        if not bench and state and (Path(state) / "bench.sock").exists():
             bench = str(Path(state) / "bench.sock")
         out.append(PortInfo(device=console, kind="virtual", board=d.get("board"), bench=bench,
                             description=f"hearth sim (pid {pid})", pid_of_sim=pid))
     return out
 
 
+# ---- remote boards: a farm file ----------------------------------------------------------
+FARM_ENV = "HEARTH_FARM"
+
+
+def parse_tags(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`--tag board=printer-s3 --tag line=1` -> {"board": "printer-s3", "line": "1"}."""
+    out: dict[str, str] = {}
+    for it in items:
+        k, eq, v = it.partition("=")
+        if not eq or not k.strip() or not v.strip():
+            raise PortError(f"--tag {it!r}: write KEY=VALUE, e.g. --tag board=printer-s3")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_farm(path: str | os.PathLike[str]) -> list[PortInfo]:
+    """The boards of a farm file (see the module's docstring); a bad file is refused whole."""
+    import tomllib
+
+    from host_tools.transport.serialport import normalize
+
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except OSError as e:
+        raise PortError(f"farm file {p}: {e.strerror or e}; pass --farm FILE or set {FARM_ENV}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise PortError(f"farm file {p} is not valid TOML: {e}") from e
+    boards = data.get("board", [])
+    if not isinstance(boards, list):
+        raise PortError(f"farm file {p}: write one [[board]] table per board")
+    out: list[PortInfo] = []
+    names: set[str] = set()
+    for i, b in enumerate(boards, 1):
+        where = f"farm file {p}, board {i}"
+        if not isinstance(b, dict) or not isinstance(b.get("name"), str) or not isinstance(b.get("url"), str):
+            raise PortError(f"{where}: needs name = \"...\" and url = \"rfc2217://HOST:PORT\" (or socket://)")
+        if b["name"] in names:
+            raise PortError(f"{where}: the name {b['name']!r} is used twice")
+        names.add(b["name"])
+        if "://" not in b["url"]:
+            raise PortError(f"{where} ({b['name']}): url {b['url']!r} is not a URL (rfc2217://HOST:PORT or socket://HOST:PORT)")
+        normalize(b["url"])  # an unknown scheme is refused here, before any job starts
+        tags = b.get("tags", {})
+        if isinstance(tags, list):
+            tags = parse_tags(tags)
+        if not isinstance(tags, dict):
+            raise PortError(f"{where} ({b['name']}): tags is a table, e.g. tags = {{ line = \"1\" }}")
+        board = b.get("board")
+        if board is not None and not isinstance(board, str):
+            raise PortError(f"{where} ({b['name']}): board is a board file's name, e.g. \"printer-s3\"")
+        out.append(PortInfo(device=b["url"], kind="remote", board=board, name=b["name"],
+                            tags={str(k): str(v) for k, v in tags.items()}, description=f"farm {p.name}"))
+    return out
+
+
+def list_remote() -> list[PortInfo]:
+    """Farm boards: from the farm file HEARTH_FARM names (none without one)."""
+    f = os.environ.get(FARM_ENV)
+    return load_farm(f) if f else []
+
+
+def label(port: str) -> str:
+    """How `port` prints: a farm board's name with its URL; anything else as given."""
+    for p in list_remote():
+        if p.device == port:
+            return p.label
+    return port
+
+
 def list_all() -> list[PortInfo]:
-    return list_usb() + list_virtual()
+    return list_usb() + list_virtual() + list_remote()
 
 
 def candidates() -> list[PortInfo]:
@@ -189,18 +282,24 @@ def is_virtual(port: str) -> bool:
 
 
 def resolve(port: str | None) -> str:
-    """`auto` -> the one board there is; anything else is returned as given."""
+    """`auto` -> the one board there is; a farm board's name -> its URL; anything else
+    is returned as given."""
     if port is None or port != "auto":
         if not port:
             raise PortError("no port given: pass --port PORT or --port auto (list them with `hearth ports`)")
+        if "://" not in port and not port.startswith("/"):
+            for p in list_remote():
+                if p.name == port:
+                    return p.device
         return port
     found = candidates()
     if len(found) == 1:
         return found[0].device
     if not found:
-        raise PortError("--port auto found no board: plug one in (a CP210x/CH34x/FTDI/Espressif USB port) "
-                        "or start `hearth sim --board NAME`; `hearth ports` lists what there is")
-    names = ", ".join(f"{p.device} ({p.board or p.bridge})" for p in found)
+        raise PortError("--port auto found no board: plug one in (a CP210x/CH34x/FTDI/Espressif USB port), "
+                        f"start `hearth sim --board NAME` or name a farm file ({FARM_ENV}); "
+                        "`hearth ports` lists what there is")
+    names = ", ".join(f"{p.label} ({p.board or p.bridge})" for p in found)
     raise PortError(f"--port auto will not guess between {len(found)} boards: {names}; pass --port with one of them")
 
 

@@ -185,6 +185,17 @@ def hold_job(c: BoardClient) -> dict[str, Any] | None:
 
 
 # ---- heater step response ------------------------------------------------------------------
+def warm_start(c: BoardClient) -> str | None:
+    """Why a step response from here would not be a cold start's (the nozzle warmer than
+    the board's model ambient by more than AMBIENT_BAND_C), or None."""
+    t0 = (c.status().get("role") or {}).get("temp")
+    amb = c.request("config_get", {"section": "printer"}).get("config", {}).get("model_ambient_c")
+    if isinstance(t0, (int, float)) and isinstance(amb, (int, float)) and t0 > amb + AMBIENT_BAND_C:
+        return (f"the nozzle starts at {t0:.1f} C, not at ambient (~{amb:.0f} C): rise and settle times are "
+                "not those of a cold start; let it cool (`hearth status`) and run again to compare")
+    return None
+
+
 def heater_test(c: BoardClient, setpoint: float, seconds: float, interval: float = 0.5,
                 progress: Progress | None = None) -> list[dict[str, Any]]:
     """Heat from where the nozzle is to `setpoint`, sampling status every `interval`

@@ -250,14 +250,16 @@ class FdSerial:
 
 
 def open_port(port: str, baudrate: int = DEFAULT_BAUD) -> SerialLike:
-    """Open a serial port or pyserial URL (``/dev/ttyUSB0``, ``socket://…``, ``loop://``)."""
-    import serial  # pyserial; imported here so the frame functions work without it
+    """Open a serial port or pyserial URL (``/dev/ttyUSB0``, ``rfc2217://…``, ``socket://…``)
+    through the one opener (host_tools/transport/serialport.py)."""
+    from host_tools.transport.serialport import PortError
+    from host_tools.transport.serialport import open_port as _open
 
     try:
-        return serial.serial_for_url(port, baudrate=baudrate, timeout=0.05, write_timeout=5)
-    except (serial.SerialException, OSError, ValueError) as e:
+        return _open(port, baudrate, timeout=0.05, write_timeout=5)
+    except PortError as e:
         raise ProtocolError(
-            f"cannot open {port}: {e}; check the cable and `hearth ports`, "
+            f"{e}; check the cable and `hearth ports`, "
             "and close other programs using the port (mpremote, a terminal)"
         ) from e
 

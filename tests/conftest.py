@@ -36,6 +36,19 @@ def micropython_cmd() -> tuple[list[str], dict[str, str]]:
     return interp.command(CHIP, None if heap == "stock" else heap, build_if_missing=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test run gets a private virtual-board registry (HEARTH_RUNTIME, inherited by
+    every `hearth` the tests start): boards of another run on this machine, or a
+    developer's `hearth sim`, are never found by `--port auto`, `--all` or `hearth ports`."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="hearth-run-")
+    os.environ["HEARTH_RUNTIME"] = d
+    atexit.register(shutil.rmtree, d, True)
+
+
 _results: dict[Path, dict[str, tuple[bool, str]]] = {}
 _compiled: list[str] = []
 
@@ -67,7 +80,9 @@ def _run_fw_file(path: Path) -> dict[str, tuple[bool, str]]:
         return _results[path]
     argv, extra = micropython_cmd()
     env = {**os.environ, **extra}
-    env["MICROPYPATH"] = f"{FW_TESTS}:{firmware_path()}:.frozen"
+    from host_tools.sim import MICROPY_PATH
+
+    env["MICROPYPATH"] = f"{FW_TESTS}:{firmware_path()}:{MICROPY_PATH}:.frozen"
     env["HEARTH_TEST_FLASH_DIR"] = os.path.dirname(firmware_path())
     proc = subprocess.run(
         [*argv, str(FW_TESTS / "runner.py"), path.stem],

@@ -22,12 +22,6 @@ class Pins:
         self.board = board
         self.map = board.get("pins", {})
 
-    def has(self, name):
-        return name in self.map
-
-    def section(self, name):
-        return self.board.get(name) or {}
-
     def input(self, name):
         return input_pin(self.hal, self.board, name)
 

@@ -9,18 +9,7 @@ from typing import Any
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_OK,
-    EXIT_USAGE,
-    die,
-    emit,
-    json_option,
-    port_option,
-    session,
-    timeout_option,
-    wait_back,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, die, emit, opt, session, wait_back
 
 
 # ---- ports --------------------------------------------------------------------------------
@@ -28,18 +17,25 @@ from host_tools.cli.common import (
 @click.option("--probe", is_flag=True, help="Ask each likely board for `hello` (short timeout).")
 @click.option("--all", "show_all", is_flag=True, help="Also list (and probe) ports that are not a known ESP32 bridge.")
 @click.option("--timeout", type=float, default=0.5, show_default=True, help="--probe: seconds to wait for hello.")
-@json_option
-def ports_cmd(probe: bool, show_all: bool, timeout: float, as_json: bool) -> None:
-    """Serial ports with VID:PID and the USB bridge they suggest, and running virtual boards.
+@opt.farm
+@opt.tag
+@opt.json
+def ports_cmd(probe: bool, show_all: bool, timeout: float, tags: tuple[str, ...], as_json: bool) -> None:
+    """Serial ports with VID:PID and the USB bridge they suggest, running virtual boards,
+    and the remote boards of a farm file (--farm FILE or $HEARTH_FARM).
 
     \b
     Bridges: CP210x 10c4:ea60, CH340 1a86:7523, CH9102 1a86:55d4 (ttyACM), FTDI 0403:6001,
     ESP32-C3/C6 USB-Serial/JTAG 303a:1001, ESP32-S2/S3 MicroPython 303a:4001.
     """
-    from host_tools.ports import list_all
+    from host_tools.ports import PortError, list_all, parse_tags
     from host_tools.ports import probe as do_probe
 
-    found = [p for p in list_all() if show_all or p.likely_board]
+    try:
+        want = parse_tags(tags)
+        found = [p for p in list_all() if (show_all or p.likely_board) and p.matches(want)]
+    except PortError as e:
+        die(str(e))
     if probe:
         for p in found:
             do_probe(p, timeout)
@@ -51,9 +47,11 @@ def ports_cmd(probe: bool, show_all: bool, timeout: float, as_json: bool) -> Non
                    + ("" if show_all else " (--all lists every serial port)"))
         return
     for p in found:
-        what = p.board and f"virtual {p.board}" or p.bridge or "unknown device"
-        line = f"{p.device:<22} {p.vid_pid:<10} {what}"
-        if p.description and p.kind != "virtual":
+        what = p.board and f"{p.kind} {p.board}" or p.bridge or ("remote" if p.kind == "remote" else "unknown device")
+        line = f"{p.label:<22} {p.vid_pid:<10} {what}"
+        if p.tags:
+            line += "  " + " ".join(f"{k}={v}" for k, v in sorted(p.tags.items()))
+        if p.description and p.kind not in ("virtual", "remote"):
             line += f"  ({p.description})"
         if p.bench:
             line += f"  bench: {p.bench}"
@@ -78,9 +76,9 @@ def _request(port: str, cmd: str, args: dict[str, Any] | None, as_json: bool, ti
 
 
 @click.command()
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def hello(port: str, as_json: bool, timeout: float) -> None:
     """Identity: firmware and protocol version, board, role, config hash, reset and recovery state.
 
@@ -93,9 +91,9 @@ def hello(port: str, as_json: bool, timeout: float) -> None:
 
 
 @click.command()
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def status(port: str, as_json: bool, timeout: float) -> None:
     """Board state, uptime, supply, loop timing and the role's readings."""
     from host_tools.humanize import status_text
@@ -104,9 +102,9 @@ def status(port: str, as_json: bool, timeout: float) -> None:
 
 
 @click.command()
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 @click.option("--reason", default="host", show_default=True, help="Logged with the ESTOP fault record.")
 def estop(port: str, as_json: bool, timeout: float, reason: str) -> None:
     """Emergency stop: every output safe now and any job aborted.
@@ -121,8 +119,8 @@ def estop(port: str, as_json: bool, timeout: float, reason: str) -> None:
 
 
 @click.command()
-@port_option
-@json_option
+@opt.port
+@opt.json
 @click.option("--hard", is_flag=True, help="A chip reset (machine.reset(), or the EN pulse on RTS when the "
               "REPL does not answer) instead of a soft reset.")
 @click.option("--timeout", type=float, default=20.0, show_default=True, help="Seconds to wait for the app to answer.")
@@ -153,9 +151,9 @@ def reset(port: str, as_json: bool, hard: bool, timeout: float) -> None:
 
 
 @click.command()
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 @click.argument("command")
 @click.argument("args_json", required=False)
 def call(port: str, as_json: bool, timeout: float, command: str, args_json: str | None) -> None:
@@ -191,9 +189,9 @@ def _recovery_state(client: Any, timeout: float) -> tuple[dict[str, Any], dict[s
 
 
 @recovery.command("show")
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def recovery_show(port: str, as_json: bool, timeout: float) -> None:
     """The recovery record in words: what was interrupted, how, where, and what to do."""
     from host_tools.humanize import recovery_text
@@ -232,9 +230,9 @@ def _recovery_act(port: str, what: str, as_json: bool, timeout: float) -> None:
 
 
 @recovery.command("resume")
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def recovery_resume(port: str, as_json: bool, timeout: float) -> None:
     """Resume what the board holds (checked on the board). A print job resumes with its
     file: `hearth print --resume FILE`; a latch must read locked."""
@@ -242,9 +240,9 @@ def recovery_resume(port: str, as_json: bool, timeout: float) -> None:
 
 
 @recovery.command("discard")
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def recovery_discard(port: str, as_json: bool, timeout: float) -> None:
     """Drop the interrupted run: the board leaves RECOVERY for READY, outputs stay safe.
     Nothing to discard is not an error."""

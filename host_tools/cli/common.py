@@ -55,15 +55,40 @@ def resolve_port_callback(ctx: click.Context, param: click.Parameter, value: str
         die(str(e))
 
 
-def port_opt(help: str = PORT_HELP, required: bool = False) -> Any:
-    """--port/-p with `auto` resolved; optional where the verb can do without a board."""
-    return click.option("--port", "-p", required=required, default=None, callback=resolve_port_callback, help=help)
+def _farm_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--farm FILE: the farm file every board lookup of this run reads (as HEARTH_FARM)."""
+    if value is None:
+        return None
+    import os
+
+    from host_tools.ports import FARM_ENV, PortError, load_farm
+
+    try:
+        load_farm(value)  # a bad file stops here, before any board is touched
+    except PortError as e:
+        die(str(e))
+    os.environ[FARM_ENV] = os.path.abspath(value)
+    return value
 
 
-port_option = port_opt(required=True)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-timeout_option = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
-yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+class opt:  # noqa: N801 - a namespace of decorators, read as @opt.port
+    """The options every verb shares, defined once: @opt.port (required), @opt.port_for(HELP)
+    (optional, where the verb can do without a board), @opt.json, @opt.timeout, @opt.yes."""
+
+    port = click.option("--port", "-p", required=True, callback=resolve_port_callback, help=PORT_HELP)
+    json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    timeout = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
+    yes = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
+    farm = click.option("--farm", default=None, metavar="FILE", is_eager=True, expose_value=False,
+                        callback=_farm_callback,
+                        help="A farm file (TOML: name, url, board, tags per board) whose remote boards "
+                             "count as found (default: $HEARTH_FARM).")
+    tag = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                       help="Only boards with this tag (repeatable; board=NAME matches the board file).")
+
+    @staticmethod
+    def port_for(help: str) -> Any:
+        return click.option("--port", "-p", default=None, callback=resolve_port_callback, help=help)
 
 
 def confirm(name: str, hazard: str, yes: bool) -> None:

@@ -11,18 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_OK,
-    connect,
-    die,
-    emit,
-    json_option,
-    port_opt,
-    port_option,
-    timeout_option,
-    wait_back,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, connect, die, emit, opt, wait_back
 
 
 @click.group("config")
@@ -102,9 +91,9 @@ def _push(port: str, data: dict[str, Any], reboot: bool, timeout: float, as_json
 
 
 @config_group.command("show")
-@port_option
-@json_option
-@timeout_option
+@opt.port
+@opt.json
+@opt.timeout
 def config_show(port: str, as_json: bool, timeout: float) -> None:
     """The running config with units, defaults and bounds (* = not the default)."""
     from host_tools.config_host import allowed
@@ -128,10 +117,10 @@ def config_show(port: str, as_json: bool, timeout: float) -> None:
 
 
 @config_group.command("get")
-@port_option
+@opt.port
 @click.argument("key")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 def config_get(port: str, key: str, as_json: bool, timeout: float) -> None:
     """One value (SECTION.NAME) or a whole SECTION of the running config."""
     g = _board_cfg(port, timeout)
@@ -148,11 +137,11 @@ def config_get(port: str, key: str, as_json: bool, timeout: float) -> None:
 
 
 @config_group.command("set")
-@port_option
+@opt.port
 @click.argument("assignments", nargs=-1, required=True)
 @click.option("--no-reboot", is_flag=True, help="Save only; the board applies it at its next reset.")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 def config_set(port: str, assignments: tuple[str, ...], no_reboot: bool, as_json: bool, timeout: float) -> None:
     """Change SECTION.NAME=VALUE ... (all or nothing), e.g. `latch.release_timeout_ms=2000`."""
     from host_tools.config_host import ConfigError, merge, parse_assignment, validate
@@ -172,11 +161,11 @@ def config_set(port: str, assignments: tuple[str, ...], no_reboot: bool, as_json
 
 @config_group.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
-@port_opt("Take the schema from this board.")
+@opt.port_for("Take the schema from this board.")
 @click.option("--schema", "schema_file", default=None, type=click.Path(dir_okay=False),
               help="A schema file (the \"schema\" of `hearth config show --json`).")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 def config_validate(file: str, port: str | None, schema_file: str | None, as_json: bool, timeout: float) -> None:
     """Check FILE against the board's schema; exit 0 good, 1 problems (each named)."""
     from host_tools.config_host import ConfigError, load_file, validate
@@ -200,11 +189,11 @@ def config_validate(file: str, port: str | None, schema_file: str | None, as_jso
 
 
 @config_group.command("push")
-@port_option
+@opt.port
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--no-reboot", is_flag=True, help="Save only; the board applies it at its next reset.")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 def config_push(port: str, file: str, no_reboot: bool, as_json: bool, timeout: float) -> None:
     """Replace the board's config with FILE (keys absent from FILE take their defaults)."""
     from host_tools.config_host import ConfigError, load_file, validate
@@ -221,10 +210,10 @@ def config_push(port: str, file: str, no_reboot: bool, as_json: bool, timeout: f
 
 
 @config_group.command("pull")
-@port_option
+@opt.port
 @click.option("--out", "-o", default=None, help="Write to this file (default: stdout).")
 @click.option("--effective", is_flag=True, help="Every key with its running value, defaults included.")
-@timeout_option
+@opt.timeout
 def config_pull(port: str, out: str | None, effective: bool, timeout: float) -> None:
     """The board's stored config file (only what differs from the defaults), as JSON."""
     g = _board_cfg(port, timeout)
@@ -238,10 +227,10 @@ def config_pull(port: str, out: str | None, effective: bool, timeout: float) -> 
 
 
 @config_group.command("diff")
-@port_option
+@opt.port
 @click.argument("file", type=click.Path(dir_okay=False))
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 def config_diff(port: str, file: str, as_json: bool, timeout: float) -> None:
     """Host FILE vs the board's config (values in force, defaults filled in). Exit 1 if they differ."""
     from host_tools.config_host import ConfigError, diff, load_file
@@ -261,9 +250,9 @@ def config_diff(port: str, file: str, as_json: bool, timeout: float) -> None:
 
 
 @config_group.command("schema")
-@port_option
+@opt.port
 @click.option("--out", "-o", default=None, help="Write to this file (default: stdout).")
-@timeout_option
+@opt.timeout
 def config_schema(port: str, out: str | None, timeout: float) -> None:
     """The board's config schema as JSON (for `hearth config validate --schema`)."""
     g = _board_cfg(port, timeout)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from host_tools.boards import board_format
-from host_tools.cli.common import EXIT_FAIL, EXIT_OK, die, emit, json_option, port_option
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, die, emit, opt
 
 _target = click.option(
     "--target", default="auto", show_default=True,
@@ -41,7 +41,7 @@ def _format(f: Any) -> Any:
 @click.option("--out", default=None, help="Output folder (default build/BOARD, build/BOARD-sim for --target sim; "
               "-romfs / -frozen added for those formats).")
 @_format
-@json_option
+@opt.json
 def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bool) -> None:
     """Compile the firmware (mpy-cross) for a board, with board.json, config and manifest."""
     from host_tools.cli.deploy_run import UsageError, build_summary, do_build
@@ -62,7 +62,11 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @click.option("--board", default=None, help="Board name (a file in boards/); with --all, virtual boards know theirs.")
 @click.option("--port", "-p", "ports", multiple=True,
               help="Serial port of a board; repeat for several boards; `auto`: the one board there is.")
-@click.option("--all", "all_ports", is_flag=True, help="Every board found: ESP32 USB serial ports and running `hearth sim`s.")
+@click.option("--all", "all_ports", is_flag=True,
+              help="Every board found: ESP32 USB serial ports, running `hearth sim`s and farm boards (--farm), "
+                   "in parallel.")
+@opt.farm
+@opt.tag
 @_target
 @click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
 @click.option("--base", "base", default=None, metavar="FIRMWARE.bin",
@@ -76,8 +80,9 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @_format
 @click.option("--force", is_flag=True,
               help="Flash even a board file for another chip, or another role than the installed one.")
-@json_option
-def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: str, build_dir: str | None,
+@opt.json
+def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tuple[str, ...], target: str,
+          build_dir: str | None,
           base: str | None, image: bool, size: int | None, dry_run: bool, frame: int, window: int,
           timeout: float, fmt: str | None, force: bool, as_json: bool) -> None:
     """Flash boards: build, send only the files that differ, verify every hash on the board,
@@ -92,24 +97,28 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
     several boards: the number that failed (at most 125).
     """
     from host_tools.cli import deploy_run as c
-    from host_tools.ports import PortError, list_virtual, resolve
+    from host_tools.ports import PortError, list_remote, list_virtual, parse_tags, resolve
 
     plist: list[str] = []
-    for p in ports:
-        try:
-            p = resolve(p)  # `auto`: the one board there is, as for every verb
-        except PortError as e:
-            die(str(e))
-        if p not in plist:
-            plist.append(p)
-    # a running `hearth sim` knows its board: no --board needed for it
-    known: dict[str, str] = {v.device: v.board for v in list_virtual() if v.board}
-    if all_ports:
-        found, found_known = c.all_ports()
-        known.update(found_known)
-        plist += [p for p in found if p not in plist]
-        if not plist:
-            die("--all found no boards: plug one in or start `hearth sim`")
+    try:
+        want = parse_tags(tags)
+        if want and not all_ports:
+            die("--tag picks among the boards --all finds: pass --all too")
+        for p in ports:
+            p = resolve(p)  # `auto`: the one board there is; a farm board's name: its URL
+            if p not in plist:
+                plist.append(p)
+        # a running `hearth sim` and a farm board know their board: no --board needed
+        known: dict[str, str] = {v.device: v.board for v in list_virtual() + list_remote() if v.board}
+        if all_ports:
+            found, found_known = c.all_ports(want)
+            known.update(found_known)
+            plist += [p for p in found if p not in plist]
+            if not plist:
+                die("--all found no boards" + (f" tagged {' '.join(tags)}" if tags else "")
+                    + ": plug one in, start `hearth sim`, or name a farm file (--farm FILE)")
+    except PortError as e:
+        die(str(e))
     if not plist:
         die("no port given: pass --port PORT (repeat for several boards) or --all")
     if base and image:
@@ -142,7 +151,7 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, target: st
 @click.option("--target", default="board", show_default=True, help="board (the chip's vfs partition) or sim (the virtual board's).")
 @click.option("--size", type=int, default=None, help="vfs partition size in bytes (default: the chip's stock partition table).")
 @click.option("--out", "-o", default=None, help="Image file (default build/BOARD.img or build/BOARD-sim.img).")
-@json_option
+@opt.json
 def image(board: str, target: str, size: int | None, out: str | None, as_json: bool) -> None:
     """Make a LittleFS image of the app filesystem for the board's vfs partition."""
     from host_tools.boards import load_board
@@ -166,10 +175,10 @@ def image(board: str, target: str, size: int | None, out: str | None, as_json: b
 
 
 @click.command(name="test")
-@port_option
+@opt.port
 @click.argument("modules", nargs=-1)
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds a single test may run.")
-@json_option
+@opt.json
 def test_cmd(port: str, modules: tuple[str, ...], timeout: float, as_json: bool) -> None:
     """Run the firmware's unit tests (tests/firmware, as CI runs them) on a board.
 
@@ -194,7 +203,7 @@ def firmware() -> None:
 @firmware.command("board")
 @click.option("--board", "boards", multiple=True, help="Board name (a file in boards/); repeat; default: every board.")
 @click.option("--check", is_flag=True, help="Change nothing: exit 1 if a definition differs from its board file.")
-@json_option
+@opt.json
 def board_cmd(boards: tuple[str, ...], check: bool, as_json: bool) -> None:
     """Write (or --check) the MicroPython board definition of each board, from its board file."""
     from host_tools.boards import BoardError, board_names
@@ -229,7 +238,7 @@ def board_cmd(boards: tuple[str, ...], check: bool, as_json: bool) -> None:
 @click.option("--board", required=True, help="Board name (a file in boards/).")
 @click.option("--image", "idf_image", default=None, help="ESP-IDF container image (default: the pinned release).")
 @click.option("--dry-run", is_flag=True, help="Print the container command, run nothing.")
-@json_option
+@opt.json
 def build_cmd(board: str, idf_image: str | None, dry_run: bool, as_json: bool) -> None:
     """Build the board's MicroPython firmware in the ESP-IDF container (needs Docker with a
     running engine). Result: build/firmware/BOARD.bin, for `hearth flash --base`.

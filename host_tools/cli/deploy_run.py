@@ -69,10 +69,20 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
         return Path(build_dir) if build_dir else resolve
 
     jobs = [Job(p, resolver_for(p)) for p in ports]
+    from host_tools.ports import PortError, list_remote
+
+    try:  # a farm board prints by its name: a URL alone says little, and is long
+        names = {p.device: p.label for p in list_remote()}
+    except PortError:
+        names = {}
+
+    def label(port: str) -> str:
+        return names.get(port, port)
+
     console = err
     # One bar per board, in percent of the whole flash from the start (how many bytes
     # must move is known only once the board listed its files): each phase has its share.
-    width = max(len(j.port) for j in jobs)
+    width = max(len(label(j.port)) for j in jobs)
     prog = Progress(
         TextColumn(f"{{task.fields[port]:<{width}}}"), TextColumn("{task.fields[phase]:<9}"), BarColumn(),
         TaskProgressColumn(), TextColumn("{task.fields[bytes]}"), TimeElapsedColumn(),
@@ -81,7 +91,7 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
     tasks: dict[int, TaskID] = {}
     with prog:
         for i, j in enumerate(jobs):
-            tasks[i] = prog.add_task("", total=100, port=j.port, phase="waiting", bytes="")
+            tasks[i] = prog.add_task("", total=100, port=label(j.port), phase="waiting", bytes="")
 
         def on(i: int, phase: str, done: int, total: int) -> None:
             pct = PHASE_PCT.get(phase)
@@ -100,25 +110,26 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
         wall = time.monotonic() - t0
     if as_json:
         click.echo(json.dumps({"ok": all(r.ok for r in results), "seconds": round(wall, 3),
-                               "boards": [r.as_dict() for r in results]}, indent=1, sort_keys=True))
+                               "boards": [{**r.as_dict(), "label": label(r.port)} for r in results]}, indent=1, sort_keys=True))
     else:
         t = Table(title=f"flash: {sum(r.ok for r in results)}/{len(results)} ok in {wall:.1f} s")
-        for col in ("port", "board", "build", "result", "files sent", "bytes", "time"):
+        t.add_column("port", overflow="fold")  # a URL is never cut to `rfc2217:/…`
+        for col in ("board", "build", "result", "files sent", "bytes", "time"):
             t.add_column(col)
         for r in results:
             what = ("unchanged" if r.unchanged else "ok") if r.ok else "FAILED"
-            t.add_row(r.port, r.board, r.build, what, str(len(r.sent_files)), str(r.payload_bytes), f"{r.seconds:.1f} s")
+            t.add_row(label(r.port), r.board, r.build, what, str(len(r.sent_files)), str(r.payload_bytes), f"{r.seconds:.1f} s")
         if len(results) > 1:
             err.print(t)
         for r in results:
             if r.ok:
                 h = r.hello
-                click.echo(f"{r.port}: {r.board} build {r.build} "
+                click.echo(f"{label(r.port)}: {r.board} build {r.build} "
                            f"{'unchanged' if r.unchanged else f'({len(r.sent_files)} files, {r.payload_bytes} bytes)'} "
                            f"in {r.seconds:.1f} s; hello: fw {h.get('fw')}, state {h.get('state')}"
                            + (f" [{r.message}]" if r.message else ""))
             else:
-                click.secho(f"error: {r.port}: {_without_port(r.message, r.port)}", fg="red", err=True)
+                click.secho(f"error: {label(r.port)}: {_without_port(r.message, r.port)}", fg="red", err=True)
     return exit_code(results)
 
 
@@ -162,10 +173,11 @@ def _refuse_virtual(port: str) -> None:
         raise UsageError(f"{port} is a virtual board: esptool needs a real ESP32 (use `hearth sim --image` instead)")
 
 
-def all_ports() -> tuple[list[str], dict[str, str]]:
+def all_ports(tags: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     from host_tools.ports import candidates
 
-    found = sorted(candidates(), key=lambda p: p.kind != "virtual")  # virtual boards first, as listed before
+    found = [p for p in candidates() if p.matches(tags or {})]
+    found.sort(key=lambda p: p.kind != "virtual")  # virtual boards first, as listed before
     return [p.device for p in found], {p.device: p.board for p in found if p.board}
 
 

@@ -12,29 +12,16 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_OK,
-    board_refused,
-    confirm,
-    connect,
-    die,
-    emit,
-    json_option,
-    port_opt,
-    port_option,
-    timeout_option,
-    yes_option,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_OK, board_refused, confirm, connect, die, emit, opt
 from host_tools.flightcontroller import ACTIONS
 
 
 @click.group("diag", invoke_without_command=True, no_args_is_help=True)
-@port_opt("Board to report on (`auto`: the one board there is).")
+@opt.port_for("Board to report on (`auto`: the one board there is).")
 @click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
               help="The host's copy of the board's config: report whether the board's matches.")
-@json_option
-@timeout_option
+@opt.json
+@opt.timeout
 @click.pass_context
 def diag(ctx: click.Context, port: str | None, config_file: str | None, as_json: bool, timeout: float) -> None:
     """Diagnostics on a board (real or virtual).
@@ -111,7 +98,7 @@ def _colour(text: str) -> str:
 
 
 @diag.command("tests")
-@json_option
+@opt.json
 def diag_tests(as_json: bool) -> None:
     """List the active tests (`hearth diag run NAME`)."""
     from host_tools.diag import REGISTRY
@@ -125,10 +112,10 @@ def diag_tests(as_json: bool) -> None:
 
 @diag.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
-@port_opt("The board's console port.")
+@opt.port_for("The board's console port.")
 @click.option("--bench", default=None, help="A virtual board's bench endpoint (found from --port when it is a `hearth sim`).")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def diag_run(ctx: click.Context, name: str, port: str | None, bench: str | None, yes: bool, as_json: bool,
@@ -223,15 +210,15 @@ def _await_latch(fc: Any, port: str, compid: int) -> Any:
 
 @diag.command("latch-cycle")
 @_mav_port
-@port_opt("The latch's console: checked first for a payload and the board state.")
+@opt.port_for("The latch's console: checked first for a payload and the board state.")
 @_mav_baud
 @_mav_ids[0]
 @_mav_ids[1]
 @click.option("--cycles", "-n", type=int, default=10, show_default=True, help="Open/lock cycles to run.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each motion.")
 @click.option("--with-payload", is_flag=True, help="Run even with a payload in the latch (it will open).")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: int, cycles: int, timeout: float,
                 with_payload: bool, yes: bool, as_json: bool) -> None:
     """Run N verified open/lock cycles of a payload latch over MAVLink, with timings.
@@ -280,26 +267,19 @@ def latch_cycle(mav_port: str, port: str | None, baud: int, sysid: int, compid: 
 
 
 def _latch_may_cycle(port: str, with_payload: bool) -> None:
-    """Refuse (exit 2) a latch in RECOVERY (arming would be its resume), or holding a
-    payload unless with_payload."""
+    """Refuse (exit 2) what latch_cycle_refusal refuses."""
+    from host_tools.flightcontroller import latch_cycle_refusal
     from host_tools.protocol import ProtocolError
 
     client = connect(port)
     try:
-        h = client.request("hello", None, timeout=2.0)
-        lt = client.request("latch", None, timeout=2.0) if h.get("role") == "latch" else {}
+        why = latch_cycle_refusal(client, port, with_payload)
     except ProtocolError as e:
         die(f"cannot read the latch on {port}: {e}")
     finally:
         client.ser.close()
-    if h.get("role") != "latch":
-        die(f"{port} is a {h.get('role')} board, not a payload latch")
-    if h.get("state") == "RECOVERY":
-        die("the board is in RECOVERY (it held a payload when it stopped): latch-cycle will not be its resume; "
-            "`hearth recovery show`, then resume or discard it")
-    if (lt.get("payload") or lt.get("held")) and not with_payload:
-        grams = f" ({lt['grams']} g)" if lt.get("grams") is not None else ""
-        die(f"the latch holds a payload{grams}: take it off first, or pass --with-payload to open it anyway")
+    if why:
+        die(why)
 
 
 @diag.command("mavlink")
@@ -309,7 +289,7 @@ def _latch_may_cycle(port: str, with_payload: bool) -> None:
 @_mav_ids[1]
 @click.argument("action", type=click.Choice(ACTIONS), default="watch")
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="How long to listen after the action.")
-@json_option
+@opt.json
 def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str, seconds: float, as_json: bool) -> None:
     """Play the flight controller (pymavlink) for a latch on the bench.
 
@@ -336,13 +316,13 @@ def diag_mavlink(mav_port: str, baud: int, sysid: int, compid: int, action: str,
 
 
 @diag.command("heater-test")
-@port_option
+@opt.port
 @click.option("--setpoint", type=float, default=32.0, show_default=True, help="Step target, C.")
 @click.option("--seconds", type=float, default=120.0, show_default=True, help="How long to record (real time).")
 @click.option("--interval", type=float, default=0.5, show_default=True, help="Seconds between samples.")
 @click.option("--out", default="heater-test", show_default=True, help="Output path without extension: OUT.csv, OUT.png.")
-@yes_option
-@json_option
+@opt.yes
+@opt.json
 def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float, out: str, yes: bool,
                      as_json: bool) -> None:
     """Heater step response: heat to SETPOINT, record, turn off; save a CSV and a PNG plot.
@@ -350,21 +330,17 @@ def diag_heater_test(port: str, setpoint: float, seconds: float, interval: float
     THE NOZZLE HEATS: it asks first (--yes: do not ask). A step response is judged
     from ambient: it warns when the nozzle starts warmer than the board's model
     ambient (printer.model_ambient_c) by more than a few degrees."""
-    from host_tools.printer import AMBIENT_BAND_C, JobError, heater_test, plot, step_metrics, write_csv
+    from host_tools.printer import JobError, heater_test, plot, step_metrics, warm_start, write_csv
     from host_tools.protocol import BoardError, ProtocolError
 
     confirm("heater-test", f"THE NOZZLE HEATS to {setpoint:g} C", yes)
     client = connect(port)
-    warning = None
     try:
         h = client.hello()
         if h.get("role") != "printer":
             die(f"{port} is a {h.get('role')} board, not a printer toolhead")
-        t0 = (client.status().get("role") or {}).get("temp")
-        amb = client.request("config_get", {"section": "printer"}).get("config", {}).get("model_ambient_c")
-        if isinstance(t0, (int, float)) and isinstance(amb, (int, float)) and t0 > amb + AMBIENT_BAND_C:
-            warning = (f"the nozzle starts at {t0:.1f} C, not at ambient (~{amb:.0f} C): rise and settle times are "
-                       "not those of a cold start; let it cool (`hearth status`) and run again to compare")
+        warning = warm_start(client)
+        if warning:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
 
         def progress(s: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import click
 
 from host_tools.boards import board_format
-from host_tools.cli.common import die, emit, json_option
+from host_tools.cli.common import die, emit, opt
 
 
 @click.command()
@@ -32,11 +33,19 @@ from host_tools.cli.common import die, emit, json_option
               help="The firmware frozen into the interpreter, as a hearth MicroPython image has it (then "
                    "`hearth flash` puts only boot.py, main.py and the board files on it). Default: the board "
                    "file's \"firmware\" (frozen for both boards: .mpy files do not fit a stock chip's heap).")
+@click.option("--runtime", "runtime_dir", default=None, type=click.Path(file_okay=False),
+              help="Register the board in this folder's registry instead of $HEARTH_RUNTIME (or the shared "
+                   "per-user one): only hearth commands run with HEARTH_RUNTIME=DIR see it.")
+@click.option("--bench", "bench_ep", default=None, metavar="tcp:HOST:PORT",
+              help="Serve the bench on TCP (port 0: any free one) instead of a unix socket in the state "
+                   "folder, so fault and power-fail tests can run from another machine. Give 127.0.0.1 "
+                   "unless the bench must be reachable from elsewhere: it has no authentication.")
 @click.option("--gantry", is_flag=True, help="A virtual gantry beside the board: a motion port (Marlin-style `ok`) "
               "that moves at the planned speed in the board's world time, for `hearth print --motion` "
               "(endpoint `gantry:`; `hearth bench ENDPOINT gantry [state|history|silent]`).")
 def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap: str | None,
-        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None, gantry: bool) -> None:
+        flash_mb: str | None, flash_timing: str, image_file: str | None, frozen: bool | None,
+        runtime_dir: str | None, bench_ep: str | None, gantry: bool) -> None:
     """Run a virtual board until interrupted.
 
     The board is as faithful to the hardware as we can make it: the ESP32-faithful
@@ -54,10 +63,21 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         die("--speed must be in (0, 1000]")
     if baud is not None and not 300 <= baud <= 4_000_000:
         die("--baud must be between 300 and 4000000")
+    if bench_ep is not None:
+        from host_tools.sim.bench import BenchError, parse_tcp
+
+        try:
+            if parse_tcp(bench_ep) is None:
+                die(f"--bench {bench_ep}: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:0")
+        except BenchError as e:
+            die(str(e))
+    if runtime_dir:
+        os.environ["HEARTH_RUNTIME"] = os.path.abspath(runtime_dir)
     try:
         vb = VirtualBoard(board, state_dir or (ROOT / "state" / board), baud=baud, speed=speed, heap=heap,
                           flash_mb=int(flash_mb) if flash_mb else None, flash_timing=flash_timing,
-                          frozen=board_format(board) == "frozen" if frozen is None else frozen, gantry=gantry)
+                          frozen=board_format(board) == "frozen" if frozen is None else frozen, bench=bench_ep,
+                          gantry=gantry)
     except BoardError as e:
         die(str(e))
     if image_file:
@@ -68,15 +88,19 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
         except ImageError as e:
             die(str(e))
     from host_tools.ports import SimRecorder
+    from host_tools.sim.bench import BenchError
 
-    run_forever(vb, out=SimRecorder(vb, sys.stdout))
+    try:
+        run_forever(vb, out=SimRecorder(vb, sys.stdout))
+    except BenchError as e:
+        die(str(e))
 
 
 @click.command()
 @click.argument("endpoint")
 @click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry"]))
 @click.argument("args", nargs=-1)
-@json_option
+@opt.json
 @click.option("--tear", type=int, default=1, show_default=True, help="power cut-at: bytes of the torn program that land.")
 def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: int) -> None:
     """Drive a virtual board's lab bench (ENDPOINT is the `bench:` path `hearth sim` printed).

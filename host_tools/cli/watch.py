@@ -11,21 +11,13 @@ from typing import Any, NoReturn
 
 import click
 
-from host_tools.cli.common import (
-    EXIT_FAIL,
-    EXIT_USAGE,
-    connect,
-    die,
-    emit,
-    json_option,
-    port_opt,
-)
+from host_tools.cli.common import EXIT_FAIL, EXIT_USAGE, connect, die, emit, opt
 
 
 # ---- print --------------------------------------------------------------------------------
 @click.command("print")
-@port_opt(required=False, help="Serial port of the toolhead (a virtual board's console too); `auto`: the one board "
-          "there is. Not needed with --check.")
+@opt.port_for("Serial port of the toolhead (a virtual board's console too); `auto`: the one board there is. "
+              "Not needed with --check.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--material", default="dark", show_default=True,
               help="Material preset on the board (dark, milk, white, dough, puree); sets the temperatures.")
@@ -44,7 +36,7 @@ from host_tools.cli.common import (
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
               "(FILE must be the job's own file).")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
-@json_option
+@opt.json
 def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_temps: str, profile: str | None,
               motion: str | None, motion_baud: int, cont: bool, job_id: int | None, resume: bool, keep_hot: bool,
               as_json: bool) -> None:
@@ -227,7 +219,7 @@ def _table(row: dict[str, Any]) -> Any:
 
 
 @click.command("monitor")
-@port_opt("Board to watch (`auto`: the one board there is).")
+@opt.port_for("Board to watch (`auto`: the one board there is).")
 @click.option("--csv", "csv_path", default=None, help="Log samples to this CSV file.")
 @click.option("--jsonl", "jsonl_path", default=None, help="Log samples (and any !tel/!evt lines) to this JSONL file.")
 @click.option("--plot", "plot_path", default=None, help="When done, draw the logged samples into this PNG.")

@@ -16,16 +16,18 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from host_tools.boards import ROOT
 from host_tools.deploy.sync import AGENT, _Agent, inventory
+from host_tools.sim import MICROPY_PATH, MICROPY_PLANTS
 from host_tools.transport.rawrepl import RawRepl, ReplError
 
 FW_TESTS = ROOT / "tests" / "firmware"
 BOARD_DIR = "_hearth_test"
-# MicroPython modules the tests import from host_tools/sim (they put ../../host_tools/sim
-# on sys.path; on the board the copies sit next to the tests instead).
-SUPPORT = ("plants.py", "latch_plant.py")
+# The plant models the tests import as `plants` (host_tools.sim.MICROPY_PATH on the
+# host's MICROPYPATH; on the board the package sits next to the tests).
+SUPPORT = MICROPY_PLANTS
 
 # /tmp: some tests write scratch files there, as on the unix port.
 RUN = """import sys,os
@@ -71,7 +73,7 @@ def push_tests(r: RawRepl) -> int:
     have = inventory(r)
     files = {f"{BOARD_DIR}/{p.name}": p.read_bytes() for p in sorted(FW_TESTS.glob("*.py"))}
     for name in SUPPORT:
-        sp = ROOT / "host_tools" / "sim" / name
+        sp = Path(MICROPY_PATH) / name
         if sp.is_file():
             files[f"{BOARD_DIR}/{name}"] = sp.read_bytes()
     todo = {k: v for k, v in files.items() if have.get(k) != (len(v), hashlib.sha256(v).hexdigest()[:16])}

@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import serial
-
 from host_tools.boards import ROOT, load_board
 
 FIRMWARE = ROOT / "firmware"
@@ -75,17 +73,23 @@ def flash(board: str, port: str, timeout: float = 300) -> float:
 
 
 def restart(port: str) -> None:
-    """Soft-reset from the friendly REPL, so boot.py and then main.py run, as after power-on."""
+    """Soft-reset from the friendly REPL, so boot.py and then main.py run, as after
+    power-on; returns once the board printed its soft-reboot banner."""
+    from host_tools.transport.replstate import confirm_reset
+    from host_tools.transport.serialport import PortError, open_port
+
     try:
-        s = serial.Serial(port, 115200, timeout=0.2, exclusive=True)
-    except serial.SerialException as e:
+        s = open_port(port, timeout=0.2)
+    except PortError as e:
         raise FlashError(f"cannot reopen {port} to restart the board: {e}") from e
-    with s:
+    try:
         s.write(b"\r\x03\x03")
         time.sleep(0.1)
         s.write(b"\r\x02")
         time.sleep(0.1)
         s.reset_input_buffer()
-        s.write(b"\x04")
-        s.flush()
-        time.sleep(0.2)
+        confirm_reset(s, port)
+    except PortError as e:
+        raise FlashError(str(e)) from e
+    finally:
+        s.close()

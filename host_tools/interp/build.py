@@ -121,6 +121,34 @@ PATCHES: list[tuple[str, str, str]] = [
         "    #endif\n",
     ),
     (
+        # A chip never dies of a Ctrl-C: while no code runs (the raw REPL compiling what it
+        # was sent, a soft reset starting up) the byte just waits in its stdin ring. The
+        # unix port restores SIGINT's default there, so a Ctrl-C a host sends right after
+        # a script killed the interpreter and the board came back in the friendly REPL.
+        "ports/unix/unix_mphal.c",
+        "        // disable signal handler\n        struct sigaction sa;\n        sa.sa_flags = 0;\n"
+        "        sa.sa_handler = SIG_DFL;\n",
+        "        // disable signal handler\n        struct sigaction sa;\n        sa.sa_flags = 0;\n"
+        "        #if MICROPY_HAL_SIGINT_NEVER_KILLS\n        sa.sa_handler = SIG_IGN;\n        #else\n"
+        "        sa.sa_handler = SIG_DFL;\n        #endif\n",
+    ),
+    (
+        # The ESP32's REPL gets the bytes the host sent (ports/esp32/mphalport.c); the unix
+        # port's LF -> CR turned a CRLF script in the raw REPL into two line breaks.
+        "ports/unix/unix_mphal.c",
+        "    if (ret == 0) {\n        c = 4; // EOF, ctrl-D\n    } else if (c == '\\n') {\n        c = '\\r';\n    }\n",
+        "    if (ret == 0) {\n        c = 4; // EOF, ctrl-D\n    }\n    #if !MICROPY_HAL_STDIN_AS_SENT\n"
+        "    else if (c == '\\n') {\n        c = '\\r';\n    }\n    #endif\n",
+    ),
+    (
+        # Where the chip soft-resets, this process exits: the status says in which REPL
+        # mode, so the virtual board restarts it there (hearth_port.c).
+        "ports/unix/main.c",
+        "            ret = do_repl();\n",
+        "            ret = do_repl();\n            #ifdef MICROPY_HW_REPL_EXIT_STATUS\n"
+        "            ret = MICROPY_HW_REPL_EXIT_STATUS(ret);\n            #endif\n",
+    ),
+    (
         "ports/unix/main.c",
         "#if MICROPY_VFS_ROM_IOCTL\n\nstatic uint8_t romfs_buf[4]",
         "#if MICROPY_VFS_ROM_IOCTL && !MICROPY_VFS_ROM_IOCTL_IN_VARIANT\n\nstatic uint8_t romfs_buf[4]",

@@ -1,7 +1,11 @@
 """The lab bench of a virtual board: power supply, fault injector, plant knobs, probes.
 
-A unix socket in the state folder; one JSON object per line each way. The `hearth
-bench` command is its client; tests use `BenchClient` directly.
+A unix socket in the state folder, or a TCP port (`tcp:HOST:PORT`, loopback by
+default: `hearth sim --bench tcp:127.0.0.1:0`), so power-fail and fault tests run
+against a virtual board on another machine of a farm; one JSON object per line each
+way. The `hearth bench` command is its client; tests use `BenchClient` directly.
+
+An endpoint is a path (a unix socket) or `tcp:HOST:PORT`.
 """
 
 from __future__ import annotations
@@ -19,18 +23,36 @@ class BenchError(Exception):
     pass
 
 
+def parse_tcp(endpoint: str) -> tuple[str, int] | None:
+    """`tcp:HOST:PORT` -> (host, port); a path -> None."""
+    if not endpoint.startswith("tcp:"):
+        return None
+    host, _, port = endpoint[4:].rpartition(":")
+    if not host or not port.isdigit():
+        raise BenchError(f"bench endpoint {endpoint!r}: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:0")
+    return host.strip("[]"), int(port)
+
+
 class BenchServer:
     def __init__(self, vb: Any, path: str) -> None:
         self.vb = vb
-        self.path = path
+        self.path = path  # after start(): the endpoint clients use (tcp: with the real port)
+        self._tcp = parse_tcp(path)
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
 
     def start(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(self.path)
+        if self._tcp is not None:
+            try:
+                s = socket.create_server(self._tcp)
+            except OSError as e:
+                raise BenchError(f"cannot serve the bench on {self.path}: {e.strerror or e}") from e
+            self.path = f"tcp:{self._tcp[0]}:{s.getsockname()[1]}"
+        else:
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(self.path)
         s.listen(8)
         s.settimeout(0.2)
         self._sock = s
@@ -40,10 +62,11 @@ class BenchServer:
         self._stop.set()
         if self._sock:
             self._sock.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        if self._tcp is None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
     def _serve(self) -> None:
         assert self._sock is not None
@@ -233,9 +256,12 @@ class BenchClient:
 
     def call(self, **req: Any) -> dict[str, Any]:
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            tcp = parse_tcp(self.path)
+            with (socket.create_connection(tcp, timeout=self.timeout) if tcp
+                  else socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as s:
                 s.settimeout(self.timeout)
-                s.connect(self.path)
+                if tcp is None:
+                    s.connect(self.path)
                 s.sendall(json.dumps(req).encode() + b"\n")
                 buf = b""
                 while not buf.endswith(b"\n"):
@@ -249,6 +275,8 @@ class BenchClient:
             ) from e
         except TimeoutError as e:
             raise BenchError(f"bench at {self.path} did not answer within {self.timeout} s") from e
+        except OSError as e:  # an unreachable host
+            raise BenchError(f"cannot reach the bench at {self.path}: {e}") from e
         if not buf:
             raise BenchError(f"bench at {self.path} closed the connection without answering")
         res = json.loads(buf)

@@ -6,9 +6,12 @@ because two readers on one pty steal each other's bytes. The interpreter's pty i
 controlling terminal with ISIG on, so Ctrl-C raises KeyboardInterrupt as on a board;
 output processing is off so `\\r\\n` stays `\\r\\n`.
 
-The relay also plays the board's reset logic. The unix port exits where a board
-would soft-reset (Ctrl-D in the raw or friendly REPL); the relay starts it again and
-prints `MPY: soft reboot`, in the raw REPL again if the reset was asked from there.
+The relay also plays the board's reset logic. The faithful interpreter exits where a
+board would soft-reset (Ctrl-D in the raw or friendly REPL, SystemExit), after printing
+`MPY: soft reboot` as the esp32 port does; its exit status says which REPL it left
+(host_tools/interp: hearth_port.c), and the relay starts it again in that REPL, as a
+chip's soft reset keeps `pyexec_mode_kind`: from the raw REPL, boot.py runs and the
+board answers `raw REPL; CTRL-B to exit` and `>` only, with no banner and no `>>> `.
 Power off kills the interpreter at that instant: what was not in the image files is
 gone, as on the board.
 """
@@ -34,6 +37,9 @@ from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, unread
 from host_tools.sim.world import World
 
 LOADER = Path(__file__).with_name("loader.py")
+# Exit statuses of the faithful interpreter's REPL soft reset (host_tools/interp/variant/hearth_port.c).
+EXIT_SOFT_RESET_RAW = 100
+EXIT_SOFT_RESET_FRIENDLY = 101
 # SPI NOR flash timing (Winbond W25Q32JV / GD25Q32 class, as on ESP32 modules), per
 # 256-byte page program and per 4 KiB sector erase, in microseconds: docs/boards.md.
 FLASH_TIMING = {"typ": (700, 45_000), "max": (3_000, 400_000), "off": (0, 0)}
@@ -89,12 +95,14 @@ class VirtualBoard:
         flash_mb: int | None = None,
         flash_timing: str = "typ",
         frozen: bool = False,
+        bench: str | None = None,
         gantry: bool = False,
     ) -> None:
         """`baud` overrides the console link's baud rate (the board file's otherwise);
         `heap` a fixed heap instead of the stock chip's split heap; `flash_mb` the
         module's flash size; `frozen`: the firmware frozen into the interpreter, as in
-        a hearth MicroPython image (host_tools/deploy/flashfw.py)."""
+        a hearth MicroPython image (host_tools/deploy/flashfw.py); `bench`: the bench's
+        endpoint, `tcp:HOST:PORT` (port 0: any free one) instead of the unix socket."""
         self.board_name = board
         self.board = load_board(board)
         self.flash_mb = flash_mb
@@ -126,8 +134,6 @@ class VirtualBoard:
 
         self.world.plants.extend(plants_for(self.board))
         self.proc: subprocess.Popen[bytes] | None = None
-        self.raw_mode = False
-        self._want_raw_entry = False
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._expected_exit = False
@@ -135,7 +141,7 @@ class VirtualBoard:
         self._threads: list[threading.Thread] = []
         self.console_path = ""
         self.mavlink_path = ""
-        self.bench_path = str(self.state / "bench.sock")
+        self.bench_path = bench or str(self.state / "bench.sock")
         self._c_master = self._c_slave = self._i_master = self._i_slave = -1
         self._m_master = self._m_slave = -1
         self._tx = Throttle(baud)  # only for the 64-bit wheel's console, when asked
@@ -179,6 +185,7 @@ class VirtualBoard:
 
         self.bench = BenchServer(self, self.bench_path)
         self.bench.start()
+        self.bench_path = self.bench.path  # a tcp: endpoint's real port
         self._spawn(self._client_to_interp)
         self._spawn(self._interp_to_client)
         self._spawn(self._supervise)
@@ -247,8 +254,10 @@ class VirtualBoard:
             p.wait()
             self.proc = None
 
-    def _boot(self, mode: str, cause: str) -> None:
-        """Start the interpreter: loader, boot.py, then main.py if `mode` is friendly."""
+    def _boot(self, mode: str, cause: str, soft: bool = False) -> None:
+        """Start the interpreter: loader, boot.py, then main.py if `mode` is friendly.
+        `soft`: a soft reset, which keeps what the host typed meanwhile (the chip's stdin
+        ring survives it); any other boot starts with empty buffers."""
         self._cause = cause
         to_fw_r, to_fw_w = os.pipe()
         from_fw_r, from_fw_w = os.pipe()
@@ -274,15 +283,16 @@ class VirtualBoard:
             HEARTH_SIM_CAUSE=cause,
             HEARTH_SIM_SPEED=repr(self.speed),
             HEARTH_SIM_MODE=mode,
+            MICROPY_REPL_MODE=mode,
         )
         env.pop("MICROPYPATH", None)
-        self.raw_mode = mode == "raw"
-        self._want_raw_entry = mode == "raw"
         self._expected_exit = False
         # A killed interpreter leaves the tty as its REPL had set it (ISIG off): every
-        # boot starts from the line settings of a fresh board.
+        # boot starts from the line settings of a fresh board. What the old interpreter
+        # wrote is never dropped here (its "MPY: soft reboot" may still be unread).
         _set_raw(self._i_slave, isig=True)
-        termios.tcflush(self._i_master, termios.TCIOFLUSH)
+        if not soft:
+            termios.tcflush(self._i_slave, termios.TCIFLUSH)
         self.proc = subprocess.Popen(
             [*argv, "-i", str(LOADER)],
             stdin=self._i_slave, stdout=self._i_slave, stderr=self._i_slave,
@@ -383,11 +393,6 @@ class VirtualBoard:
             except OSError:
                 time.sleep(0.05)
                 continue
-            for b in data:
-                if b == 0x01:
-                    self.raw_mode = True
-                elif b == 0x02:
-                    self.raw_mode = False
             if self.link.kind == "uart":
                 self._rx.pace(len(data))
             if self.link.frame_ms and self.link.kind != "none":
@@ -422,7 +427,6 @@ class VirtualBoard:
     def _interp_to_client(self) -> None:
         import select
 
-        tail = b""
         bridge = self._bridge
         while not self._stop.is_set():
             due = bridge.due_in()
@@ -440,14 +444,6 @@ class VirtualBoard:
                 except OSError:
                     time.sleep(0.05)
                     continue
-                if self._want_raw_entry:
-                    tail = (tail + data)[-64:]
-                    if b">>> " in tail:
-                        # The restarted interpreter reached the friendly prompt: take it to
-                        # the raw REPL, where the client that soft-reset it is waiting.
-                        self._want_raw_entry = False
-                        tail = b""
-                        os.write(self._i_master, b"\x01")
                 if self.link.kind == "none":
                     self._tx.pace(len(data))  # the 64-bit wheel: pace here if asked
                 bridge.add(data)
@@ -482,14 +478,21 @@ class VirtualBoard:
                 self.proc = None
                 if self._expected_exit:
                     continue
-                # The interpreter left by itself: Ctrl-D (soft reset) or a crash.
-                mode = "raw" if self.raw_mode else "friendly"
-                self._log(f"soft reboot ({mode})")
-                try:
-                    os.write(self._c_master, b"MPY: soft reboot\r\n")
-                except OSError:
-                    pass
-                self._boot(mode=mode, cause=self._cause)
+                # The interpreter left by itself: a soft reset from its REPL (it printed
+                # "MPY: soft reboot" itself, behind the REPL's own output), or a crash.
+                code = p.returncode
+                soft = code in (EXIT_SOFT_RESET_RAW, EXIT_SOFT_RESET_FRIENDLY)
+                if soft:
+                    mode = "raw" if code == EXIT_SOFT_RESET_RAW else "friendly"
+                    self._log(f"soft reboot ({mode})")
+                else:
+                    mode = "friendly"
+                    self._log(f"interpreter exit {code}: soft reboot")
+                    try:
+                        os.write(self._c_master, b"MPY: soft reboot\r\n")
+                    except OSError:
+                        pass
+                self._boot(mode=mode, cause=self._cause, soft=soft)
 
     # ---- for the bench and tests ----------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -248,6 +248,29 @@ class World:
             return 1 if got == "up" else 0  # the wrong pull
         return self._rng.getrandbits(1) if self.float_inputs else level  # floating
 
+    def count(self, pin: int) -> int:
+        """Rising edges the plants made on pin since the world began (0: nothing there); the
+        board's own hal.Counter counts the same edges on its side (hal/sim.py)."""
+        for p in self.plants:
+            fn = getattr(p, "count", None)
+            n = fn(self, pin) if fn is not None else None
+            if n is not None:
+                return int(n)
+        return 0
+
+    def extrusion(self) -> dict[str, float]:
+        """The bead, brought up to now: deposited_mm3 (cumulative since the world began),
+        flow_mm3_s (nozzle flow now), piston_mm3 (displaced). For the bench and the
+        virtual gantry in this process (docs/CONTRACTS.md); {} on a board without an
+        extruder."""
+        with self.lock:
+            self.step()
+            for p in self.plants:
+                fn = getattr(p, "extrusion", None)
+                if fn is not None:
+                    return dict(fn())
+        return {}
+
     def read_adc(self, pin: int) -> int:
         for p in self.plants:
             v = p.read_adc(self, pin)

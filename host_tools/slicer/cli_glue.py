@@ -48,9 +48,28 @@ def is_toolhead_job(path: str) -> bool:
     return True
 
 
-def plan_file(file: str, material: str, slicer_temps: str, profile: str | None, heaters: int = 1) -> job.Plan:
-    """FileRefused / ValueError for what cannot be planned at all."""
-    return job.build(file, job.Material.preset(material), slicer_temps, load_profile(profile), heaters=heaters)
+def plan_file(file: str, material: str, slicer_temps: str, profile: str | None, heaters: int = 1,
+              board_cfg: dict[str, Any] | None = None) -> job.Plan:
+    """FileRefused / ValueError for what cannot be planned at all. board_cfg: the board's
+    running `printer` config section (config_get): its material limits and extruder
+    limits then replace the presets' and the profile's."""
+    mat, prof = limits_from_config(board_cfg or {}, job.Material.preset(material), load_profile(profile))
+    return job.build(file, mat, slicer_temps, prof, heaters=heaters)
+
+
+def limits_from_config(cfg: dict[str, Any], mat: job.Material, prof: Profile) -> tuple[job.Material, Profile]:
+    """The board is the authority on its limits: the material's setpoint and range
+    (printer.<m>_c, <m>_min_c, <m>_max_c) and the extruder's rate and acceleration
+    (printer.max_feed_mm_s, accel_mm_s2), where its running config gives them."""
+    def num(key: str) -> float | None:
+        v = cfg.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    m = mat.name
+    sp, lo, hi = num(f"{m}_c"), num(f"{m}_min_c"), num(f"{m}_max_c")
+    mat = job.Material(m, sp if sp is not None else mat.setpoint_c, lo if lo is not None else mat.min_c,
+                       hi if hi is not None else mat.max_c)
+    return mat, prof.with_extruder(num("max_feed_mm_s"), num("accel_mm_s2"))
 
 
 def check(file: str, material: str, slicer_temps: str, profile: str | None, as_json: bool,
@@ -188,6 +207,23 @@ def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile
             out({"error": str(e)}, f"error: motion port: {e}", err=True)
             return EXIT_USAGE
     client = connect(port)
+    try:
+        cfg = client.request("config_get", {"section": "printer"}).get("config") or {}
+    except (BoardError, ProtocolError):
+        cfg = {}  # a board without config_get: the presets and the profile stand
+    if cfg:
+        try:
+            plan = plan_file(file, material, slicer_temps, profile, board_cfg=cfg)
+        except (FileRefused, ValueError) as e:
+            client.close()
+            out({"error": str(e)}, f"refused with the board's limits: {e}; nothing heated or moved", err=True)
+            return EXIT_FAIL
+        if not plan.ok:
+            client.close()
+            lines = "; ".join(f"line {r['line']}: {r['reason']}" for r in plan.refused[:5])
+            out({**plan.summary()}, f"refused with the board's own limits: {file}: {lines}; nothing heated or moved",
+                err=True)
+            return EXIT_FAIL
     bar = SlicerProgress(plan, as_json)
     import sys
 

@@ -99,18 +99,41 @@ def probe(port: str, timeout: float = 0.6) -> ReplState:
     return ReplState(True, None, firmware=False)
 
 
+#: what a MicroPython board prints as it resets: the soft reboot line, or the boot banner
+RESET_SEEN = (b"soft reboot", b"MicroPython v")
+
+
+def confirm_reset(ser: serial.Serial, name: str, timeout: float = 5.0, tries: int = 3) -> bytes:
+    """Ctrl-D at the friendly REPL, then read until the board shows it reset. Sent again
+    when unconfirmed: a network port's flush() does nothing, and a Ctrl-D written just
+    before the port closes can be lost (ser2net, RFC 2217)."""
+    seen = b""
+    for _ in range(tries):
+        ser.write(b"\x04")
+        try:
+            ser.flush()
+        except (OSError, serial.SerialException):
+            pass
+        end = time.monotonic() + timeout / tries
+        while time.monotonic() < end:
+            seen += ser.read(ser.in_waiting or 1)
+            if any(m in seen for m in RESET_SEEN):
+                return seen
+    raise PortError(f"{name}: the board did not confirm its reset (no soft-reboot banner in {timeout:.0f} s): "
+                    "power-cycle it, or run `hearth reset --hard`")
+
+
 def soft_reset(port: str) -> None:
     """Stop whatever runs (the app makes its outputs safe), then a soft reset from the
-    friendly REPL: boot.py and main.py run as after power-on."""
+    friendly REPL: boot.py and main.py run, as after power-on. Returns once the board
+    printed its soft-reboot banner (confirm_reset)."""
     ser = open_port(port, timeout=0.05)
     try:
         ser.write(b"\r\x03\x03")
         _read(ser, 0.3)
         ser.write(b"\r\x02")
         _read(ser, 0.3)
-        ser.write(b"\x04")
-        ser.flush()
-        _read(ser, 0.3)  # the reset starts before the port closes (URL ports do not flush)
+        confirm_reset(ser, port)
     finally:
         ser.close()
 

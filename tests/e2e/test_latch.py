@@ -20,14 +20,14 @@ from host_tools.flightcontroller import (  # noqa: E402
     RELEASE,
     FlightController,
 )
-from host_tools.sim.latch_adapter import LatchWorldPlant  # noqa: E402
+from host_tools.sim.plants.latch_world import LatchWorldPlant  # noqa: E402
 from tests.e2e.conftest import bench, flash_board, wait_for  # noqa: E402
 
 ACCEPTED, TEMP_REJECTED, DENIED, UNSUPPORTED, FAILED, IN_PROGRESS = 0, 1, 2, 3, 4, 5
 
 
 def _ensure_plant(vb: Any) -> None:
-    # The virtual board builds the latch plant from the board's role (plant_adapters).
+    # The virtual board builds the latch plant from the board's role (host_tools/sim/plants/adapters.py).
     assert any(isinstance(p, LatchWorldPlant) for p in vb.world.plants), vb.world.plants
 
 

@@ -21,7 +21,12 @@ from host_tools.slicer import job
 from tests.e2e.conftest import bench, flash_board, wait_for
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "slicer"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "slicer"
+# The toolhead's synced moves (G1 E F D), pauses and job_resume come with branch slicer-fw;
+# until its firmware is in this tree these tests have nothing to print on.
+pytestmark = pytest.mark.skipif('"G1": "EFD"' not in (ROOT / "firmware/hearth/control/gcode.py").read_text(),
+                                reason="needs the toolhead's synced moves G1 E F D (firmware of branch slicer-fw)")
 SPEED = 5.0
 
 

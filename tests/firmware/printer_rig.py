@@ -3,12 +3,10 @@
 # extruder, clog switch) on world.hooks of the simulated HAL.
 import gc
 import json
-import sys
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
 
-import printer_plant  # noqa: E402
+from plants import printer as printer_plant  # noqa: E402
 from hearth.hal import sim  # noqa: E402
 
 # The journal's 16 KiB flash image needs one contiguous block; compiling the role
@@ -36,7 +34,7 @@ class Rig:
             part = sim.Partition("journal", 4 * 4096)
         self.part = part
         if plant is None:
-            plant = printer_plant.PrinterPlant(PINS, BOARD["thermistor"])
+            plant = printer_plant.PrinterPlant(PINS, BOARD["thermistor"], chip=BOARD["chip"])
             printer_plant.attach(sim.world, plant)
         self.plant = plant
         self.j = Journal(part, 7)

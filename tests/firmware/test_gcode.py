@@ -39,11 +39,27 @@ def test_line_number_and_checksum():
     assert checksum("N1 M83") == 78 ^ 49 ^ 32 ^ 77 ^ 56 ^ 51
 
 
+def test_slicer_additions():
+    assert parse(1, "G1 E0.5 F120 D300") == ("G1", {"E": 0.5, "F": 120.0, "D": 300.0})
+    assert parse(1, "M900 K0.2") == ("M900", {"K": 0.2})
+    assert parse(1, "M106 S255") == ("M106", {"S": 255.0})
+    assert parse(1, "M107") == ("M107", {})
+    assert parse(1, "M104 T1 S40") == ("M104", {"T": 1.0, "S": 40.0})
+    assert parse(1, "T1") == ("T1", {})
+    # pauses carry Marlin's message or M600's positions: ignored, not refused
+    assert parse(1, "M0 Click to continue") == ("M0", {})
+    assert parse(1, "M600 X10 Y10 E-5") == ("M600", {})
+    assert parse(1, "M25") == ("M25", {}) and parse(1, "M1") == ("M1", {})
+
+
 def test_subset_only():
     _err("BAD_ARGS", 1, "G1 X10 E1")      # no XYZ on a toolhead
     _err("UNSUPPORTED", 1, "G28")
     _err("UNSUPPORTED", 1, "M140 S60")
-    _err("BAD_ARGS", 1, "T0")
+    _err("UNSUPPORTED", 1, "T2")
+    _err("BAD_ARGS", 1, "X10")
+    _err("BAD_ARGS", 1, "G1 X10 E1")
+    _err("BAD_ARGS", 1, "M106 S128 Q1")
     _err("BAD_ARGS", 1, "G1 E1 E2")
     _err("BAD_ARGS", 1, "G1 Eabc")
 

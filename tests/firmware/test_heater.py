@@ -1,12 +1,9 @@
 # Heater shell on the simulated HAL: real Pwm/Adc, the plant behind world.hooks,
 # fault injection (thermistor open/short, heater open, heater stuck on) with
 # detection times, and healthy runs that must never trip.
-import sys
 
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
 
-import plants  # noqa: E402
+from plants import heater as heatplant  # noqa: E402
 from hearth.hal import sim  # noqa: E402
 from hearth.control.pid import ModelPid, Pid  # noqa: E402
 from hearth.control.thermal import ThermalProtection  # noqa: E402
@@ -18,7 +15,7 @@ ADC_PIN = 34
 
 
 def _model_cfg(preset):
-    p = plants.PRESETS[preset]
+    p = heatplant.PRESETS[preset]
     return {"power_w": p["power_w"] * 0.95, "mass_j_k": p["mass_j_k"] * 1.1, "loss_w_k": p["loss_w_k"] * 0.85,
             "core_j_k": p["core_j_k"], "core_w_k": p["core_w_k"],
             "sensor_s": p["sensor_s"] + p["delay_s"], "ambient_c": p["ambient_c"]}
@@ -27,9 +24,9 @@ def _model_cfg(preset):
 class Rig:
     def __init__(self, preset="nozzle20", prot=None, ctl=None):
         w = sim.world
-        self.plant = plants.HeaterPlant(preset)
-        self.ntc = plants.NtcAdc()
-        w.hooks.append(plants.WorldHook(w, self.plant, self.ntc, PWM_PIN, ADC_PIN))
+        self.plant = heatplant.HeaterPlant(preset)
+        self.ntc = heatplant.NtcAdc()
+        w.hooks.append(heatplant.WorldHook(w, self.plant, self.ntc, PWM_PIN, ADC_PIN))
         self.pwm = sim.Pwm(PWM_PIN, 10, 0)
         self.therm = Thermistor(sim.Adc(ADC_PIN))
         self.ctl = ctl or ModelPid(_model_cfg(preset))

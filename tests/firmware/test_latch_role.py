@@ -2,7 +2,6 @@
 # and out through hal.Uart, the supervisor glue (faults, estop, power fail, held
 # payload, recovery), console commands, config, and "boot never drives open".
 import gc
-import sys
 
 from hearth import hal
 from hearth.hal import sim
@@ -16,8 +15,7 @@ from hearth.runtime.supervisor import FAULT, POWERFAIL, READY, RECOVERY, SAFE, S
 from hearth.drivers.servo import duty_for_us
 from hearth.roles.latch import Latch as Role, decode_role_state
 
-sys.path.append(__file__.rsplit("/", 3)[0] + "/host_tools/sim")
-from latch_plant import LatchPlant, attach  # noqa: E402
+from plants.latch import LatchPlant, attach  # noqa: E402
 
 SERVO, SOLENOID, LOCK_SW, OPEN_SW, PAYLOAD_SW, HX_CLK, HX_DOUT, SUPPLY = 25, 13, 26, 27, 14, 18, 19, 34
 BOARD = {

@@ -1,16 +1,13 @@
 # PID, model-based controller and relay autotune, on their own and against the plants.
-import sys
 
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
 
-import plants  # noqa: E402
+from plants import heater as heatplant  # noqa: E402
 from hearth.control.pid import Pid, ModelPid  # noqa: E402
 from hearth.control.autotune import RelayAutotune  # noqa: E402
 
 
 def _model_cfg(preset, err=1.0):
-    p = plants.PRESETS[preset]
+    p = heatplant.PRESETS[preset]
     return {"power_w": p["power_w"] * err, "mass_j_k": p["mass_j_k"], "loss_w_k": p["loss_w_k"],
             "core_j_k": p["core_j_k"], "core_w_k": p["core_w_k"],
             "sensor_s": p["sensor_s"] + p["delay_s"], "ambient_c": p["ambient_c"]}
@@ -19,8 +16,8 @@ def _model_cfg(preset, err=1.0):
 def _run(ctl, preset, sp, seconds, dt_ms=100, plant=None, noise=0.03, start_ms=0):
     # Closed loop on the plant's sensor temperature (+ seeded noise); returns
     # (plant, max block temp, last time outside +/-0.5 C).
-    p = plant or plants.HeaterPlant(preset)
-    rng = plants.Lcg(7)
+    p = plant or heatplant.HeaterPlant(preset)
+    rng = heatplant.Lcg(7)
     peak = -1e9
     last_out = 0.0
     ms = start_ms
@@ -108,7 +105,7 @@ def test_pid_settles_on_nozzle():
 
 def test_model_controller_meets_the_goals_on_every_preset():
     for preset in ("nozzle20", "nozzle40", "block"):
-        t_min = plants.full_power_time(preset, 32.0)
+        t_min = heatplant.full_power_time(preset, 32.0)
         c = ModelPid(_model_cfg(preset))
         p, peak, last_out = _run(c, preset, 32.0, t_min * 3 + 60)
         assert peak - 32.0 <= 0.5, (preset, peak)
@@ -124,7 +121,7 @@ def test_model_controller_integral_absorbs_model_error_and_draught():
     assert abs(p.temp - 32.0) < 0.5
     p.draught_w_k = 0.12  # a door opens: twice the loss
     worst = 0.0
-    rng = plants.Lcg(3)
+    rng = heatplant.Lcg(3)
     ms = 120000
     for _ in range(3000):
         d = c.step(ms, 32.0, p.sensor_temp + 0.03 * rng.uniform())
@@ -144,7 +141,7 @@ def test_model_controller_survives_tick_wrap_and_long_gaps():
 
 
 def test_relay_autotune_gives_ku_tu_and_zn_gains():
-    p = plants.HeaterPlant("nozzle20")
+    p = heatplant.HeaterPlant("nozzle20")
     at = RelayAutotune({"setpoint": 45.0, "hysteresis_c": 0.5})
     ms = 0
     while not at.done and ms < 3600000:
@@ -165,7 +162,7 @@ def test_relay_autotune_gives_ku_tu_and_zn_gains():
 
 
 def test_autotune_aborts_on_overshoot():
-    p = plants.HeaterPlant("nozzle40")
+    p = heatplant.HeaterPlant("nozzle40")
     at = RelayAutotune({"setpoint": 32.0, "abort_over_c": 0.5, "hysteresis_c": 0.2})
     ms = 0
     while not at.done and ms < 600000:

@@ -138,6 +138,7 @@ def test_snapshot_update_and_safe_are_cheap():
     q = Quiet()
     r.p.heater.pwm = q
     r.p.stepper.pwm = q
+    r.p.fan = q
     r.p.stepper.en_out = q
     gc.collect()
     a0 = gc.mem_alloc()

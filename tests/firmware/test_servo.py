@@ -8,12 +8,8 @@ from hearth.drivers.switch import Switch
 from hearth.drivers.loadcell import Hx711, Presence
 from hearth.control.latch import Latch
 from hearth.control import latch as L
-import sys
-
-# The plant lives in host_tools/sim (shared with the virtual board's bench); MICROPYPATH
-# holds only tests/firmware and firmware, so add its folder from this file's path.
-sys.path.append(__file__.rsplit("/", 3)[0] + "/host_tools/sim")
-from latch_plant import LatchPlant, attach  # noqa: E402
+# The plant (host_tools/sim/plants, shared with the virtual board) is on MICROPYPATH.
+from plants.latch import LatchPlant, attach
 
 SERVO, LOCK_SW, OPEN_SW, HX_CLK, HX_DOUT, PRESENCE = 25, 34, 35, 26, 36, 39
 

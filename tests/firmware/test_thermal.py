@@ -1,18 +1,15 @@
 # Thermal protection: each check on synthetic inputs, then on the plant models with
 # the controller in the loop (faults found in time, healthy runs never trip).
-import sys
 
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
 
-import plants  # noqa: E402
-from hearth.control import thermal# noqa: E402
+from plants import heater as heatplant  # noqa: E402
+from hearth.control import thermal  # noqa: E402
 from hearth.control.thermal import ThermalProtection  # noqa: E402
 from hearth.control.pid import ModelPid  # noqa: E402
 
 
 def _model_cfg(preset):
-    p = plants.PRESETS[preset]
+    p = heatplant.PRESETS[preset]
     return {"power_w": p["power_w"] * 0.95, "mass_j_k": p["mass_j_k"] * 1.1, "loss_w_k": p["loss_w_k"] * 0.85,
             "core_j_k": p["core_j_k"], "core_w_k": p["core_w_k"],
             "sensor_s": p["sensor_s"] + p["delay_s"], "ambient_c": p["ambient_c"]}
@@ -21,10 +18,10 @@ def _model_cfg(preset):
 class Loop:
     # controller + protection + plant, 100 ms period, sensor noise
     def __init__(self, preset="nozzle20", prot=None):
-        self.plant = plants.HeaterPlant(preset)
+        self.plant = heatplant.HeaterPlant(preset)
         self.ctl = ModelPid(_model_cfg(preset))
         self.prot = ThermalProtection(prot)
-        self.rng = plants.Lcg(11)
+        self.rng = heatplant.Lcg(11)
         self.ms = 0
         self.duty = 0.0
         self.sp = None
@@ -248,7 +245,7 @@ def test_model_checks_never_trip_on_draughts_and_setpoint_changes():
 
 
 def _holdable(preset, sp, draught_w_k):
-    p = plants.PRESETS[preset]
+    p = heatplant.PRESETS[preset]
     return (p["loss_w_k"] + draught_w_k) * (sp - p["ambient_c"]) <= 0.9 * p["power_w"]
 
 
@@ -256,7 +253,7 @@ def test_model_checks_never_trip_on_strong_draughts_the_heater_holds():
     # the virtual board's bench draught (0.3 W/K) and x4 / x6 the loss: the controller
     # answers, the heat arrives, the temperature is held: no fault
     for preset in ("nozzle20", "nozzle40"):
-        loss = plants.PRESETS[preset]["loss_w_k"]
+        loss = heatplant.PRESETS[preset]["loss_w_k"]
         for sp in (32.0, 45.0):
             for w in (0.3, 3.0 * loss, 5.0 * loss):
                 if not _holdable(preset, sp, w):

@@ -1,10 +1,7 @@
 # Thermistor driver: conversion (beta, Steinhart-Hart), oversampling, filter, faults.
-import sys
 
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.append(_here + "/../../host_tools/sim")
 
-import plants  # noqa: E402
+from plants import heater as heatplant  # noqa: E402
 from hearth.drivers import thermistor as th  # noqa: E402
 
 
@@ -22,7 +19,7 @@ class FakeAdc:
 
 
 def test_beta_matches_the_divider_model():
-    ntc = plants.NtcAdc(noise_uv=0)
+    ntc = heatplant.NtcAdc(noise_uv=0)
     t = th.Thermistor(FakeAdc(), {"filter_ms": 0})
     for c in (0.0, 10.0, 22.0, 29.0, 32.0, 34.0, 45.0, 65.0, 90.0):
         got = t.convert(ntc.ideal_uv(c))
@@ -42,7 +39,7 @@ def test_resistance_topologies():
 
 def test_steinhart_hart_fit_beats_beta_on_a_real_curve():
     # a part whose curve bends away from the beta model (as real parts do)
-    ntc = plants.NtcAdc(noise_uv=0, sh_skew=0.5)
+    ntc = heatplant.NtcAdc(noise_uv=0, sh_skew=0.5)
     pts = [(c, ntc.resistance(c)) for c in (20.0, 45.0, 70.0)]
     a, b, c3 = th.sh_coeffs(pts)
     for c, r in pts:
@@ -78,7 +75,7 @@ def test_oversampling_trims_outliers():
 
 
 def test_filter_time_constant():
-    ntc = plants.NtcAdc(noise_uv=0)
+    ntc = heatplant.NtcAdc(noise_uv=0)
     adc = FakeAdc(ntc.ideal_uv(22.0))
     t = th.Thermistor(adc, {"filter_ms": 500})
     assert abs(t.read(0) - 22.0) < 0.01  # the first read initialises
@@ -91,7 +88,7 @@ def test_filter_time_constant():
 
 
 def test_open_detected_within_one_second_and_clears():
-    ntc = plants.NtcAdc()
+    ntc = heatplant.NtcAdc()
     adc = FakeAdc(ntc.uv(30.0))
     t = th.Thermistor(adc)
     t.read(0)
@@ -113,7 +110,7 @@ def test_open_detected_within_one_second_and_clears():
 
 
 def test_short_detected_within_one_second():
-    ntc = plants.NtcAdc()
+    ntc = heatplant.NtcAdc()
     adc = FakeAdc(ntc.uv(30.0))
     t = th.Thermistor(adc)
     t.read(0)
@@ -128,7 +125,7 @@ def test_short_detected_within_one_second():
 
 
 def test_single_glitch_is_not_a_fault():
-    ntc = plants.NtcAdc()
+    ntc = heatplant.NtcAdc()
     adc = FakeAdc(ntc.uv(30.0))
     t = th.Thermistor(adc)
     t.read(0)
@@ -140,7 +137,7 @@ def test_single_glitch_is_not_a_fault():
 
 
 def test_plausible_band_covers_food_temperatures_with_noise():
-    ntc = plants.NtcAdc(noise_uv=20000)
+    ntc = heatplant.NtcAdc(noise_uv=20000)
     adc = FakeAdc()
     t = th.Thermistor(adc)
     ms = 0

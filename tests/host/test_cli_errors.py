@@ -64,8 +64,8 @@ def test_call_rejects_non_object_args() -> None:
 
 def test_bench_help_lists_every_fault_and_power_mode() -> None:
     # issue 12: `bench --help` did not say which faults and power modes there are
-    from host_tools.sim.latch_adapter import LatchWorldPlant
-    from host_tools.sim.printer_plant import FAULTS
+    from host_tools.sim.plants.latch_world import LatchWorldPlant
+    from host_tools.sim.plants.printer import FAULTS
 
     h = " ".join(run("bench", "--help").output.split())
     for name in (*FAULTS, *LatchWorldPlant.faults, "link_loss"):

@@ -171,3 +171,38 @@ def test_build_refuses_a_board_that_breaks_a_rule(tmp_path, monkeypatch) -> None
     else:
         raise AssertionError("built a board file that breaks a rule")
     assert not (tmp_path / "out").exists()
+
+
+def _touches_sys_path(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name) \
+                and node.value.id == "sys":
+            return True
+    return False
+
+
+def test_firmware_tests_reach_the_plants_without_sys_path_hacks(tmp_path) -> None:
+    # host_tools/sim is on MICROPYPATH from one place (host_tools.sim.MICROPY_PATH):
+    # no firmware test edits sys.path to find the plants.
+    from host_tools.sim import MICROPY_PATH, MICROPY_PLANTS
+
+    tests = sorted((ROOT / "tests" / "firmware").glob("*.py"))
+    assert [p.name for p in tests if _touches_sys_path(p) and p.name != "runner.py"] == []
+    for rel in MICROPY_PLANTS:
+        assert (Path(MICROPY_PATH) / rel).is_file(), rel
+    planted = tmp_path / "test_x.py"
+    planted.write_text("import sys\nsys.path.append('../../host_tools/sim')\nimport plants\n")
+    assert _touches_sys_path(planted)
+
+
+def test_frozen_chip_images_carry_no_simulated_hal() -> None:
+    # The MicroPython board definitions freeze the firmware into a chip image: without
+    # hal/sim*.py or hal/chips.py (the virtual board's), with hal/esp32.py.
+    manifests = sorted((ROOT / "boards" / "micropython").glob("*/manifest.py"))
+    assert manifests
+    import re
+
+    for m in manifests:
+        files = re.findall(r'"([\w/]+\.py)"', m.read_text())
+        assert "hal/esp32.py" in files and "app.py" in files, m
+        assert [f for f in files if f.startswith(("hal/sim", "hal/chips"))] == [], m

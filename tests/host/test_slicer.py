@@ -52,7 +52,7 @@ def test_move_slowed_for_the_extruder_and_its_synced_line() -> None:
 
 def test_move_not_slowed_when_the_extruder_keeps_up() -> None:
     # 30 mm at 60 mm/s extruding 1 mm: E 2 mm/s, accel 500*1/30 = 16.7 mm/s2: both within
-    t = planner.plan_move((30.0, 0.0, 0.0), 1.0, 60.0, Profile())
+    t = planner.plan_move((30.0, 0.0, 0.0), 1.0, 60.0, Profile(e_accel_mm_s2=50.0))
     assert not t.slowed
     assert t.duration_s == pytest.approx(30 / 60 + 60 / 500)
     line, d_ms = planner.synced_line(1.0, t)
@@ -269,3 +269,36 @@ def test_progress_line_has_layer_percent_and_eta(capsys: pytest.CaptureFixture[s
            "volume_mm3": 46.3, "danger_zone_s": 80, "haccp": {"min_c": 31.6, "max_c": 32.4}}
     assert cli_glue.summary_text(res) == ("job 7: 264/264 toolhead lines done in 1 min 10 s (planned 1 min 02 s); "
                                           "material E 19.26 mm (46.3 mm3); nozzle 31.6..32.4 C; danger zone 80 s")
+
+
+def test_the_boards_limits_replace_the_presets() -> None:
+    cfg = {"dark_c": 31.0, "dark_min_c": 29.5, "dark_max_c": 33.0, "max_feed_mm_s": 2.0, "accel_mm_s2": 20,
+           "milk_c": 99.0, "flag": True}
+    mat, prof = cli_glue.limits_from_config(cfg, DARK, Profile())
+    assert (mat.setpoint_c, mat.min_c, mat.max_c) == (31.0, 29.5, 33.0)
+    # the board's acceleration caps the host's gentler E ramp (10 mm/s2), never raises it
+    assert (prof.e_max_rate_mm_s, prof.e_accel_mm_s2) == (2.0, 10.0)
+    assert cli_glue.limits_from_config({"accel_mm_s2": 4}, DARK, Profile())[1].e_accel_mm_s2 == 4.0
+    plan = cli_glue.plan_file(str(DATA / "cura_hex2.gcode"), "dark", "preset", None, board_cfg=cfg)
+    rates = [float(m.group(1)) / 60 for t in plan.tool_lines() if (m := re.search(r" F([\d.]+) D", t))]
+    assert rates and max(rates) <= 2.0 + 1e-9
+    assert "M109 S31" in plan.tool_lines()
+    # nothing from the board: the presets and the profile stand
+    assert cli_glue.limits_from_config({}, DARK, Profile()) == (DARK, Profile())
+
+
+def test_print_refuses_a_bad_file_before_opening_any_port(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from host_tools.cli import main
+
+    f, lines = _copy(tmp_path)
+    lines.insert(29, b"G1 X1 \x00\xff junk")
+    f.write_bytes(b"\n".join(lines))
+    nowhere = str(tmp_path / "no-such-port")
+    r = CliRunner().invoke(main, ["print", "-p", nowhere, str(f), "--motion", nowhere])
+    assert r.exit_code == 1, r.output
+    assert "line 30" in r.stderr and "nothing heated or moved" in r.stderr and "no such port" not in r.stderr
+    # a good slicer file that moves the gantry, and no --motion: refused, the board untouched
+    r = CliRunner().invoke(main, ["print", "-p", nowhere, str(DATA / "cura_hex2.gcode")])
+    assert r.exit_code == 2 and "no --motion port" in r.stderr, r.stderr

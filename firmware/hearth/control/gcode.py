@@ -7,10 +7,17 @@
 #
 # Accepted (anything else is refused, so a slicer's stray XYZ move never reaches a
 # toolhead that cannot do it):
-#   M104 S<c>        set the nozzle temperature, do not wait (S0: off)
-#   M109 S<c>        set it and wait until it is within the material tolerance
+#   M104 [T<h>] S<c> set a heater's temperature, do not wait (S0: off); T1 is the
+#                    second (body) heater where the board has one
+#   M109 [T<h>] S<c> set it and wait until it is within the material tolerance
 #   M105             report the temperature
-#   G1 E<mm> [F<mm/min>]   extrude (G0 is taken as G1); F alone sets the feed rate
+#   G1 E<mm> [F<mm/min>] [D<ms>]  extrude (G0 is taken as G1); F alone sets the feed
+#                    rate; with D, a synced move: E over exactly D ms, cruise F
+#   M900 K<s>        pressure advance (Marlin's linear advance K, in seconds)
+#   M106 [P0] S<0-255> / M107   fan
+#   M0 / M1 / M25 / M600        pause the job (anything after the code is ignored:
+#                    Marlin's messages, M600's change positions); job_resume goes on
+#   T0 / T1          the heater M104/M109 without T set
 #   G92 E<mm>        set the logical E position
 #   M82 / M83        absolute / relative E
 #   G4 P<ms> | S<s>  dwell
@@ -28,24 +35,32 @@ from hearth.control import ControlError
 MAX_LINE = 96
 
 SUPPORTED = {
-    "G1": "EF",
+    "G1": "EFD",
     "G4": "PS",
     "G10": "",
     "G11": "",
     "G92": "E",
     "M82": "",
     "M83": "",
-    "M104": "S",
+    "M104": "ST",
     "M105": "",
-    "M109": "S",
+    "M109": "ST",
+    "M900": "K",
+    "M106": "SP",
+    "M107": "P",
+    "M0": None,
+    "M1": None,
+    "M25": None,
+    "M600": None,
+    "T0": "",
+    "T1": "",
     "M112": "",
     "M302": "SP",
     "M303": "ESC",
 }
 
 
-class GcodeError(ControlError):
-    pass
+GcodeError = ControlError  # the parser's refusals are a controller's, codes as above
 
 
 def checksum(text):
@@ -87,14 +102,16 @@ def parse(n, line):
     if not words:
         return "", {}
     code = words[0]
-    if len(code) < 2 or code[0] not in "GM" or not code[1:].isdigit():
-        raise GcodeError("BAD_ARGS", "'%s' is not a G or M command" % code)
+    if len(code) < 2 or code[0] not in "GMT" or not code[1:].isdigit():
+        raise GcodeError("BAD_ARGS", "'%s' is not a G, M or T command" % code)
     code = code[0] + str(int(code[1:]))  # G01 -> G1
     if code == "G0":
         code = "G1"
-    allowed = SUPPORTED.get(code)
-    if allowed is None:
+    if code not in SUPPORTED:
         raise GcodeError("UNSUPPORTED", "%s is not in the toolhead's G-code subset" % code)
+    allowed = SUPPORTED[code]
+    if allowed is None:
+        return code, {}  # a pause: its words are a message for a display this toolhead lacks
     params = {}
     for w in words[1:]:
         letter = w[0]

@@ -47,6 +47,9 @@ _M109 = const(2)
 _DWELL = const(3)
 _MOVE = const(4)
 _TUNE = const(5)
+_PA = const(6)
+_FAN = const(7)
+_PAUSE = const(8)
 
 
 def put(buf, off, v, n):
@@ -78,13 +81,19 @@ class PrintJob:
         self.ext = Extruder({
             "steps_per_mm": cfg["steps_per_mm"], "max_rate_mm_s": cfg["max_feed_mm_s"],
             "accel_mm_s2": cfg["accel_mm_s2"], "max_len_mm": cfg["max_extrude_mm"],
-            "max_hz": cfg["max_step_hz"],
+            "max_hz": cfg["max_step_hz"], "pa_s": cfg.get("pressure_advance_s", 0.0),
         })
+        self.has_fan = False     # the shell sets it from the board file
+        self.heaters = 1         # ... and this (T1 / M104 T1 need 2)
         self.dz = DangerZone(cfg["danger_lo_c"], cfg["danger_hi_c"])
         self.haccp = Haccp(every_s=cfg["haccp_every_s"])
         self.want_target = KEEP
         self.want_dir = 0
         self.want_tune = None   # (setpoint, cycles): the shell starts an autotune
+        self.want_fan = -1      # fan duty 0..255 for the shell to apply (-1: no change)
+        self.want_target2 = KEEP  # the body heater's (T1), as want_target
+        self.temp2 = None       # the body temperature, from the shell each tick
+        self.want_pause = None  # the pausing code (M0, M600...) for the shell
         self.tune_busy = False  # until the shell's tune_finished()
         self.reset()
 
@@ -114,6 +123,15 @@ class PrintJob:
         self.has_file = False
         self.lines = 0           # the job file's line count, 0: not given
         self.pause = False       # start no new line (the shell wants a still extruder)
+        self.paused = None       # the code of the pause line in force (M0, M600, ...)
+        self.tool = 0            # T0 / T1: the heater a plain M104 sets
+        self.ext.pa = self.cfg.get("pressure_advance_s", 0.0)
+        self.ext.carry_us = 0
+        self.ext.steps_total = 0
+        self.ext.made_total = 0
+        self.want_fan = -1
+        self.want_pause = None
+        self.want_target2 = KEEP
 
     def mat(self, key, idx=-2):
         return self.cfg[MATERIALS[self.material if idx == -2 else idx] + key]
@@ -185,7 +203,31 @@ class PrintJob:
         elif code == "M104" or code == "M109":
             if "S" not in p:
                 raise ControlError("BAD_ARGS", "%s needs S<temp>" % code)
+            b = self._heater(p.get("T", self.tool))
             kind, a = (_M104 if code == "M104" else _M109), self.check_setpoint(p["S"])
+        elif code == "T0" or code == "T1":
+            self.tool = self._heater(1.0 if code == "T1" else 0.0)
+            out["tool"] = self.tool
+        elif code == "M900":
+            if "K" not in p:
+                out["pa_s"] = self.ext.pa
+            else:
+                k = p["K"]
+                if not 0.0 <= k <= 1.0:
+                    raise ControlError("BAD_ARGS", "M900 K%g: pressure advance K must be 0..1 s" % k)
+                kind, a = _PA, k
+        elif code == "M106" or code == "M107":
+            if p.get("P", 0.0) != 0.0:
+                raise ControlError("BAD_ARGS", "%s P%g: this toolhead has one fan, P0" % (code, p["P"]))
+            s = p.get("S", 255.0) if code == "M106" else 0.0
+            if not 0.0 <= s <= 255.0:
+                raise ControlError("BAD_ARGS", "M106 S%g: fan speed must be 0..255" % s)
+            if self.has_fan:
+                kind, a = _FAN, int(s + 0.5)
+            else:
+                out["note"] = "no fan on this board: %s ignored" % code
+        elif code == "M0" or code == "M1" or code == "M25" or code == "M600":
+            kind, a = _PAUSE, code
         elif code == "G4":
             ms = int(p["P"]) if "P" in p else int(p.get("S", 0.0) * 1000)
             if ms < 0 or ms > 3600000:
@@ -197,11 +239,9 @@ class PrintJob:
                 self._check_extrude(temp)
                 c = self.cfg
                 d = -float(c["retract_mm"]) if want else float(c["retract_mm"]) + float(c["unretract_extra_mm"])
-                a, b, clamped = self.ext.plan_raw(d, float(c["retract_feed_mm_s"]))
-                kind = _MOVE
+                a, r, d = self.ext.plan_raw(d, float(c["retract_feed_mm_s"]))
+                kind, b = _MOVE, (r, d)
                 self.retracted = want
-                if clamped:
-                    out["clamped"] = True
             out["retracted"] = want
         elif code == "M303":
             if p.get("E", 0.0) != 0.0:
@@ -216,12 +256,10 @@ class PrintJob:
                 raise ControlError("RANGE", "M303 C (cycles) must be 2..20")
             kind, a, b = _TUNE, s, cyc
         elif code == "G1":
-            if "E" in p:
+            if p.get("E"):
                 self._check_extrude(temp)
-            a, b, clamped = self.ext.plan(p.get("E"), p.get("F"))  # PlanError: a ControlError
-            kind = _MOVE
-            if clamped:
-                out["clamped"] = True
+            a, r, d = self.ext.plan(p.get("E"), p.get("F"), p.get("D"))  # PlanError: a ControlError
+            kind, b = _MOVE, (r, d)
         elif code:
             raise ControlError("UNSUPPORTED", "%s is not available during a job" % code)
         # the entry carries the planner's E position and mode after it, for the snapshot
@@ -229,6 +267,14 @@ class PrintJob:
         self.next = n + 1
         out["queued"] = len(self.queue)
         return out
+
+    def _heater(self, t):
+        # T word -> heater index, refused when the board has no such heater
+        if t != 0.0 and t != 1.0:
+            raise ControlError("BAD_ARGS", "T%g: heaters are T0 (nozzle) and T1 (body)" % t)
+        if t == 1.0 and self.heaters < 2:
+            raise ControlError("REFUSED", "T1: this board declares no second (body) heater")
+        return int(t)
 
     def _m302(self, p):
         if p.get("P"):
@@ -250,10 +296,10 @@ class PrintJob:
             return
         # a queued M109 that brings the nozzle above the limit first
         for q in self.queue:
-            if q[1] == _M109 and q[2] is not None and q[2] >= self.min_extrude:
+            if q[1] == _M109 and not q[3] and q[2] is not None and q[2] >= self.min_extrude:
                 return
         c = self.cur
-        if c is not None and c[1] == _M109 and c[2] is not None and c[2] >= self.min_extrude:
+        if c is not None and c[1] == _M109 and not c[3] and c[2] is not None and c[2] >= self.min_extrude:
             return
         raise ControlError("COLD", "nozzle at %s C, below the %.1f C minimum for %s: heat first" % (
             "?" if temp is None else "%.1f" % temp, self.min_extrude, MATERIALS[self.material]))
@@ -272,7 +318,13 @@ class PrintJob:
     def _begin(self, c, now_ms, temp, target):
         # -> True when the line is already complete
         kind = c[1]
+        if kind != _MOVE and kind != _M104 and kind != _PA and kind != _FAN and kind != _NOP:
+            self.ext.carry_us = 0   # a line that takes its own time: the timeline restarts
         if kind == _M104 or kind == _M109:
+            if c[3]:
+                self.want_target2 = c[2] if c[2] is not None else 0.0
+                self._hold = None
+                return kind == _M104
             self.want_target = c[2] if c[2] is not None else 0.0
             self._hold = None
             return kind == _M104
@@ -283,16 +335,31 @@ class PrintJob:
             self.want_tune = (c[2], c[3])
             self.tune_busy = True
             return False
+        if kind == _PA:
+            self.ext.pa = c[2]
+            return True
+        if kind == _FAN:
+            self.want_fan = c[2]
+            return True
+        if kind == _PAUSE:
+            self.paused = c[2]
+            self.want_pause = c[2]
+            return False
         if kind == _MOVE:
             if c[2] == 0:
-                return True
+                if not c[3][1]:
+                    return True
+                # G1 E0 D: a timed wait on the motion timeline
+                self.ext.start(0, 0.0, c[3][1], self.ext.carry_us)
+                self.running = True
+                return False
             if temp is None or temp < self.min_extrude:
                 if target is None or target < self.min_extrude:
                     self.error = "line %d: nozzle cold and not heating (target %s, minimum %.1f C)" % (
                         c[0], target, self.min_extrude)
                 return False
             self.want_dir = 1 if c[2] > 0 else -1
-            self.ext.start(c[2], c[3])
+            self.ext.start(c[2], c[3][0], c[3][1], self.ext.carry_us)
             self.running = True
             return False
         return True
@@ -316,12 +383,24 @@ class PrintJob:
             self.ext.abort()
         self.running = False
 
-    def step(self, now_ms, dt_us, temp, target, hold_ms):
-        """Run the queue; returns the step frequency for the coming tick (0: none)."""
-        for _ in range(2):  # finish a line and start the next in the same tick
+    def resume(self):
+        # job_resume: the pause line is done, the queue goes on
+        if self.paused is None:
+            return False
+        self.paused = None
+        self.want_pause = None
+        if self.cur is not None and self.cur[1] == _PAUSE:
+            self._finish()
+        return True
+
+    def step(self, now_ms, dt_us, temp, target, hold_ms, made=None):
+        """Run the queue; returns the step frequency for the coming tick (0: none).
+        made: the pulses a counter saw since the current move started (None: none)."""
+        for _ in range(QUEUE_MAX + 1):  # finish lines and start the next in the same tick
             c = self.cur
             if c is None:
                 if not self.queue or self.error or self.pause:
+                    self.ext.carry_us = 0  # a gap: the next move starts on its own clock
                     return 0
                 c = self.queue.pop(0)
                 self.cur = c
@@ -337,14 +416,30 @@ class PrintJob:
                         self._finish()
                         continue
                     return 0
-                hz = self.ext.step(dt_us)
-                if hz:
+                hz = self.ext.step(dt_us, made)
+                if self.ext.moving():
                     return hz
+                d = self.ext.dir
                 self._finish()
+                # the next move in the same direction runs on from this tick (a
+                # direction change waits a tick: DIR only changes with no pulses)
+                q = self.queue
+                if q and q[0][1] == _MOVE and q[0][2] and (q[0][2] > 0) != (d > 0):
+                    # its slot began now: one tick of it is gone by the time it starts
+                    self.ext.carry_us += self.ext.tick_us
+                    return 0
+                dt_us = 0
+                made = None
+                continue
+            if kind == _PAUSE:
                 return 0
             if kind == _M109:
                 tol = self.mat("_tol_c")
-                if temp is not None and c[2] - tol <= temp <= c[2] + tol:
+                t = self.temp2 if c[3] else temp
+                if c[2] is None:
+                    self._finish()   # M109 S0: off, nothing to wait for
+                    continue
+                if t is not None and c[2] - tol <= t <= c[2] + tol:
                     if self._hold is None:
                         self._hold = now_ms
                     if ticks_diff(now_ms, self._hold) >= hold_ms:
@@ -439,4 +534,6 @@ class PrintJob:
             "danger_zone_s": self.dz.ms // 1000, "min_extrude_c": self.min_extrude,
             "file": binascii.hexlify(bytes(self.file)).decode() if self.has_file else None,
             "lines": self.lines or None,
+            "paused": self.paused, "pa_s": self.ext.pa, "tool": self.tool,
+            "steps": self.ext.steps_total, "steps_made": self.ext.made_total,
         }

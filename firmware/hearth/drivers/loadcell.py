@@ -5,7 +5,7 @@
 # clock pulses shift it out MSB first (two's complement), 1-3 more pulses select the
 # next conversion's gain/channel (25: A/128, 26: B/32, 27: A/64). The bit-banging is
 # all here; in the host build the pins read whatever the simulated world (the plant
-# in host_tools/sim/latch_plant.py) puts on DOUT.
+# in host_tools/sim/plants/latch.py) puts on DOUT.
 #
 #   Hx711(clk, dout, config=None)
 #     config: gain 128 (128 | 64 | 32), offset 0 (raw counts at no load),

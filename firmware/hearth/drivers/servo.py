@@ -28,7 +28,7 @@ class Servo:
     def from_board(pins, section):
         # The latch's servo from its own keys: pulses from the config section (latch),
         # the travel limits from the board file's limits (the servo fitted).
-        lim = pins.section("limits")
+        lim = pins.board.get("limits") or {}
         return Servo(pins.pwm, "servo", {
             "locked_us": section["servo_locked_us"], "open_us": section["servo_open_us"],
             "min_us": lim.get("servo_min_us", 500), "max_us": lim.get("servo_max_us", 2500)})

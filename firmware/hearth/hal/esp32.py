@@ -112,6 +112,33 @@ class Adc:
         return self._a.read_uv()
 
 
+class Counter:
+    # Rising edges on a pin since made: machine.Counter (MicroPython >= 1.26, frozen
+    # over esp32.PCNT; 16-bit hardware count widened by its overflow IRQ). Made before
+    # the pin's PWM: IDF's pcnt_set_pin turns the pad into an input, the LEDC channel
+    # configured after it drives the pad through the GPIO matrix and the PCNT keeps
+    # reading its input path. The role cross-checks the count against its own estimate
+    # and stops trusting a counter that disagrees (core/extruder.py), so a pad that
+    # does not loop back costs the closed loop, never a runaway.
+    def __init__(self, pin):
+        self.pin = pin
+        self._c = machine.Counter(0, machine.Pin(pin), edge=machine.Counter.RISING)
+
+    def value(self):
+        return self._c.value()
+
+
+def counter(pin):
+    # a Counter on pin, None where the chip has no PCNT (ESP32-C3) or the firmware
+    # predates machine.Counter
+    if not hasattr(machine, "Counter"):
+        return None
+    try:
+        return Counter(pin)
+    except (ValueError, OSError):
+        return None
+
+
 class Uart:
     def __init__(self, uart_id, baudrate, tx, rx):
         self.id = uart_id

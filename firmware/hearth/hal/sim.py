@@ -139,6 +139,7 @@ class Pwm:
         self._f = freq
         self._d = duty_u16
         world.set_pwm(pin, freq, duty_u16)
+        _edges(pin, freq if duty_u16 else 0)
 
     def duty_u16(self, d=None):
         if d is None:
@@ -147,6 +148,7 @@ class Pwm:
             raise ValueError("duty_u16 out of range")
         self._d = d
         world.set_pwm(self.pin, self._f, d)
+        _edges(self.pin, self._f if d else 0)
 
     def freq(self, f=None):
         if f is None:
@@ -155,9 +157,11 @@ class Pwm:
             raise ValueError("PWM freq out of range")
         self._f = f
         world.set_pwm(self.pin, f, self._d)
+        _edges(self.pin, f if self._d else 0)
 
     def deinit(self):
         world.set_pwm(self.pin, 0, 0)
+        _edges(self.pin, 0)
 
 
 class Adc:
@@ -167,6 +171,57 @@ class Adc:
 
     def read_uv(self):
         return world.read_adc(self.pin)
+
+
+class Counter:
+    # A pulse counter on a pin (esp32.PCNT behind machine.Counter): rising edges since
+    # it was made, of the PWM this HAL runs on that pin. Counted here, as the chip's
+    # counter does beside the CPU, with no round trip to the world: the edges follow
+    # the same rules as the world's plant (host_tools/sim/plants/printer.py): a PWM that
+    # starts begins its period with an edge, and on an S3 every frequency change
+    # restarts the timer (the period in progress cut short, an edge at once).
+    def __init__(self, pin):
+        if world.chip not in _PCNT_CHIPS:
+            raise ValueError("no pulse counter (PCNT) on the %s" % world.chip)
+        self.pin = pin
+        self._base = _edges(pin, None)
+
+    def value(self):
+        return _edges(self.pin, None) - self._base
+
+
+_PCNT_CHIPS = ("esp32", "esp32s2", "esp32s3")
+_EDGES = {}   # pin -> [edges, running freq, phase (micro-periods), last us]
+
+
+def _edges(pin, f_new):
+    # bring pin's edge count up to now; f_new: the frequency it pulses at from now
+    # (0: stopped; None: unchanged). Returns the count.
+    now = world.now_us()
+    e = _EDGES.get(pin)
+    if e is None:
+        e = _EDGES[pin] = [0, 0, 0, now]
+    f = e[1]
+    dt = now - e[3]
+    if f and dt > 0:
+        ph = e[2] + f * dt
+        e[0] += ph // 1000000
+        e[2] = ph % 1000000
+    e[3] = now
+    if f_new is not None and f_new != f:
+        if f_new and (not f or world.chip == "esp32s3"):
+            e[0] += 1      # (re)started: the period begins with an edge
+            e[2] = 0
+        e[1] = f_new
+    return e[0]
+
+
+def counter(pin):
+    # a Counter on pin, None on a chip without a pulse counter
+    try:
+        return Counter(pin)
+    except ValueError:
+        return None
 
 
 class Uart:

@@ -196,7 +196,7 @@ class Latch:
             self.hx_presence = Presence.from_board(pins, cfg)
         self.grams = None
         self._hx_t = None
-        self.supply_adc = pins.adc("supply_adc") if pins.has("supply_adc") else None
+        self.supply_adc = pins.adc("supply_adc") if "supply_adc" in pins.map else None
         self.supply_div = float(board.get("supply", {}).get("divider", 2.0))
         self.supply_mv = None
         self._supply_t = None
@@ -215,7 +215,7 @@ class Latch:
         self.parser = mv.Parser()
         self.uart = None
         ml = board.get("mavlink")
-        if ml and pins.has("mavlink_tx") and pins.has("mavlink_rx"):
+        if ml and "mavlink_tx" in pins.map and "mavlink_rx" in pins.map:
             self.uart = hal.Uart(ml.get("uart", 2), ml.get("baud", 57600), pins.map["mavlink_tx"], pins.map["mavlink_rx"])
         self.rx_bytes = 0
         self.tx_bytes = 0

@@ -68,6 +68,8 @@ SCHEMA = {
     "danger_lo_c": ("float", 5.0, -10.0, 20.0, "C"),
     "danger_hi_c": ("float", 57.0, 40.0, 75.0, "C"),
     "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
+    "pause_timeout_s": ("int", 900, 10, 1800, "s"),         # M0/M600 pause: then heater off, job held
+    "pressure_advance_s": ("float", 0.0, 0.0, 1.0, "s"),    # K (M900 sets it for a job)
     "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
     "haccp_every_s": ("int", 10, 1, 3600, "s"),
     "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job state to flash this often, progress or not (0: off)
@@ -169,20 +171,40 @@ class Printer:
         self.sup = sup
         self.journal = sup.journal  # maintained during a job (_journal_space)
         pins = Pins(hal, board)
-        limits = pins.section("limits")
-        hw = pins.section("heater")
+        limits = board.get("limits", {})
+        hw = board.get("heater", {})
         self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
         # ---- outputs first, each created in its safe state. Each driver and controller
         # reads its own keys (from_board / from_section): the role only wires them.
+        # The step pin's pulse counter comes before its PWM (hal/esp32.py says why);
+        # None on a chip without one: the planner's estimate stands.
+        self.counter = hal.counter(pins.map["stepper_step"])
+        self._count0 = 0            # the counter at the current move's start
         self.stepper = Stepper.from_board(pins)
         self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
-        self.thermistor = Thermistor.from_board(pins, pins.section("thermistor"))
+        # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
+        # Klipper's default fan cycle time (a MOSFET-switched fan, not a 4-wire one)
+        self.fan = pins.pwm("fan", int(board.get("fan", {}).get("pwm_hz", 100)), 0) if "fan" in pins.map else None
+        self.fan_duty = 0
+        self.thermistor = Thermistor.from_board(pins, board.get("thermistor", {}))
         self.ctl = ModelPid.from_section(c)
         # the protection runs its own copy of the heater model (control/thermal.py model checks)
         self.prot = ThermalProtection.from_section(c, limits)
         self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        self.clog_in = pins.input("clog_sw") if pins.has("clog_sw") else None
+        # A second (body) heater, T1, where the board file declares one (pins heater2
+        # and thermistor2_adc, "heater2": {pwm_hz}): the same thermal protection (its own
+        # copy, with the printer's model settings) and the same material limits.
+        self.heater2 = None
+        if "heater2" in pins.map and "thermistor2_adc" in pins.map:
+            self.thermistor2 = Thermistor.from_board(pins, board.get("thermistor", {}))
+            self.thermistor2.adc = pins.adc("thermistor2_adc")
+            self.heater2 = Heater(pins.pwm("heater2", int(board.get("heater2", {}).get("pwm_hz", 10)), 0),
+                                  self.thermistor2, ModelPid.from_section(c), ThermalProtection.from_section(c, limits))
+        self.clog_in = pins.input("clog_sw") if "clog_sw" in pins.map else None
         self.job = PrintJob(c, self.hw_max)
+        self.job.has_fan = self.fan is not None
+        self.job.heaters = 2 if self.heater2 is not None else 1
+        self._pause_ms = 0          # when the pause in force began
         self.state_buf = sup.role_state
         sup.on_resume = self._on_resume
         self.last_host = hal.ticks_ms()
@@ -203,7 +225,16 @@ class Printer:
         # no step pulses, driver disabled. No allocation, never raises, idempotent.
         self.heater.target = None
         self.heater.safe()
+        h2 = self.heater2
+        if h2 is not None:
+            h2.target = None
+            h2.safe()
         self.stepper.safe()
+        if self.fan is not None:
+            try:
+                self.fan.duty_u16(0)
+            except Exception:  # noqa: BLE001 - safe() must never raise
+                pass
 
     def fault_cause(self):
         # Why a board fault cannot be cleared yet (app cmd_clear), None when it can.
@@ -212,6 +243,8 @@ class Printer:
             return "the thermistor still reads %s" % ("open" if f == "sensor_open" else "shorted")
         if self.clogged:
             return "the clog switch still reports a clog"
+        if self.heater2 is not None and self.thermistor2.fault is not None:
+            return "the body thermistor (T1) still reads a fault"
         return None
 
     def _temp(self):
@@ -256,6 +289,7 @@ class Printer:
             "job_start": (self.cmd_job_start, True),
             "job_end": (self.cmd_job_end, True),
             "job_hold": (self.cmd_job_hold, True),
+            "job_resume": (self.cmd_job_resume, True),
             "job": (self.cmd_job, False),
             "haccp": (self.cmd_haccp, False),
             "clock": (self.cmd_clock, True),
@@ -287,6 +321,8 @@ class Printer:
         if self._tuning():
             self._end_tune(hal.ticks_ms(), "aborted")
         self.heater.set_target(None)
+        if self.heater2 is not None:
+            self.heater2.set_target(None)
         return {"target": None}
 
     def cmd_clock(self, args):
@@ -334,8 +370,14 @@ class Printer:
         self.stepper.stop()
         if not args.get("keep_heat"):
             self.heater.set_target(None)
+            if self.heater2 is not None:
+                self.heater2.set_target(None)
         job.haccp.event(now, "end", job.done)
-        out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000}
+        out = {"job": job.id, "done": job.done, "danger_zone_s": job.dz.ms // 1000,
+               "steps": job.ext.steps_total, "steps_made": job.ext.made_total}
+        if self.fan is not None:
+            self.fan.duty_u16(0)
+        self.fan_duty = 0
         self.sup.job_end(now)
         self.stepper.enable(False)
         job.reset()
@@ -349,13 +391,20 @@ class Printer:
         job = self.job
         if self.sup.state != ACTIVE or not job.id:
             raise CommandError("STATE", "no job running to hold (board %s)" % self.sup.state)
-        now = hal.ticks_ms()
+        return self._hold(hal.ticks_ms(), "hold")
+
+    def _hold(self, now, why):
+        job = self.job
+        if job.paused is not None:
+            job.resume()   # the pause line is done: a resume goes on after it
         job.stop_motion()
         self.stepper.stop()
-        job.haccp.event(now, "hold", job.done)
+        job.haccp.event(now, why, job.done)
         # the record keeps the setpoint in force: a resume heats back to it
         job.write(self.state_buf, self.wall_now(now), self.heater.target, self._temp())
         self.heater.set_target(None)
+        if self.heater2 is not None:
+            self.heater2.set_target(None)
         try:
             rec = self.sup.hold(now)
         except SupervisorError as e:
@@ -363,9 +412,24 @@ class Printer:
         self._pf_ms = now
         return {"job": job.id, "done": job.done, "token": rec["token"], "state": self.sup.state}
 
+    def cmd_job_resume(self, args):
+        # A job paused by its own M0/M1/M25/M600 goes on (the heater held meanwhile)
+        self._host_seen()
+        job = self.job
+        if self.sup.state != ACTIVE or not job.id:
+            raise CommandError("STATE", "no job running (board %s): a held job takes `resume`" % self.sup.state)
+        code = job.paused
+        if code is None:
+            raise CommandError("STATE", "job %d is not paused" % job.id)
+        now = hal.ticks_ms()
+        job.resume()
+        job.haccp.event(now, "go_on", code)
+        return {"job": job.id, "resumed": code, "paused_s": ticks_diff(now, self._pause_ms) // 1000}
+
     def cmd_job(self, args):
         self._host_seen()
         d = self.job.info()
+        d["counted"] = self.counter is not None and not self.job.ext.counter_bad
         d["temp"] = self.heater.temp
         d["target"] = self.heater.target
         d["state"] = self.sup.state
@@ -497,12 +561,19 @@ class Printer:
         if st != READY and st != ACTIVE:
             # outputs follow the board state before anything else runs
             self.heater.target = None
+            if self.heater2 is not None:
+                self.heater2.target = None
             if self.stepper.hz or self.stepper.enabled:
                 self.stepper.safe()
         if self.clog_in is not None:
             self.clogged = self.clog_in.value() == 0
         h = self.heater
         h.tick(now_ms)
+        h2 = self.heater2
+        if h2 is not None:
+            h2.tick(now_ms)
+            if h2.fault is not None and h.fault is None:
+                h = h2   # the body heater's fault goes the nozzle's way: board FAULT, all off
         job = self.job
         at = self.tuner.at if self.tuner is not None else None
         if at is not None:
@@ -521,7 +592,17 @@ class Printer:
         self._fault_raised = False
         if st != ACTIVE or not job.id:
             return
-        if ticks_diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
+        if job.want_pause is not None:
+            job.haccp.event(now_ms, "pause", job.want_pause)
+            job.want_pause = None
+            self._pause_ms = now_ms
+        if job.paused is not None:
+            # Paused (M0/M600...): the heater holds, the danger-zone clock runs, the
+            # host may be away (the operator is at the machine), but only so long
+            if ticks_diff(now_ms, self._pause_ms) > self.cfg["pause_timeout_s"] * 1000:
+                self._hold(now_ms, "pause_timeout")
+                return
+        elif ticks_diff(now_ms, self.last_host) > self.cfg["host_timeout_ms"]:
             self._stop(now_ms, "host_silent")
             sup.fault("HOST_SILENT", {"ms": ticks_diff(now_ms, self.last_host), "line": job.done}, now_ms)
             return
@@ -531,7 +612,18 @@ class Printer:
             sup.fault("CLOG", {"line": job.cur[0] if job.cur else 0, "steps": steps}, now_ms)
             return
         temp = self._temp()
-        hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"])
+        made = None
+        ext = job.ext
+        cnt = self.counter if not ext.counter_bad else None
+        c = 0
+        if cnt is not None:
+            c = cnt.value()
+            if ext.moving():
+                made = c - self._count0
+        seq = ext.moves
+        hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"], made)
+        if ext.moves != seq:
+            self._count0 = c   # a move began this tick (maybe right after another): count from here
         if job.want_tune is not None:
             sp, cyc = job.want_tune
             job.want_tune = None
@@ -539,12 +631,22 @@ class Printer:
         if job.want_target != KEEP:
             h.set_target(job.want_target)
             job.want_target = KEEP
+        if h2 is not None:
+            job.temp2 = h2.temp if self.thermistor2.fault is None else None
+            if job.want_target2 != KEEP:
+                h2.set_target(job.want_target2)
+                job.want_target2 = KEEP
         if job.want_dir:
             self.stepper.set_dir(job.want_dir)
             if not self.stepper.enabled:
                 self.stepper.enable(True)
             job.want_dir = 0
         self.stepper.run(hz)
+        if job.want_fan >= 0:
+            self.fan_duty = job.want_fan
+            job.want_fan = -1
+            if self.fan is not None:
+                self.fan.duty_u16(self.fan_duty * 257)
         if job.dz.step(now_ms, temp):
             job.haccp.event(now_ms, "dz_in" if job.dz.inside else "dz_out", temp)
         job.haccp.sample(now_ms, temp, h.target)
@@ -587,6 +689,8 @@ class Printer:
         if old == FAULT and self.heater.fault is not None:
             # the operator cleared the board fault: clear the heater's latch too
             self.heater.clear_fault()
+        if old == FAULT and self.heater2 is not None and self.heater2.fault is not None:
+            self.heater2.clear_fault()
         if new in (SAFE, FAULT) and self.job.id:
             # an estop or a fault ended the job (the HACCP record stays readable)
             self.job.reset()
@@ -602,10 +706,16 @@ class Printer:
             "temp": h.temp, "target": h.target, "duty": h.duty,
             "fault": h.fault[0] if h.fault else None,
             "job": job.id, "done": job.done, "next": job.next,
-            "moving": job.running, "step_hz": self.stepper.hz,
+            "moving": job.running, "step_hz": self.stepper.hz, "paused": job.paused,
+            "fan": self.fan_duty,
             "clog": self.clogged, "danger_zone_s": job.dz.ms // 1000,
             "tuning": self._tuning(),
         }
+        if self.heater2 is not None:
+            h2 = self.heater2
+            s["temp2"] = h2.temp
+            s["target2"] = h2.target
+            s["fault2"] = h2.fault[0] if h2.fault else None
         if self.sup.state == RECOVERY:
             s["recovered"] = PrintJob.read(self.state_buf)
         return s

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,4 +360,38 @@ mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
             return MP_OBJ_NEW_SMALL_INT(ROM_BLOCK);
     }
     return MP_OBJ_NEW_SMALL_INT(-MP_EINVAL);
+}
+
+/******************************************************************************/
+// REPL mode across a soft reset. On the chip a soft reset stays inside one firmware
+// (ports/esp32/main.c): the REPL returns, "MPY: soft reboot" is printed, boot.py runs
+// again and the REPL comes back in the mode it left, so a soft reset asked from the raw
+// REPL prints only "raw REPL; CTRL-B to exit" and ">" (no banner, no ">>> "). Here the
+// interpreter exits where the chip would soft-reset and the virtual board starts it
+// again: MICROPY_REPL_MODE=raw starts it in the raw REPL, and the exit status says
+// which mode the REPL left in (HEARTH_EXIT_SOFT_RESET_RAW / _FRIENDLY).
+
+#include "shared/runtime/pyexec.h"
+
+#define HEARTH_EXIT_SOFT_RESET_RAW (100)
+#define HEARTH_EXIT_SOFT_RESET_FRIENDLY (101)
+
+__attribute__((constructor)) static void repl_mode_init(void) {
+    // Until code first runs, a Ctrl-C (one typed during a soft reset, say) is ignored,
+    // as afterwards (MICROPY_HAL_SIGINT_NEVER_KILLS): it must not kill the "chip".
+    signal(SIGINT, SIG_IGN);
+    const char *m = getenv("MICROPY_REPL_MODE");
+    if (m != NULL && strcmp(m, "raw") == 0) {
+        pyexec_mode_kind = PYEXEC_MODE_RAW_REPL;
+    }
+}
+
+int hearth_repl_exit_status(int ret) {
+    if (!(ret & PYEXEC_FORCED_EXIT)) {
+        return ret;
+    }
+    // The REPL asked for a soft reset (Ctrl-D, or SystemExit): as the esp32 port's
+    // soft_reset_exit, in the same output stream, so it follows the REPL's "OK\r\n".
+    mp_hal_stdout_tx_str("MPY: soft reboot\r\n");
+    return pyexec_mode_kind == PYEXEC_MODE_RAW_REPL ? HEARTH_EXIT_SOFT_RESET_RAW : HEARTH_EXIT_SOFT_RESET_FRIENDLY;
 }

@@ -34,6 +34,22 @@ void hearth_sysheap_free(void *ptr);
 ssize_t hearth_console_tx(const char *str, size_t len);
 #define MICROPY_HW_CONSOLE_TX(str, len) hearth_console_tx(str, len)
 
+// The REPL reads the bytes the host sent, as mp_hal_stdin_rx_chr on the ESP32: the unix
+// port turns LF into CR, which made a raw-REPL script with CRLF line ends ("a\r\nb")
+// reach the lexer as "a\r\rb", i.e. two line breaks (tests/basics/string_crlf_conversion.py).
+#define MICROPY_HAL_STDIN_AS_SENT (1)
+
+// A Ctrl-C while no code runs is ignored instead of killing the process (SIGINT's
+// default), from start-up on: on a chip it only ever raises KeyboardInterrupt in
+// running code (hearth_port.c, build.py PATCHES).
+#define MICROPY_HAL_SIGINT_NEVER_KILLS (1)
+
+// A soft reset leaves the process with a status naming the REPL mode it left in, after
+// printing "MPY: soft reboot" as the esp32 port does; the virtual board restarts the
+// interpreter in that mode (MICROPY_REPL_MODE=raw): hearth_port.c.
+int hearth_repl_exit_status(int ret);
+#define MICROPY_HW_REPL_EXIT_STATUS(ret) hearth_repl_exit_status(ret)
+
 #include "../mpconfigvariant_common.h"
 
 // A ROMFS partition backed by a file (MICROPY_ROMFS, environment), mapped into memory

@@ -1,4 +1,4 @@
-"""The latch plant (latch_plant.LatchPlant) as a plant of the host-side World.
+"""The latch plant (plants/latch.py, LatchPlant) as a plant of the host-side World.
 
 `latch_plants(board)` -> [LatchWorldPlant] for a latch board, [] otherwise. The plant
 keeps its own pin levels (bolt switches, payload switch, HX711 DOUT) and answers
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host_tools.sim.latch_plant import LatchPlant
+from host_tools.sim.plants.latch import LatchPlant
 
 
 class _Io:

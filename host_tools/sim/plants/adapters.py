@@ -1,5 +1,5 @@
-"""Glue between the world and the plant models of each role (plants.py, latch_plant.py,
-printer_plant.py).
+"""Glue between the world and the plant models of each role (heater.py, latch.py,
+printer.py in this package).
 
 ``for_board(board)`` returns the plants a virtual board's World steps: objects with
 ``advance(world, dt_s)``, ``read_input(world, pin)``, ``read_adc(world, pin)``,
@@ -15,14 +15,15 @@ from typing import Any
 
 
 def _printer_plants(board: dict[str, Any]) -> list[Any]:
-    from host_tools.sim.printer_plant import PrinterPlant
+    from host_tools.sim.plants.printer import PrinterPlant
 
     pins = {k: int(v) for k, v in board.get("pins", {}).items() if isinstance(v, int)}
-    return [PrinterPlant(pins, board.get("thermistor"), preset=board.get("plant", {}).get("preset", "nozzle20"))]
+    return [PrinterPlant(pins, board.get("thermistor"), preset=board.get("plant", {}).get("preset", "nozzle20"),
+                         chip=board.get("chip"))]
 
 
 def _latch_plants(board: dict[str, Any]) -> list[Any]:
-    from host_tools.sim.latch_adapter import latch_plants
+    from host_tools.sim.plants.latch_world import latch_plants
 
     return latch_plants(board)
 

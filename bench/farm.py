@@ -1,0 +1,159 @@
+"""Board farms (issue 15): full flashes over every transport a farm uses, and many remote
+boards flashed in parallel.
+
+1. FLASHES (50) consecutive full flashes of one virtual printer-s3 over each transport:
+   its pty (local), `rfc2217://` through Debian's ser2net, `rfc2217://` through pyserial's
+   server (serial.rfc2217.PortManager), `socket://` through ser2net's raw TCP accepter.
+   "Full": before each flash the files `hearth flash` writes are removed over the local
+   pty (not timed), so every one is sent again, and the flash ends with the confirmed
+   reset and `hello` reporting the new build. Lost = a flash that did not end that way.
+   Baseline: the pty, same board, same run.
+2. 8 virtual boards, each behind its own ser2net (RFC 2217, loopback), full-flashed in
+   parallel (host_tools/deploy/multi.flash_many, as `hearth flash --all`), against one of
+   them flashed alone in the same run. Goal: parallel <= 1.5x one.
+
+HEARTH_BENCH_FARM_N sets the flash count (default 50), HEARTH_BENCH_FARM_BOARDS the
+parallel boards (default 8).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from host_tools.deploy.flashfw import build_format, flash_frozen
+from host_tools.deploy.multi import Job, flash_many
+from host_tools.sim.install import install
+from host_tools.sim.netports import PyserialRfc2217, Ser2net
+from host_tools.sim.relay import VirtualBoard
+from host_tools.transport.rawrepl import RawRepl
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASHES = int(os.environ.get("HEARTH_BENCH_FARM_N", "50"))
+BOARDS = int(os.environ.get("HEARTH_BENCH_FARM_BOARDS", "8"))
+GOAL_RATIO = 1.5
+WIPE = ("import os\nfor f in ('boot.py','main.py','board.json','manifest.json'):\n"
+        " try:os.remove(f)\n except OSError:pass\n")
+
+
+def wipe(vb: VirtualBoard) -> None:
+    with RawRepl.open(vb.console_path) as r:
+        r.enter()
+        r.run(WIPE)
+        r.reset()
+
+
+def board(tmp: Path, name: str) -> VirtualBoard:
+    vb = VirtualBoard("printer-s3", tmp / name, frozen=True)
+    vb.start()
+    install(vb)
+    return vb
+
+
+def flash_once(build_dir: Path, url: str) -> tuple[bool, float, str]:
+    t0 = time.monotonic()
+    r = flash_frozen(build_dir, url)
+    ok = r.ok and not r.unchanged and bool(r.sent_files) and (r.hello or {}).get("state") not in (None, "NO_APP")
+    return ok, time.monotonic() - t0, r.message
+
+
+def consecutive(tmp: Path, build_dir: Path) -> list[dict[str, Any]]:
+    vb = board(tmp, "consecutive")
+    rows: list[dict[str, Any]] = []
+    try:
+        servers: dict[str, Any] = {}
+        for kind in ("pty", "ser2net rfc2217://", "pyserial rfc2217://", "ser2net socket://"):
+            if kind.startswith("ser2net") and "ser2net" not in servers:
+                servers["ser2net"] = Ser2net(vb.console_path, tmp / "s2n").start()
+            if kind.startswith("pyserial"):
+                servers["pyserial"] = PyserialRfc2217(vb.console_path, tmp / "py").start()
+            url = {"pty": vb.console_path,
+                   "ser2net rfc2217://": servers.get("ser2net") and servers["ser2net"].rfc2217_url,
+                   "ser2net socket://": servers.get("ser2net") and servers["ser2net"].socket_url,
+                   "pyserial rfc2217://": servers.get("pyserial") and servers["pyserial"].url}[kind]
+            secs, lost, why = [], 0, []
+            for _ in range(FLASHES):
+                wipe(vb)
+                ok, s, msg = flash_once(build_dir, url)
+                secs.append(s)
+                if not ok:
+                    lost += 1
+                    why.append(msg)
+            rows.append({"transport": kind, "flashes": FLASHES, "lost": lost, "median_s": statistics.median(secs),
+                         "max_s": max(secs), "why": why[:3]})
+            print(f"{kind}: {FLASHES - lost}/{FLASHES} in {sum(secs):.0f} s", file=sys.stderr, flush=True)
+        for s in servers.values():
+            s.stop()
+    finally:
+        vb.stop()
+    return rows
+
+
+def parallel(tmp: Path, build_dir: Path) -> dict[str, Any]:
+    vbs: list[VirtualBoard] = []
+    servers: list[Ser2net] = []
+    try:
+        for i in range(BOARDS):
+            vbs.append(board(tmp, f"par{i}"))
+            servers.append(Ser2net(vbs[-1].console_path, tmp / f"par-s2n{i}").start())
+        urls = [s.rfc2217_url for s in servers]
+        wipe(vbs[0])
+        ok1, one, _ = flash_once(build_dir, urls[0])
+        for vb in vbs:
+            wipe(vb)
+        t0 = time.monotonic()
+        res = flash_many([Job(u, build_dir) for u in urls], flasher=flash_frozen)
+        wall = time.monotonic() - t0
+        ok = sum(r.ok and not r.unchanged for r in res)
+        return {"boards": BOARDS, "one_s": one, "one_ok": ok1, "parallel_s": wall, "parallel_ok": ok,
+                "ratio": wall / one, "per_board_s": [r.seconds for r in res]}
+    finally:
+        for s in servers:
+            s.stop()
+        for vb in vbs:
+            vb.stop()
+
+
+def main() -> int:
+    if not Ser2net.available():
+        print("_not run: ser2net is not installed (Debian: apt-get install ser2net)_")
+        return 1
+    tmp = Path(tempfile.mkdtemp(prefix="hearth-bench-farm-"))
+    os.environ["HEARTH_RUNTIME"] = str(tmp / "rt")  # a registry of our own
+    build_dir, _ = build_format("printer-s3", "sim", "frozen", tmp / "build")
+    rows = consecutive(tmp, build_dir)
+    par = parallel(tmp, build_dir)
+    (ROOT / "bench/results").mkdir(exist_ok=True)
+    (ROOT / "bench/results/farm.json").write_text(json.dumps({"consecutive": rows, "parallel": par}, indent=1) + "\n")
+    base = rows[0]["median_s"]
+    print("| transport | full flashes ok | lost | median s (vs pty) | worst s |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['transport']} | {r['flashes'] - r['lost']}/{r['flashes']} | {r['lost']} | "
+              f"{r['median_s']:.2f} ({r['median_s'] / base:.2f}x) | {r['max_s']:.2f} |")
+    print()
+    print("| measure | value | goal |")
+    print("|---|---|---|")
+    print(f"| one remote board (ser2net RFC 2217), full flash | {par['one_s']:.2f} s | |")
+    print(f"| {par['boards']} remote boards in parallel, full flash | {par['parallel_s']:.2f} s "
+          f"({par['parallel_ok']}/{par['boards']} ok) | |")
+    print(f"| parallel / one | {par['ratio']:.2f}x | <= {GOAL_RATIO}x |")
+    print()
+    print("Each flash: the frozen printer-s3 firmware's filesystem part (boot.py, main.py, board.json, "
+          "config.json, manifest.json) to a virtual board whose copies were removed first, with the raw-REPL "
+          "agent, hash checks, the reset confirmed by the soft-reboot banner and `hello` reporting the new "
+          f"build. Servers and boards share this machine's {os.cpu_count()} cores with the flasher, so the "
+          f"parallel figure also measures {par['boards']} interpreters and {par['boards']} ser2nets on the "
+          "same CPUs.")
+    missed = any(r["lost"] for r in rows) or par["parallel_ok"] != par["boards"] or par["ratio"] > GOAL_RATIO
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
