@@ -130,18 +130,27 @@ def _clean(msg):
 _JOIN_MAX = const(256)  # answers up to this long are one bytes object, longer ones a list
 
 
+def _add(out, b):
+    # small pieces are joined up to _JOIN_MAX: the list of pieces stays short (its own
+    # array is a block too: 128 pieces would be 512 bytes)
+    if len(out) > 2 and len(out[-1]) + len(b) <= _JOIN_MAX:
+        out[-1] += b
+    else:
+        out.append(b)
+
+
 def _pieces(obj, out, depth):
     # JSON of obj appended to out as bytes pieces: a dict's entries one by one (down to
     # `depth` levels), anything else whole; the same text as json.dumps(obj).
     if depth and isinstance(obj, dict) and obj:
         sep = b"{"
         for k in obj:
-            out.append(sep + json.dumps(k).encode() + b": ")
+            _add(out, sep + json.dumps(k).encode() + b": ")
             _pieces(obj[k], out, depth - 1)
             sep = b", "
-        out.append(b"}")
+        _add(out, b"}")
     else:
-        out.append(json.dumps(obj).encode())
+        _add(out, json.dumps(obj).encode())
 
 
 def line_bytes(line):
@@ -209,7 +218,7 @@ class Protocol:
         # json.dumps grows its buffer by reallocation. The CRC runs over the pieces; the
         # bytes on the wire are those of json.dumps(result).
         out = [b"=", b"%d:ok " % seq]
-        _pieces(result, out, 2)
+        _pieces(result, out, 3)
         n = 0
         crc = 0
         for i in range(1, len(out)):
