@@ -8,6 +8,7 @@ package(
     files=[
         "__init__.py",
         "app.py",
+        "appinit.py",
         "control/__init__.py",
         "control/autotune.py",
         "control/extruder.py",
@@ -39,6 +40,7 @@ package(
         "roles/printer.py",
         "roles/printer_tune.py",
         "runtime/__init__.py",
+        "runtime/appcmds.py",
         "runtime/config.py",
         "runtime/configcmd.py",
         "runtime/console.py",
@@ -46,6 +48,7 @@ package(
         "runtime/faults.py",
         "runtime/journal.py",
         "runtime/protocol.py",
+        "runtime/recovery.py",
         "runtime/supervisor.py",
         "runtime/ticker.py",
         "safe_boot.py",
