@@ -7,6 +7,9 @@ try:
 
     _problem = safe_boot.problem
     del safe_boot  # checked; the app forgets the module (its code leaves the heap)
+    import hearth
+
+    hearth.boot_problem = _problem  # the verdict outlives the module: `hearth diag`/flash read it at the REPL
 except Exception as e:  # noqa: BLE001 - a half-copied firmware must not start
     _problem = "incomplete firmware: the boot check cannot be loaded (%r)" % (e,)
 if _problem:

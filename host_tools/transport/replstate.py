@@ -25,12 +25,14 @@ from host_tools.transport.serialport import PortError, open_port
 # One line at the friendly REPL (read-only): boot.py's verdict, or, when its check
 # could not even be imported (a half-copied firmware), what the filesystem shows.
 _CODE = """import sys,os
+_h=sys.modules.get('hearth')
 _s=sys.modules.get('hearth.safe_boot')
 def _e(p):
  try:
   os.stat(p);return 1
  except OSError:return 0
-if _s:_p=_s.problem
+if hasattr(_h,'boot_problem'):_p=_h.boot_problem
+elif _s:_p=_s.problem
 elif _e('/boot.py') or _e('/hearth') or _e('/~a') or _e('/boot.py~'):_p='incomplete firmware: '+('the boot check could not run' if _e('/manifest.json') else 'no /manifest.json (an interrupted flash?)')
 else:_p='NOFW'
 print('#'+'#','app' if 'hearth.app' in sys.modules else '-',repr(_p))

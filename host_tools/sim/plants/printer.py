@@ -39,8 +39,8 @@ import math
 
 from .heater import HeaterPlant, NtcAdc
 
-FAULTS = ("thermistor_open", "thermistor_short", "heater_open", "heater_stuck_on", "draught", "clog",
-          "thermistor2_open")
+FAULTS = ("thermistor_open", "thermistor_short", "heater_open", "heater_stuck_on", "draught", "clog")
+FAULTS_T1 = FAULTS + ("thermistor2_open",)  # only where the board has a body heater
 
 PARAMS = ("ambient_c", "power_w", "loss_w_k", "mass_j_k", "core_j_k", "core_w_k", "sensor_s",
           "draught_w_k", "noise_uv", "pressure_k", "pressure_tau_s", "nozzle_c", "bead_tau_s",
@@ -63,6 +63,7 @@ class PrinterPlant:
         self.duty2 = 0.0
         if "heater2" in pins and "thermistor2_adc" in pins:
             self.heater2 = HeaterPlant(preset)
+            self.faults = FAULTS_T1  # a bench fault no board without T1 could show
             self.ntc2 = NtcAdc(r0=float(th.get("r25", 100000)), beta=float(th.get("beta", 3950)),
                                       r_pullup=float(th.get("pullup", 100000)),
                                       vref_uv=int(th.get("vref_mv", 3300)) * 1000, seed=seed + 1)
