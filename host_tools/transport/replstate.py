@@ -31,8 +31,8 @@ def _e(p):
  try:
   os.stat(p);return 1
  except OSError:return 0
-if hasattr(_h,'boot_problem'):_p=_h.boot_problem
-elif _s:_p=_s.problem
+if _s:_p=_s.problem
+elif _h and hasattr(_h,'boot_problem'):_p=_h.boot_problem
 elif _e('/boot.py') or _e('/hearth') or _e('/~a') or _e('/boot.py~'):_p='incomplete firmware: '+('the boot check could not run' if _e('/manifest.json') else 'no /manifest.json (an interrupted flash?)')
 else:_p='NOFW'
 print('#'+'#','app' if 'hearth.app' in sys.modules else '-',repr(_p))

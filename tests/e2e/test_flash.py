@@ -35,8 +35,7 @@ def _board_state(port: str) -> tuple[str | None, bool, list[str]]:
         r.enter()
         out = r.run(
             "import sys,os\n"
-            "sb=sys.modules.get('hearth')\n"
-            "sb=sb if hasattr(sb,'boot_problem') else sys.modules.get('hearth.safe_boot')\n"
+            "sb=sys.modules.get('hearth.safe_boot') or sys.modules.get('hearth')\n"
             "print(repr(getattr(sb,'boot_problem',getattr(sb,'problem','no safe_boot'))))\n"
             "print('hearth.app' in sys.modules)\n"
             "print(' '.join(os.listdir('/')))\n"

@@ -57,8 +57,7 @@ def _board(port: str) -> dict[str, Any]:
         r.enter()
         out = r.run(
             "import sys,os,json\n"
-            "sb=sys.modules.get('hearth')\n"
-            "sb=sb if hasattr(sb,'boot_problem') else sys.modules.get('hearth.safe_boot')\n"
+            "sb=sys.modules.get('hearth.safe_boot') or sys.modules.get('hearth')\n"
             "h=sys.modules.get('hearth')\n"
             "print(json.dumps({'problem':getattr(sb,'boot_problem',getattr(sb,'problem','no safe_boot')),'app':'hearth.app' in sys.modules,"
             "'files':sorted(os.listdir('/')),'from':getattr(h,'__file__',None)}))\n"
