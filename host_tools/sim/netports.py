@@ -251,15 +251,6 @@ class PyserialRfc2217:
                 self.proc.wait()
 
 
-def _pty_lines_absent(update: Any) -> None:
-    """Set a modem line or break on a pty, which has none (EINVAL/ENOTTY): ignored."""
-    try:
-        update()
-    except OSError as e:
-        if e.errno not in (errno.EINVAL, errno.ENOTTY):
-            raise
-
-
 def _pty_serial() -> Any:
     """pyserial's Serial for a pty: a pty has no modem lines, and setting DTR or RTS on
     one fails (EINVAL/ENOTTY). A client's SET_CONTROL is then acknowledged and ignored,
@@ -268,13 +259,25 @@ def _pty_serial() -> Any:
 
     class PtySerial(serial.Serial):  # type: ignore[misc, name-defined]
         def _update_dtr_state(self) -> None:
-            _pty_lines_absent(super()._update_dtr_state)  # type: ignore[misc]
+            try:
+                super()._update_dtr_state()  # type: ignore[misc]
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOTTY):
+                    raise
 
         def _update_rts_state(self) -> None:
-            _pty_lines_absent(super()._update_rts_state)  # type: ignore[misc]
+            try:
+                super()._update_rts_state()  # type: ignore[misc]
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOTTY):
+                    raise
 
         def _update_break_state(self) -> None:
-            _pty_lines_absent(super()._update_break_state)  # type: ignore[misc]
+            try:
+                super()._update_break_state()  # type: ignore[misc]
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOTTY):
+                    raise
 
         # the modem lines a client asks for (NOTIFY-MODEMSTATE): none on a pty
         def _line(self, name: str) -> bool:
