@@ -77,7 +77,9 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
         names = {}
 
     def label(port: str) -> str:
-        return names.get(port, port)
+        from host_tools import labgrid
+
+        return labgrid.label(port) or names.get(port, port)
 
     console = err
     # One bar per board, in percent of the whole flash from the start (how many bytes

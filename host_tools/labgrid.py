@@ -1,0 +1,321 @@
+"""labgrid places as boards: listed, selected by tag, acquired around a job, released after.
+
+hearth talks to a labgrid coordinator through labgrid's own command line client,
+`labgrid-client`, run as a subprocess, never by importing labgrid: labgrid's pip install
+pulls in `pyserial-labgrid`, which replaces the `serial` module of the environment it
+goes into, and hearth's port opener is built on pyserial's. So labgrid lives in a venv
+of its own (`make labgrid`: .venv-labgrid; or `pipx install labgrid`) and hearth finds
+its client through HEARTH_LABGRID_CLIENT, then `labgrid-client` on PATH, then this
+checkout's .venv-labgrid.
+
+The coordinator: `--coordinator HOST:PORT` or LG_COORDINATOR (labgrid's own variable).
+Without one, hearth asks no coordinator anything.
+
+A place is a board when it matches a `NetworkSerialPort` (an exporter's `RawSerialPort`
+or `USBSerialPort`, served by the ser2net the exporter starts); its tags are the board's
+tags, and its `board` tag names the board file. `--port PLACE` (or `labgrid:PLACE`),
+`--port auto` and `flash --all --tag K=V` take places. For the job, a place is acquired
+(so no one else writes to the board), the exporter's ser2net port is read from the
+place (`labgrid-client show`), the job runs on `rfc2217://HOST:PORT`, and the place is
+released after: on success, on error, on Ctrl-C and on SIGTERM. A place this user
+already holds (a line's script acquired it) is used and left held. A place someone else
+holds is refused at once with one message: hearth never waits for it.
+
+labgrid-client has no machine-readable output for places; hearth reads its `-v places`
+and `show` text (tags, who holds it, and the resource's parameters, which `show` prints
+as a Python literal). Tested against labgrid 26.0.x (tests/e2e/test_labgrid.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import getpass
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host_tools.ports import PortError
+
+COORDINATOR_ENV = "LG_COORDINATOR"
+CLIENT_ENV = "HEARTH_LABGRID_CLIENT"
+TIMEOUT_ENV = "HEARTH_LABGRID_TIMEOUT"
+#: how a place is written as a port: `--port labgrid:PLACE` (a bare place name works too)
+PREFIX = "labgrid:"
+LOCAL_VENV = Path(__file__).resolve().parent.parent / ".venv-labgrid"
+#: labgrid-client variables that would change what a command does to which place
+#: (LG_ENV makes `acquire` take the places of an environment file): not passed on
+_CLIENT_VARS_DROPPED = ("LG_ENV", "LG_PLACE", "PLACE", "LG_STATE", "STATE", "LG_INITIAL_STATE", "LG_TOKEN")
+
+
+@dataclass
+class Place:
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    acquired: str | None = None  # "host/user" of the holder
+    comment: str = ""
+
+
+def coordinator() -> str | None:
+    """The coordinator's HOST:PORT, or None: then there are no places."""
+    return os.environ.get(COORDINATOR_ENV) or None
+
+
+def timeout() -> float:
+    """Seconds one labgrid-client command may take (HEARTH_LABGRID_TIMEOUT, default 15)."""
+    try:
+        return float(os.environ.get(TIMEOUT_ENV, "15"))
+    except ValueError:
+        return 15.0
+
+
+def client_path() -> str:
+    exe = os.environ.get(CLIENT_ENV)
+    if exe:
+        if not os.access(exe, os.X_OK):
+            raise PortError(f"{CLIENT_ENV}={exe}: not an executable labgrid-client")
+        return exe
+    exe = shutil.which("labgrid-client")
+    if exe:
+        return exe
+    local = LOCAL_VENV / "bin" / "labgrid-client"
+    if local.exists():
+        return str(local)
+    raise PortError(f"a labgrid coordinator is named ({COORDINATOR_ENV} or --coordinator) but labgrid-client is "
+                    f"not found: install labgrid in a venv of its own (`make labgrid`, or `pipx install labgrid`) "
+                    f"and put labgrid-client on PATH or set {CLIENT_ENV}")
+
+
+def me() -> str:
+    """Who labgrid says we are: host/user, as labgrid-client computes it."""
+    return (f"{os.environ.get('LG_HOSTNAME') or socket.gethostname()}/"
+            f"{os.environ.get('LG_USERNAME') or getpass.getuser()}")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """`labgrid-client -x COORDINATOR ARGS...`, within timeout(). Its own session: a
+    Ctrl-C at the terminal interrupts hearth, which then releases what it holds, and does
+    not kill a release half-way."""
+    addr = coordinator()
+    if addr is None:
+        raise PortError(f"no labgrid coordinator: pass --coordinator HOST:PORT or set {COORDINATOR_ENV}")
+    env = {k: v for k, v in os.environ.items() if k not in _CLIENT_VARS_DROPPED}
+    try:
+        return subprocess.run([client_path(), "-x", addr, *args], capture_output=True, text=True, env=env,
+                              timeout=timeout(), start_new_session=True)
+    except subprocess.TimeoutExpired as e:
+        raise PortError(f"labgrid coordinator {addr}: no answer within {timeout():g} s "
+                        f"(labgrid-client {' '.join(args)}); is it running, and is {addr} right?") from e
+    except OSError as e:
+        raise PortError(f"cannot run labgrid-client: {e}") from e
+
+
+def _error_of(r: subprocess.CompletedProcess[str]) -> str:
+    """labgrid-client's own error line (`labgrid-client: Error: ...`, `Server error: ...`)."""
+    lines = [ln.strip() for ln in (r.stderr + "\n" + r.stdout).splitlines() if ln.strip()]
+    for ln in lines:  # gRPC's reason (refused, unreachable) comes before labgrid's summary
+        if "coordinator is unavailable: " in ln:
+            return "cannot connect: " + ln.split("coordinator is unavailable: ", 1)[1]
+    for ln in reversed(lines):
+        m = re.search(r"(?:labgrid-client: |Server error: )(?:Error: )?(.*)", ln)
+        if m:
+            return m.group(1)
+    return lines[-1] if lines else f"labgrid-client exited {r.returncode}"
+
+
+def _checked(*args: str) -> str:
+    r = run(*args)
+    if r.returncode != 0:
+        raise PortError(f"labgrid coordinator {coordinator()}: {_error_of(r)}")
+    return r.stdout
+
+
+# ---- listing -----------------------------------------------------------------------------
+def parse_places(text: str) -> list[Place]:
+    """The places of `labgrid-client -v places`."""
+    out: list[Place] = []
+    for ln in text.splitlines():
+        m = re.match(r"Place '(.*)':$", ln)
+        if m:
+            out.append(Place(m.group(1)))
+            continue
+        if not out or not ln.startswith("  ") or ln.startswith("    "):
+            continue
+        key, _, val = ln.strip().partition(": ")
+        if key == "tags":
+            for kv in val.split(", "):
+                k, eq, v = kv.partition("=")
+                if eq:
+                    out[-1].tags[k] = v
+        elif key == "acquired":
+            out[-1].acquired = None if val in ("", "None") else val
+        elif key == "comment":
+            out[-1].comment = val
+    return out
+
+
+_cache: dict[str, list[Place]] = {}
+
+
+def places(fresh: bool = False) -> list[Place]:
+    """Every place on the coordinator (asked once per run unless `fresh`)."""
+    addr = coordinator()
+    if addr is None:
+        return []
+    if fresh or addr not in _cache:
+        _cache[addr] = parse_places(_checked("-v", "places"))
+    return _cache[addr]
+
+
+def serial_ports(show_text: str) -> list[dict[str, Any]]:
+    """The NetworkSerialPort resources `labgrid-client -p PLACE show` prints (acquired
+    ones, or matching ones for a free place): each {'path', 'params', 'acquired', ...}."""
+    out: list[dict[str, Any]] = []
+    lines = show_text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = re.match(r"(?:Acquired|Matching) resource '.*' \((.*)\):$", lines[i])
+        i += 1
+        if not m:
+            continue
+        block = []
+        while i < len(lines) and lines[i].startswith("  "):
+            block.append(lines[i])
+            i += 1
+        try:
+            res = ast.literal_eval("\n".join(b[2:] for b in block))
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(res, dict) and res.get("cls") == "NetworkSerialPort":
+            out.append({**res, "path": m.group(1)})
+    return out
+
+
+# ---- holding places for a job ------------------------------------------------------------
+_labels: dict[str, str] = {}  # URL -> "PLACE (labgrid URL)", for the places this run holds
+_labels_lock = threading.Lock()
+
+
+def label(url: str) -> str | None:
+    """How a URL this run got from a place prints: by the place's name."""
+    return _labels.get(url)
+
+
+def _held_by_someone_else(name: str, r: subprocess.CompletedProcess[str]) -> PortError:
+    err = _error_of(r)
+    m = re.search(r"already acquired by (\S+)\. ", err)
+    if m:
+        holder = m.group(1)
+        return PortError(f"labgrid place {name} is held by {holder}: it is not free for this job; wait until "
+                         f"{holder.split('/')[-1]} releases it (`labgrid-client -p {name} release`), "
+                         "or pick other boards (--tag)")
+    return PortError(f"labgrid place {name}: cannot acquire it: {err}")
+
+
+class Hold:
+    """The places of one job, acquired on entry (all or none), their serial ports' URLs
+    the value; released on exit, whatever happened. SIGTERM, while held, exits the
+    way an error does (so the places are released)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = list(dict.fromkeys(names))
+        self.ours: list[str] = []  # acquired by this Hold: released by it
+        self.urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._old_term: Any = None
+
+    def _one(self, name: str, errors: dict[str, PortError]) -> None:
+        try:
+            r = run("-p", name, "acquire")
+            if r.returncode != 0:
+                if "You have already acquired place" not in _error_of(r) or "To work simultaneously" in _error_of(r):
+                    raise _held_by_someone_else(name, r)
+                # held by this user on this host already (a line's script acquired it): use it, leave it held
+            else:
+                with self._lock:
+                    self.ours.append(name)
+            self.urls[name] = self._url(name)
+        except PortError as e:
+            errors[name] = e
+
+    def _url(self, name: str) -> str:
+        """The rfc2217:// URL of the place's serial port, once its exporter started ser2net
+        for it (the port number appears a moment after the acquire)."""
+        end = time.monotonic() + timeout()
+        while True:
+            ports = serial_ports(_checked("-p", name, "show"))
+            if not ports:
+                raise PortError(f"labgrid place {name} has no serial port: add one with `labgrid-client -p {name} "
+                                "add-match EXPORTER/GROUP/NetworkSerialPort` (a RawSerialPort or USBSerialPort "
+                                "exported)")
+            p = ports[0]["params"]
+            if p.get("extra", {}).get("proxy_required"):
+                raise PortError(f"labgrid place {name}: its exporter is isolated (reached only through an SSH "
+                                "proxy), which hearth does not do; use `labgrid-client forward` or an exporter "
+                                "the line can reach")
+            if p.get("port"):
+                return f"rfc2217://{p['host']}:{p['port']}"
+            if time.monotonic() > end:
+                raise PortError(f"labgrid place {name}: acquired, but its exporter gave no serial port within "
+                                f"{timeout():g} s (is the exporter running, and ser2net installed there?)")
+            time.sleep(0.2)
+
+    def __enter__(self) -> dict[str, str]:
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _term)
+        errors: dict[str, PortError] = {}
+        try:
+            ts = [threading.Thread(target=self._one, args=(n, errors), daemon=True) for n in self.names]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            if errors:
+                first = errors[sorted(errors)[0]]
+                more = f" (and {len(errors) - 1} more place(s) not free: {', '.join(sorted(errors)[1:])})" \
+                    if len(errors) > 1 else ""
+                raise PortError(f"{first}{more}; nothing was done")
+        except BaseException:
+            self.release()
+            raise
+        with _labels_lock:
+            for n, u in self.urls.items():
+                _labels[u] = f"{n} (labgrid {u})"
+        return dict(self.urls)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give back what this Hold acquired (each once); a failure is said on stderr."""
+        with self._lock:
+            ours, self.ours = self.ours, []
+        ts = [threading.Thread(target=self._release_one, args=(n,), daemon=True) for n in ours]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+            self._old_term = None
+
+    @staticmethod
+    def _release_one(name: str) -> None:
+        try:
+            r = run("-p", name, "release")
+            if r.returncode != 0:
+                print(f"warning: labgrid place {name} not released: {_error_of(r)}", file=sys.stderr)
+        except PortError as e:
+            print(f"warning: labgrid place {name} not released: {e}", file=sys.stderr)
+
+
+def _term(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
