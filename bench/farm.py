@@ -12,8 +12,17 @@ boards flashed in parallel.
    parallel (host_tools/deploy/multi.flash_many, as `hearth flash --all`), against one of
    them flashed alone in the same run. Goal: parallel <= 1.5x one.
 
+3. Through labgrid (labgrid 26 from .venv-labgrid, in a network namespace: its
+   exporter's ser2net listens on every interface): LABGRID_FLASHES (10) full flashes of
+   one virtual board, each a `hearth flash` process, (a) on a plain ser2net's
+   `rfc2217://` (chardelay: false), (b) on the `rfc2217://` of labgrid's exporter for a
+   place held throughout (its ser2net: no chardelay setting), (c) `hearth flash --port
+   PLACE`, which acquires the place, flashes and releases it: a line's whole job.
+
 HEARTH_BENCH_FARM_N sets the flash count (default 50), HEARTH_BENCH_FARM_BOARDS the
-parallel boards (default 8).
+parallel boards (default 8), HEARTH_BENCH_FARM_LABGRID_N the labgrid flashes (default
+10). `python -m bench.farm --labgrid` runs part 3 alone and updates its part of
+bench/results/farm.json.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from host_tools.transport.rawrepl import RawRepl
 ROOT = Path(__file__).resolve().parent.parent
 FLASHES = int(os.environ.get("HEARTH_BENCH_FARM_N", "50"))
 BOARDS = int(os.environ.get("HEARTH_BENCH_FARM_BOARDS", "8"))
+LABGRID_FLASHES = int(os.environ.get("HEARTH_BENCH_FARM_LABGRID_N", "10"))
+HEARTH = str(Path(sys.executable).with_name("hearth"))
 GOAL_RATIO = 1.5
 WIPE = ("import os\nfor f in ('boot.py','main.py','board.json','manifest.json'):\n"
         " try:os.remove(f)\n except OSError:pass\n")
@@ -120,7 +131,112 @@ def parallel(tmp: Path, build_dir: Path) -> dict[str, Any]:
             vb.stop()
 
 
+def through_labgrid(tmp: Path, build_dir: Path) -> dict[str, Any]:
+    """Part 3 (see the module's docstring): rows of `hearth flash` runs, or why not run."""
+    import subprocess
+
+    from host_tools import labgrid
+    from host_tools.ports import PortError
+    from host_tools.sim.labgridfarm import LabgridFarm
+    from host_tools.sim.netports import NetNS
+
+    if not NetNS.available():
+        return {"not_run": f"no network namespace ({NetNS.why_not})"}
+    try:
+        labgrid.client_path()
+    except PortError as e:
+        return {"not_run": str(e)}
+    ns = NetNS().start()
+    vb = board(tmp, "labgrid")
+    farm: LabgridFarm | None = None
+    s2n: Ser2net | None = None
+    rows: list[dict[str, Any]] = []
+    try:
+        farm = LabgridFarm({"bench-1": (vb.console_path, {"board": "printer-s3"})}, tmp / "lg", ns.prefix).start()
+        s2n = Ser2net(vb.console_path, tmp / "lg-s2n", ns.prefix).start()
+        env = {**os.environ, "LG_COORDINATOR": farm.address}
+
+        def series(kind: str, port: str) -> None:
+            secs, lost, why = [], 0, []
+            for _ in range(LABGRID_FLASHES):
+                wipe(vb)
+                t0 = time.monotonic()
+                r = subprocess.run([*ns.prefix, HEARTH, "flash", "--board", "printer-s3", "--frozen", "--build-dir",
+                                    str(build_dir), "--port", port, "--json"], capture_output=True, text=True,
+                                   env=env, timeout=300)
+                secs.append(time.monotonic() - t0)
+                try:
+                    (one,) = json.loads(r.stdout)["boards"]
+                    ok = r.returncode == 0 and one["ok"] and bool(one["sent_files"])
+                except (ValueError, KeyError, TypeError):
+                    ok = False
+                if not ok:
+                    lost += 1
+                    why.append((r.stderr or r.stdout)[-300:])
+            rows.append({"transport": kind, "flashes": LABGRID_FLASHES, "lost": lost,
+                         "median_s": statistics.median(secs), "max_s": max(secs), "why": why[:3]})
+            print(f"{kind}: {LABGRID_FLASHES - lost}/{LABGRID_FLASHES} in {sum(secs):.0f} s", file=sys.stderr,
+                  flush=True)
+
+        series("ser2net rfc2217:// (chardelay: false), hearth flash", s2n.rfc2217_url)
+        farm.client("-p", "bench-1", "acquire")
+        url = ""
+        for _ in range(50):
+            ports = labgrid.serial_ports(farm.client("-p", "bench-1", "show").stdout)
+            if ports and ports[0]["params"].get("port"):
+                url = f"rfc2217://{ports[0]['params']['host']}:{ports[0]['params']['port']}"
+                break
+            time.sleep(0.2)
+        series("labgrid exporter's ser2net rfc2217:// (place held), hearth flash", url)
+        farm.client("-p", "bench-1", "release")
+        series("labgrid place: hearth flash --port PLACE (acquire, flash, release)", "bench-1")
+    finally:
+        if s2n:
+            s2n.stop()
+        if farm:
+            farm.stop()
+        vb.stop()
+        ns.stop()
+    return {"rows": rows}
+
+
+def print_labgrid(lg: dict[str, Any]) -> None:
+    print()
+    if "not_run" in lg:
+        print(f"_labgrid part not run: {lg['not_run']}_")
+        return
+    rows = lg["rows"]
+    base = rows[0]["median_s"]
+    print("| through labgrid (each a `hearth flash` process) | full flashes ok | median s (vs plain ser2net) "
+          "| worst s |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['transport']} | {r['flashes'] - r['lost']}/{r['flashes']} | "
+              f"{r['median_s']:.2f} ({r['median_s'] / base:.2f}x) | {r['max_s']:.2f} |")
+    print()
+    print("labgrid 26 coordinator and exporter (RawSerialPort on the virtual board's pty) in a network "
+          "namespace; the first row is Debian's ser2net as docs/farm.md configures it, in the same "
+          "namespace, for the same board. Each figure includes starting hearth (and, in the last row, "
+          "labgrid-client's acquire, show and release).")
+
+
+def labgrid_only() -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="hearth-bench-farm-lg-"))
+    os.environ["HEARTH_RUNTIME"] = str(tmp / "rt")
+    build_dir, _ = build_format("printer-s3", "sim", "frozen", tmp / "build")
+    lg = through_labgrid(tmp, build_dir)
+    res = ROOT / "bench/results/farm.json"
+    data = json.loads(res.read_text()) if res.exists() else {}
+    data["labgrid"] = lg
+    res.parent.mkdir(exist_ok=True)
+    res.write_text(json.dumps(data, indent=1) + "\n")
+    print_labgrid(lg)
+    return 1 if "not_run" in lg or any(r["lost"] for r in lg["rows"]) else 0
+
+
 def main() -> int:
+    if "--labgrid" in sys.argv[1:]:
+        return labgrid_only()
     if not Ser2net.available():
         print("_not run: ser2net is not installed (Debian: apt-get install ser2net)_")
         return 1
@@ -129,8 +245,10 @@ def main() -> int:
     build_dir, _ = build_format("printer-s3", "sim", "frozen", tmp / "build")
     rows = consecutive(tmp, build_dir)
     par = parallel(tmp, build_dir)
+    lg = through_labgrid(tmp, build_dir)
     (ROOT / "bench/results").mkdir(exist_ok=True)
-    (ROOT / "bench/results/farm.json").write_text(json.dumps({"consecutive": rows, "parallel": par}, indent=1) + "\n")
+    (ROOT / "bench/results/farm.json").write_text(json.dumps({"consecutive": rows, "parallel": par, "labgrid": lg},
+                                                             indent=1) + "\n")
     base = rows[0]["median_s"]
     print("| transport | full flashes ok | lost | median s (vs pty) | worst s |")
     print("|---|---|---|---|---|")
@@ -151,7 +269,9 @@ def main() -> int:
           f"build. Servers and boards share this machine's {os.cpu_count()} cores with the flasher, so the "
           f"parallel figure also measures {par['boards']} interpreters and {par['boards']} ser2nets on the "
           "same CPUs.")
-    missed = any(r["lost"] for r in rows) or par["parallel_ok"] != par["boards"] or par["ratio"] > GOAL_RATIO
+    print_labgrid(lg)
+    missed = (any(r["lost"] for r in rows) or par["parallel_ok"] != par["boards"] or par["ratio"] > GOAL_RATIO
+              or "not_run" in lg or any(r["lost"] for r in lg["rows"]))
     return 1 if missed else 0
 
 

@@ -272,11 +272,11 @@ def list_places() -> list[PortInfo]:
     return out
 
 
-def list_remote() -> list[PortInfo]:
-    """Remote boards: the farm file HEARTH_FARM names and the places of the labgrid
-    coordinator LG_COORDINATOR names (none without either)."""
+def list_remote(places: bool = True) -> list[PortInfo]:
+    """Remote boards: the farm file HEARTH_FARM names and (unless not `places`) the
+    places of the labgrid coordinator LG_COORDINATOR names (none without either)."""
     f = os.environ.get(FARM_ENV)
-    return (load_farm(f) if f else []) + list_places()
+    return (load_farm(f) if f else []) + (list_places() if places else [])
 
 
 def label(port: str) -> str:

@@ -110,7 +110,9 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tupl
             if p not in plist:
                 plist.append(p)
         # a running `hearth sim` and a farm board know their board: no --board needed
-        known: dict[str, str] = {v.device: v.board for v in list_virtual() + list_remote() if v.board}
+        # (the coordinator is asked only when a place was named: a plain port needs no labgrid)
+        asked = list_remote(places=any(p.startswith(labgrid.PREFIX) for p in plist))
+        known: dict[str, str] = {v.device: v.board for v in list_virtual() + asked if v.board}
         if all_ports:
             found, found_known = c.all_ports(want)
             known.update(found_known)
