@@ -272,8 +272,8 @@ class Hold:
         if threading.current_thread() is threading.main_thread():
             self._old_term = signal.signal(signal.SIGTERM, _term)
         errors: dict[str, PortError] = {}
+        ts = [threading.Thread(target=self._one, args=(n, errors), daemon=True) for n in self.names]
         try:
-            ts = [threading.Thread(target=self._one, args=(n, errors), daemon=True) for n in self.names]
             for t in ts:
                 t.start()
             for t in ts:
@@ -284,6 +284,11 @@ class Hold:
                     if len(errors) > 1 else ""
                 raise PortError(f"{first}{more}; nothing was done")
         except BaseException:
+            # Ctrl-C while acquiring: let the acquires under way finish (each is bounded by
+            # timeout()), so that none is left held behind the release
+            for t in ts:
+                if t.is_alive():
+                    t.join(2 * timeout() + 5)
             self.release()
             raise
         with _labels_lock:

@@ -152,6 +152,10 @@ def test_any_verb_takes_a_place_by_name(farm: Any, netns: list[str]) -> None:
     assert ok_json(hearth(netns, "status", "--port", "labgrid:bay-2", "--json", env=env))["state"]
     assert farm.held_by("bay-2") is None
     one_error(hearth(netns, "hello", "--port", "labgrid:bay-9", env=env), "no such place")
+    # two places and no other board: `auto` names them and does not guess
+    one_error(hearth(netns, "hello", "--port", "auto", env=env), "will not guess", "bay-1 (labgrid place)",
+              "bay-2 (labgrid place)")
+    assert farm.held_by("bay-1") is None and farm.held_by("bay-2") is None
 
 
 def test_a_place_held_by_someone_else_is_refused_at_once(farm: Any, netns: list[str]) -> None:
