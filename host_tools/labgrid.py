@@ -62,6 +62,14 @@ class Place:
     tags: dict[str, str] = field(default_factory=dict)
     acquired: str | None = None  # "host/user" of the holder
     comment: str = ""
+    matches: list[str] = field(default_factory=list)  # EXPORTER/GROUP/CLS[/NAME] patterns
+
+    @property
+    def has_serial_port(self) -> bool:
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase("NetworkSerialPort", m.split(" -> ")[0].split("/")[2])
+                   for m in self.matches if m.count("/") >= 2)
 
 
 def coordinator() -> str | None:
@@ -142,14 +150,20 @@ def _checked(*args: str) -> str:
 def parse_places(text: str) -> list[Place]:
     """The places of `labgrid-client -v places`."""
     out: list[Place] = []
+    section = ""
     for ln in text.splitlines():
         m = re.match(r"Place '(.*)':$", ln)
         if m:
             out.append(Place(m.group(1)))
             continue
-        if not out or not ln.startswith("  ") or ln.startswith("    "):
+        if not out or not ln.startswith("  "):
+            continue
+        if ln.startswith("    "):
+            if section == "matches":
+                out[-1].matches.append(ln.strip())
             continue
         key, _, val = ln.strip().partition(": ")
+        section = key.rstrip(":")
         if key == "tags":
             for kv in val.split(", "):
                 k, eq, v = kv.partition("=")
@@ -175,27 +189,29 @@ def places(fresh: bool = False) -> list[Place]:
     return _cache[addr]
 
 
-def serial_ports(show_text: str) -> list[dict[str, Any]]:
-    """The NetworkSerialPort resources `labgrid-client -p PLACE show` prints (acquired
-    ones, or matching ones for a free place): each {'path', 'params', 'acquired', ...}."""
+def serial_ports(text: str) -> list[dict[str, Any]]:
+    """The NetworkSerialPort resources in `labgrid-client -p PLACE show` or `-v resources`
+    output: each {'path', 'params', 'acquired' (the place), ...}. Both print a header line
+    naming the resource's path, then the resource as a Python literal, indented deeper."""
     out: list[dict[str, Any]] = []
-    lines = show_text.splitlines()
+    lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = re.match(r"(?:Acquired|Matching) resource '.*' \((.*)\):$", lines[i])
+        m = re.match(r"( *)(?:Acquired resource|Matching resource|Resource) '.*' \((.*)\):$", lines[i])
         i += 1
         if not m:
             continue
+        deeper = len(m.group(1)) + 1
         block = []
-        while i < len(lines) and lines[i].startswith("  "):
+        while i < len(lines) and len(lines[i]) - len(lines[i].lstrip(" ")) >= deeper + 1:
             block.append(lines[i])
             i += 1
         try:
-            res = ast.literal_eval("\n".join(b[2:] for b in block))
+            res = ast.literal_eval("\n".join(block).strip())
         except (ValueError, SyntaxError):
             continue
         if isinstance(res, dict) and res.get("cls") == "NetworkSerialPort":
-            out.append({**res, "path": m.group(1)})
+            out.append({**res, "path": m.group(2).replace("[/", "/").rstrip("]")})
     return out
 
 
@@ -242,33 +258,41 @@ class Hold:
             else:
                 with self._lock:
                     self.ours.append(name)
-            self.urls[name] = self._url(name)
         except PortError as e:
             errors[name] = e
 
-    def _url(self, name: str) -> str:
-        """The rfc2217:// URL of the place's serial port, once its exporter started ser2net
-        for it (the port number appears a moment after the acquire)."""
+    def _urls(self) -> dict[str, str]:
+        """The rfc2217:// URL of each place's serial port, once its exporter started ser2net
+        for it (the port number appears a moment after the acquire): one `-v resources`
+        a try for all the places (each labgrid-client run is about 0.5 s of CPU)."""
         end = time.monotonic() + timeout()
         while True:
-            ports = serial_ports(_checked("-p", name, "show"))
-            if not ports:
-                raise PortError(f"labgrid place {name} has no serial port: add one with `labgrid-client -p {name} "
-                                "add-match EXPORTER/GROUP/NetworkSerialPort` (a RawSerialPort or USBSerialPort "
-                                "exported)")
-            p = ports[0]["params"]
-            if p.get("extra", {}).get("proxy_required"):
-                raise PortError(f"labgrid place {name}: its exporter is isolated (reached only through an SSH "
-                                "proxy), which hearth does not do; use `labgrid-client forward` or an exporter "
-                                "the line can reach")
-            if p.get("port"):
-                return f"rfc2217://{p['host']}:{p['port']}"
+            urls: dict[str, str] = {}
+            for sp in serial_ports(_checked("-v", "resources", "--acquired")):
+                name, p = sp.get("acquired"), sp.get("params", {})
+                if name not in self.names or name in urls:
+                    continue
+                if p.get("extra", {}).get("proxy_required"):
+                    raise PortError(f"labgrid place {name}: its exporter is isolated (reached only through an SSH "
+                                    "proxy), which hearth does not do; use `labgrid-client forward` or an exporter "
+                                    "the line can reach")
+                if p.get("port"):
+                    urls[name] = f"rfc2217://{p['host']}:{p['port']}"
+            if len(urls) == len(self.names):
+                return urls
             if time.monotonic() > end:
-                raise PortError(f"labgrid place {name}: acquired, but its exporter gave no serial port within "
+                missing = ", ".join(n for n in self.names if n not in urls)
+                raise PortError(f"labgrid place(s) {missing}: acquired, but the exporter gave no serial port within "
                                 f"{timeout():g} s (is the exporter running, and ser2net installed there?)")
             time.sleep(0.2)
 
     def __enter__(self) -> dict[str, str]:
+        known = {p.name: p for p in places()}
+        for n in self.names:
+            if n in known and not known[n].has_serial_port:
+                raise PortError(f"labgrid place {n} has no serial port: add one with `labgrid-client -p {n} "
+                                "add-match EXPORTER/GROUP/NetworkSerialPort` (an exported RawSerialPort or "
+                                "USBSerialPort)")
         if threading.current_thread() is threading.main_thread():
             self._old_term = signal.signal(signal.SIGTERM, _term)
         errors: dict[str, PortError] = {}
@@ -283,6 +307,7 @@ class Hold:
                 more = f" (and {len(errors) - 1} more place(s) not free: {', '.join(sorted(errors)[1:])})" \
                     if len(errors) > 1 else ""
                 raise PortError(f"{first}{more}; nothing was done")
+            self.urls = self._urls()
         except BaseException:
             # Ctrl-C while acquiring: let the acquires under way finish (each is bounded by
             # timeout()), so that none is left held behind the release

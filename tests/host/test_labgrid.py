@@ -57,10 +57,47 @@ Acquired resource 'RawSerialPort' (farm1/bay-1/NetworkSerialPort/RawSerialPort):
 """
 
 
-def test_places_are_read_with_tags_and_holder() -> None:
+RESOURCES = """\
+Exporter 'farm1':
+  Group 'bay-1' (farm1/bay-1/*):
+    Resource 'RawSerialPort' (farm1/bay-1/NetworkSerialPort[/RawSerialPort]):
+      {'acquired': 'bay-1',
+       'avail': True,
+       'cls': 'NetworkSerialPort',
+       'params': {'extra': {'path': '/dev/pts/6',
+                            'proxy': 'localhost',
+                            'proxy_required': False},
+                  'host': '127.0.0.1',
+                  'port': 40635,
+                  'speed': 115200}}
+  Group 'bay-2' (farm1/bay-2/*):
+    Resource 'RawSerialPort' (farm1/bay-2/NetworkSerialPort[/RawSerialPort]):
+      {'acquired': 'bay-2',
+       'avail': True,
+       'cls': 'NetworkSerialPort',
+       'params': {'extra': {'path': '/dev/pts/7',
+                            'proxy': 'localhost',
+                            'proxy_required': False},
+                  'host': '127.0.0.1',
+                  'port': None,
+                  'speed': 115200}}
+"""
+
+
+def test_places_are_read_with_tags_holder_and_matches() -> None:
     p1, p2 = labgrid.parse_places(PLACES)
     assert (p1.name, p1.tags, p1.acquired) == ("bay-1", {"board": "printer-s3", "line": "1"}, None)
     assert (p2.name, p2.tags, p2.acquired, p2.comment) == ("bay-2", {}, "vm.lan/other", "the spare")
+    assert p1.matches == ["farm1/bay-1/NetworkSerialPort"] and p1.has_serial_port
+    assert not labgrid.Place("x", matches=["farm1/x/USBPowerPort"]).has_serial_port
+    assert labgrid.Place("x", matches=["farm1/x/*"]).has_serial_port
+
+
+def test_the_serial_ports_of_every_acquired_place_in_one_listing() -> None:
+    a, b = labgrid.serial_ports(RESOURCES)
+    assert (a["acquired"], a["path"], a["params"]["port"]) == ("bay-1", "farm1/bay-1/NetworkSerialPort/RawSerialPort",
+                                                               40635)
+    assert (b["acquired"], b["params"]["port"]) == ("bay-2", None)  # its ser2net is not up yet
 
 
 def test_the_serial_port_of_a_place() -> None:
