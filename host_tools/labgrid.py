@@ -304,7 +304,7 @@ class Hold:
                 t.join()
             if errors:
                 first = errors[sorted(errors)[0]]
-                more = f" (and {len(errors) - 1} more place(s) not free: {', '.join(sorted(errors)[1:])})" \
+                more = f" (and {len(errors) - 1} more place(s) refused: {', '.join(sorted(errors)[1:])})" \
                     if len(errors) > 1 else ""
                 raise PortError(f"{first}{more}; nothing was done")
             self.urls = self._urls()
