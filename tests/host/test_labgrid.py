@@ -114,8 +114,13 @@ def _done(rc: int, err: str) -> subprocess.CompletedProcess[str]:
 def test_labgrid_errors_are_said_in_one_line() -> None:
     held = _done(1, "labgrid-client: Error: Place bay-2 is already acquired by vm.lan/other. To work "
                     "simultaneously, other can execute 'labgrid-client -p bay-2 allow vm/root' on vm.lan.\n")
-    msg = str(labgrid._held_by_someone_else("bay-2", held))
-    assert "bay-2 is held by vm.lan/other" in msg and "\n" not in msg
+    ((name, msg),) = [labgrid._refusal(m) for m in labgrid._messages(held)]
+    assert name == "bay-2" and "bay-2 is held by vm.lan/other" in msg and "\n" not in msg
+    several = _done(1, "labgrid-client: Multiple errors occurred during acquire:\n"
+                       "- Place bay-1 is already acquired by vm/x. To work simultaneously, x can execute ...\n"
+                       "- You have already acquired place bay-2.\n")
+    assert labgrid._messages(several) == ["Place bay-1 is already acquired by vm/x. To work simultaneously, x can "
+                                          "execute ...", "You have already acquired place bay-2."]
     down = _done(1, "ERROR              root: coordinator is unavailable: failed to connect to all addresses; "
                     "last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused\n"
                     "Server error: Error: Could not connect to coordinator\n")
