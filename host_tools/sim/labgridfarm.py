@@ -94,6 +94,24 @@ class LabgridFarm:
                 raise NetPortError(f"labgrid's exporter did not publish every port within {timeout} s: {log}")
             time.sleep(0.3)
 
+    def wait_released(self, *names: str, timeout: float = 30.0) -> None:
+        """Until the exporter stopped the ser2net of each place (its port is gone from the
+        coordinator): after a release it stops it on its own time, and until then that
+        ser2net still reads the board's console, so a local client would lose bytes to it."""
+        import time
+
+        from host_tools.labgrid import serial_ports
+
+        end = time.monotonic() + timeout
+        while True:
+            busy = [sp["path"] for sp in serial_ports(self.client("-v", "resources").stdout)
+                    if sp["path"].split("/")[1] in names and (sp.get("params") or {}).get("port")]
+            if not busy:
+                return
+            if time.monotonic() > end:
+                raise NetPortError(f"labgrid's exporter still serves {', '.join(busy)} {timeout} s after release")
+            time.sleep(0.2)
+
     def held_by(self, name: str) -> str | None:
         from host_tools.labgrid import parse_places
 

@@ -126,6 +126,7 @@ def test_ports_lists_places_with_tags(farm: Any, netns: list[str]) -> None:
 
 
 def test_flash_all_by_tag_acquires_and_releases(farm: Any, netns: list[str]) -> None:
+    farm.wait_released(*PLACES)
     for vb in farm.vbs.values():
         wipe(vb)
     res = ok_json(hearth(netns, "flash", "--all", "--tag", "board=printer-s3", "--coordinator", farm.address,
@@ -185,6 +186,7 @@ def test_a_place_this_user_holds_is_used_and_left_held(farm: Any, netns: list[st
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_job_releases_its_place(farm: Any, netns: list[str], sig: signal.Signals) -> None:
+    farm.wait_released("bay-1")  # the exporter stops a released place's ser2net on its own time
     wipe(farm.vbs["bay-1"])
     proc = subprocess.Popen([*netns, HEARTH, "flash", "--port", "bay-1", "--coordinator", farm.address],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
