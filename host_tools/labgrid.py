@@ -271,8 +271,8 @@ class Hold:
     the value; released on exit, whatever happened. SIGTERM, while held, exits the
     way an error does (so the places are released).
 
-    All the places go to one labgrid-client run (an environment file naming them as
-    RemotePlaces: `labgrid-client -c ENV acquire`), not one run each: each run is a Python
+    All the places go to one labgrid-client run (for several, an environment file naming
+    them as RemotePlaces: `labgrid-client -c ENV acquire`), not one run each: each run is a Python
     start of about 0.5 s of CPU, and eight at once on a small machine cost seconds."""
 
     def __init__(self, names: list[str]) -> None:
@@ -286,6 +286,9 @@ class Hold:
     def _with_env(what: str, names: list[str]) -> subprocess.CompletedProcess[str]:
         import json
         import tempfile
+
+        if len(names) == 1:  # `-p PLACE` spares loading an environment (about 0.5 s)
+            return run("-p", names[0], what)
 
         env = {"targets": {f"place{i}": {"resources": {"RemotePlace": {"name": n}}} for i, n in enumerate(names)}}
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="hearth-labgrid-") as f:

@@ -97,7 +97,8 @@ class LabgridFarm:
     def wait_released(self, *names: str, timeout: float = 30.0) -> None:
         """Until the exporter stopped the ser2net of each place (its port is gone from the
         coordinator): after a release it stops it on its own time, and until then that
-        ser2net still reads the board's console, so a local client would lose bytes to it."""
+        ser2net may still have the board's console open. A local client opening the console
+        meanwhile (the bench's and tests' wipe over the pty) was seen to get no raw REPL."""
         import time
 
         from host_tools.labgrid import serial_ports
