@@ -273,7 +273,7 @@ def print_labgrid(lg: dict[str, Any]) -> None:
     print("labgrid 26 coordinator and exporter (RawSerialPort on the virtual board's pty) in a network "
           "namespace; the first row is Debian's ser2net as docs/farm.md configures it, in the same "
           "namespace, for the same board. Each figure includes starting hearth (and, in the last row, "
-          "labgrid-client's acquire, show and release).")
+          "labgrid-client listing the places, acquiring, reading the port and releasing).")
 
 
 def labgrid_only() -> int:
