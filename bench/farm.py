@@ -161,7 +161,7 @@ def through_labgrid(tmp: Path, build_dir: Path) -> dict[str, Any]:
         def series(kind: str, port: str, held: bool = False) -> None:
             secs, lost, why = [], 0, []
             for _ in range(LABGRID_FLASHES):
-                if not held:  # not timed: the last job's ser2net must be gone (see wait_released)
+                if not held and farm is not None:  # not timed: the last job's ser2net must be gone
                     farm.wait_released("bench-1")
                 wipe(vb)
                 t0 = time.monotonic()
@@ -196,16 +196,20 @@ def through_labgrid(tmp: Path, build_dir: Path) -> dict[str, Any]:
         series("labgrid exporter's ser2net rfc2217:// (place held), hearth flash", url, held=True)
         farm.client("-p", "bench-1", "release")
         series("labgrid place: hearth flash --port PLACE (acquire, flash, release)", "bench-1")
+        if s2n:
+            s2n.stop()
+            s2n = None
+        farm.stop()
+        farm = None
+        vb.stop()
+        par = labgrid_parallel(tmp, build_dir, ns.prefix)
     finally:
         if s2n:
             s2n.stop()
         if farm:
             farm.stop()
         vb.stop()
-    try:
-        par = labgrid_parallel(tmp, build_dir, ns.prefix)
-    finally:
-        ns.stop()
+        ns.stop()  # also when a series failed: the namespace's holder process must not outlive the bench
     return {"rows": rows, "parallel": par}
 
 
