@@ -60,6 +60,11 @@ class Step:
     path_mm: float = 0.0      # XYZ length of the move
     wait: bool = False        # the toolhead line must finish before the next motion line
     slowed: bool = False
+    # the gantry after this step (file coordinates), its G90/G91 and acceleration: where
+    # a resumed job takes up the path (stream.py)
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    absolute: bool = True
+    accel: float = 0.0
 
 
 @dataclass
@@ -174,6 +179,9 @@ class _Builder:
 
     def add(self, st: Step) -> None:
         st.layer = self.layer
+        st.pos = (self.pos[0], self.pos[1], self.pos[2])
+        st.absolute = self.abs_xyz
+        st.accel = self.accel
         self.p.steps.append(st)
 
     def timed(self, duration_s: float) -> int:

@@ -337,3 +337,29 @@ def test_prime_extra_and_wipe_retracts(tmp_path: Path) -> None:
     text = "M83\nM109 S32\nG1 X10 E1 F600\nG1 E-2 F2400\nG1 E1 F2400\nG1 E1 F2400\nG1 X20 E1 F600\n"
     plan = _plan_text(tmp_path, text)
     assert _e_of(plan) == pytest.approx([1.0, -0.5, 0.25, 0.25, 1.0])
+
+
+# ---- resume after a power cut: where the job is taken up ------------------------------------
+def test_resume_point_body_setpoint_and_approach(tmp_path: Path) -> None:
+    from host_tools.printer import JobError
+    from host_tools.slicer.stream import approach, body_setpoint, resume_point
+
+    text = ("M109 S32\nM104 S31 T1\nG1 X10 Y0 Z1 E1 F600\nG1 X10 Y10 F3000\nM104 S30 T1\nG91\n"
+            "G1 X5 E0.5 F600\nG1 Y5 E0.5 F600\n")
+    plan = _plan_text(tmp_path, text, heaters=2)
+    tool = plan.tool_lines()
+    # toolhead lines: M83, M109 S32, M104 S31 T1, G1 E1, M104 S30 T1, G1 E0.5, G1 E0.5
+    assert len(tool) == 7 and tool[4] == "M104 S30 T1"
+    assert resume_point(plan, 1) == 0
+    r = resume_point(plan, 5)                   # line 4 (the first extrusion) done: the travel runs again
+    assert plan.steps[r - 1].tool == tool[3] and [st.kind for st in plan.steps[r:r + 2]] == ["motion", "travel"]
+    assert body_setpoint(plan, r) == 31.0       # M104 S30 T1 comes after the resume point
+    assert body_setpoint(plan, resume_point(plan, 6)) == 30.0
+    assert body_setpoint(plan, 0) is None
+    # the gantry goes up, across to where the extrusion ended, down, with the file's modes
+    assert approach(plan, r) == ["G91", "G1 Z1 F600", "G90", "G1 X10.000 Y0.000 F3000", "G1 Z1.000 F600",
+                                 f"M204 S{plan.steps[r - 1].accel:g}"]
+    later = resume_point(plan, 7)               # inside the G91 part: relative again after the approach
+    assert approach(plan, later)[3] == "G1 X15.000 Y10.000 F3000" and approach(plan, later)[-1] == "G91"
+    with pytest.raises(JobError):
+        resume_point(plan, 9)
