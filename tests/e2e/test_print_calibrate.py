@@ -30,13 +30,16 @@ def _hello(c: BoardClient) -> dict[str, Any] | None:
         return None
 
 
-def test_calibration_picks_k_near_the_bead_lag_and_writes_it(make_board) -> None:
+@pytest.mark.parametrize("lag_s", [None, 0.45])
+def test_calibration_picks_k_near_the_bead_lag_and_writes_it(make_board, lag_s: float | None) -> None:
     vb = make_board("printer-s3", speed=SPEED, gantry=True)
     flash_board(vb)
     c = BoardClient(vb.console_path)
     wait_for(lambda: _hello(c), timeout=30)
     c.close()
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
+    if lag_s is not None:  # another paste: the pick must follow the plant, not the default
+        bench(vb).call(op="set", param="bead_tau_s", value=lag_s)
     tau = next(p.bead_tau_s for p in vb.world.plants if hasattr(p, "bead_tau_s"))
     r = subprocess.run([HEARTH, "calibrate", "pa", "-p", vb.console_path, "--motion", vb.gantry.path, "--json",
                         "--write", "--bench", vb.bench_path], capture_output=True, text=True, timeout=300)
@@ -46,8 +49,11 @@ def test_calibration_picks_k_near_the_bead_lag_and_writes_it(make_board) -> None
     assert res["measured"] is True and res["written"] is True
     ks = [row["k"] for row in res["rows"]]
     assert ks == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    # near the lag: within a third of a step of it
-    assert abs(res["k_s"] - tau) <= 0.035, res
+    # near the lag: within 15 % of it. (The pattern's best K sits 5-10 % under the lag: the
+    # toolhead cannot pull the piston back at the end of a line, so too much K costs more
+    # than too little; an offline replay of the pattern, the toolhead's planner driving the
+    # plant's bead as bench/print_model.py does, picks 0.28 s for a 0.3 s lag.)
+    assert abs(res["k_s"] - tau) <= 0.15 * tau, res
     # and better than none: the row nearest the picked K against the K=0 row
     near = min(res["rows"], key=lambda row: abs(row["k"] - res["k_s"]))
     assert near["median_abs_err_pct"] < 0.5 * res["rows"][0]["median_abs_err_pct"], res
