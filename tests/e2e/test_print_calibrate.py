@@ -86,3 +86,32 @@ def test_calibration_usage_errors_change_nothing(make_board, tmp_path: Path) -> 
     vb = make_board("printer-s3", speed=SPEED, gantry=True)
     r = subprocess.run([HEARTH, "calibrate", "pa", "-p", vb.console_path], capture_output=True, text=True)
     assert r.returncode == 2 and "--motion PORT" in r.stderr
+
+
+def test_without_a_bench_the_pattern_prints_for_the_technician(make_board) -> None:
+    # a real board has no bench: the pattern prints, nothing is picked or written, and the
+    # answer says how to read the rows (this in-process board is in no registry, so its
+    # bench is not found from its console, as a real board's would not be)
+    vb = make_board("printer-s3", speed=5.0, gantry=True)
+    flash_board(vb)
+    c = BoardClient(vb.console_path)
+    wait_for(lambda: _hello(c), timeout=30)
+    c.close()
+    bench(vb).call(op="set", param="nozzle_c", value=32.0)
+    r = subprocess.run([HEARTH, "calibrate", "pa", "-p", vb.console_path, "--motion", vb.gantry.path, "--json",
+                        "--k-max", "0.2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout)
+    assert res["measured"] is False and "k_s" not in res
+    assert [row["k"] for row in res["rows"]] == pytest.approx([0.0, 0.1, 0.2])
+    assert "printer.pressure_advance_s=K" in res["read"]
+    c = BoardClient(vb.console_path)
+    try:
+        cfg = c.request("config_get", {"section": "printer"})["config"]
+        j = c.request("job")
+    finally:
+        c.close()
+    assert cfg["pressure_advance_s"] == 0.0                 # nothing written
+    assert j["job"] == res["job"] or not j.get("job")       # the pattern's job ran and ended
+    moves = [s for s in bench(vb).call(op="gantry", arg="history")["history"] if s["line"].startswith("G1 X")]
+    assert len(moves) >= 3 * 3                               # three rows of three lines
