@@ -83,14 +83,19 @@ def _run(file: Path, speed: float, pa: float, tmp: Path) -> dict[str, Any]:
 
         def sample() -> None:
             while not stop.is_set():
-                d = extrusion()
-                samples.append((vb.world.now_s(), float(d.get("deposited_mm3", 0.0))))
+                d = extrusion()  # its own world time: a now_s() after it can be late (GIL, load)
+                samples.append((float(d["t_s"]), float(d.get("deposited_mm3", 0.0))))
                 time.sleep(SAMPLE_S / speed)
 
         th = threading.Thread(target=sample, daemon=True)
         th.start()
         port = MotionPort(open_port(vb.gantry.path, timeout=0.02))
+        c.request("stats_reset")  # the toolhead's own tick figures over the print (late ticks spoil bins)
         res = stream_plan(c, plan, port, every=60)
+        loop = c.request("status", timeout=2.0, retries=3)["loop"]
+        hist = loop.get("hist") or []
+        res["ticks"] = {"ticks": loop["ticks"], "overruns": loop["overruns"],
+                        "worst_ms": round(loop["worst_tick_us"] / 1000, 1), "over_20ms": sum(hist[5:])}
         time.sleep(1.0 / speed)  # the bead's tail
         stop.set()
         th.join()
@@ -115,7 +120,8 @@ def _analyse(run: dict[str, Any]) -> dict[str, Any]:
             "p95_abs_err_pct": round(100 * errs[int(0.95 * (len(errs) - 1))], 1),
             "asked_mm3": round(asked, 2), "deposited_mm3": round(total, 2),
             "off_path_mm3": round(total - on_path, 2), "elapsed_s": run["res"]["elapsed_s"],
-            "planned_s": run["res"]["planned_s"]}
+            "planned_s": run["res"]["planned_s"], "toolhead_ticks": run["res"].get("ticks"),
+            "max_lag_lines": run["res"].get("max_lag_lines")}
 
 
 def main() -> int:

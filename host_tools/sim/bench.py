@@ -122,7 +122,7 @@ class BenchServer:
             d = w.extrusion()
             if not d:
                 raise BenchError("this virtual board has no extruder bead (a printer board's plant has one)")
-            return {"t_s": w.now_s(), **d}
+            return d
         if op == "power":
             arg = req.get("arg")
             if arg == "off":
