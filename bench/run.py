@@ -45,6 +45,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.resume"], {}),
     ("print_quality", "Print quality: extrusion error along the path, with and without pressure advance",
      [sys.executable, "-m", "bench.print_quality"], {}),
+    ("print_model", "Print quality, offline: the error taken apart (toolhead tick, piston pull-back)",
+     [sys.executable, "-m", "bench.print_model"], {}),
     ("farm", "Board farms: full flashes over ser2net, pyserial RFC 2217 and raw TCP; boards in parallel",
      [sys.executable, "-m", "bench.farm"], {}),
 ]
