@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from host_tools.deploy.flashfw import build_format, flash_frozen
 from host_tools.deploy.multi import Job, flash_many
 from host_tools.sim.install import install
@@ -343,4 +344,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from host_tools.sim.plants.printer import PrinterPlant
 from host_tools.slicer import bead, job
 from host_tools.slicer.planner import trapezoid
@@ -175,4 +176,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main(sys.argv[1:]))

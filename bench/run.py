@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import help_if_asked
 from host_tools import interp
 from host_tools.sim import MICROPY_PATH
 
@@ -103,4 +104,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main(sys.argv[1:]))
