@@ -71,7 +71,9 @@ def init(self, board, config_path, console, role_cls):
     except ImportError as e:
         self.problems.append("role %s unavailable: %s" % (self.role_name, e))
     self.config_path = config_path
-    cfg, chash, err = configmod.load(config_path)
+    # The role's config section: hearth/roles/<role>_cfg.py, read here and forgotten.
+    roles = (self.role_name,) if self.role_name else ()
+    cfg, chash, err = configmod.load(config_path, roles)
     if err:
         self.problems.append(err)
     self.config = cfg
@@ -114,6 +116,9 @@ def init(self, board, config_path, console, role_cls):
             self.role = None
     if self.role is not None:
         self.sup.register_safe(self.role.safe)
+    # Read and checked: the config code and tables leave the heap (config commands
+    # import them again when asked).
+    forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name)
     self.power = _power_monitor(board)
     _register(self)
     # Let the power monitor see the supply before deciding anything: recovery
