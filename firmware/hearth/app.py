@@ -44,7 +44,7 @@ class App:
     # Set by hearth.appinit.init (bare annotations compile to nothing in MicroPython).
     problems: list
     build: "str | None"
-    board: "Any"
+    board_name: "str | None"
     role_name: "str | None"
     config_path: str
     config: "Any"
@@ -103,7 +103,7 @@ class App:
         return {
             "fw": hearth.VERSION,
             "proto": hearth.PROTOCOL,
-            "board": self.board.get("name"),
+            "board": self.board_name,
             "chip": hal.chip(),
             "role": self.role_name,
             "config_hash": self.config_hash,

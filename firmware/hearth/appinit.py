@@ -62,7 +62,7 @@ def init(self, board, config_path, console, role_cls):
         # Another chip's pin numbers are other wires here: run no role, touch no pin.
         self.problems.append(why)
         board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
-    self.board = board
+    self.board_name = board.get("name")  # the board dict itself is not kept (~3 KB)
     self.role_name = board.get("role")
     # Import role modules first: they register their config sections.
     try:

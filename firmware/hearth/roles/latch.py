@@ -101,7 +101,6 @@ class Latch:
         if cfg["loadcell_off_g"] >= cfg["loadcell_on_g"]:
             raise ValueError("latch.loadcell_off_g must be below loadcell_on_g")
         self.cfg = cfg
-        self.board = board
         self.sup = sup
         pins = Pins(hal, board)
         # ---- actuator first: its constructor puts the pin in the safe/locked state.

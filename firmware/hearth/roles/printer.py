@@ -90,7 +90,6 @@ class Printer:
             for k in config:
                 c[k] = config[k]
         self.cfg = c
-        self.board = board
         self.sup = sup
         self.journal = sup.journal  # maintained during a job (_journal_space)
         pins = Pins(hal, board)
