@@ -92,7 +92,7 @@ class App:
         try:
             return getattr(appcmds, name)(self, args)
         finally:
-            forget("hearth.runtime.appcmds", "hearth.runtime.recovery")
+            forget("hearth.runtime.appcmds", "hearth.runtime.recovery", "hearth.runtime.journalmount")
 
     def reset_later(self):
         # Reset once this tick's answers are out (a config change that needs a reboot).

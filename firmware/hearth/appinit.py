@@ -118,7 +118,7 @@ def init(self, board, config_path, console, role_cls):
         self.sup.register_safe(self.role.safe)
     # Read and checked: the config code and tables leave the heap (config commands
     # import them again when asked).
-    forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name)
+    forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
     self.power = _power_monitor(board)
     _register(self)
     # Let the power monitor see the supply before deciding anything: recovery
@@ -131,7 +131,7 @@ def init(self, board, config_path, console, role_cls):
             hal.sleep_ms(common["tick_ms"])
         power_ok = self.power.ok
     self.sup.boot(hal.ticks_ms(), power_ok)
-    forget("hearth.runtime.recovery")  # the boot decision is made
+    forget("hearth.runtime.recovery", "hearth.runtime.journalmount")  # the boot decision is made
     if self.reset_cause == "wdt":
         # The watchdog reset us: a stuck loop. Logged (the state it was in comes
         # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
