@@ -205,42 +205,10 @@ class App:
             pass
 
 
-def collecting_imports(on):
-    # While the app is built: a collection before each module that is not loaded yet.
-    # Loading a .mpy leaves garbage (the loader's buffers and tables); collected before
-    # the next module, the next module's code fills those holes instead of growing the
-    # heap past them. Measured (latch, .mpy, 116 KiB heap, everything imported): the
-    # largest free block 1.7 KB without, 19.8 KB with; the role then builds where it
-    # failed for a 560-byte block. Works through the builtins override that the ESP32
-    # port enables (MICROPY_CAN_OVERRIDE_BUILTINS); off again after boot.
-    import builtins
-
-    if not on:
-        try:
-            delattr(builtins, "__import__")
-        except AttributeError:
-            pass
-        return
-    orig = builtins.__import__
-    mods = sys.modules
-
-    def load(name, g=None, loc=None, fromlist=(), level=0):
-        m = mods.get(name)
-        if m is None or (fromlist and hasattr(m, "__path__") and name + "." + fromlist[0] not in mods):
-            gc.collect()  # a module to load (a package's submodule by `from pkg import mod`)
-        return orig(name, g, loc, fromlist, level)
-
-    setattr(builtins, "__import__", load)
-
-
 def main(role_cls=None):
     app = None
     try:
-        collecting_imports(True)
-        try:
-            app = App(role_cls=role_cls)
-        finally:
-            collecting_imports(False)
+        app = App(role_cls=role_cls)
         # Boot-only modules: checked and used; their code need not stay on the heap.
         forget("hearth.appinit")
         app.run()

@@ -6,17 +6,19 @@ from hearth.control import gripper as grippercore
 from hearth.control import latch as latchcore
 from hearth.control import mavlink as mv
 from hearth.drivers.switch import Switch
-from hearth.options import merge
+from hearth.options import complete, merge
 from hearth.pinout import Pins
 
 
 def init(self, board, config, sup):
     from hearth.roles.latch_cfg import SCHEMA  # boot only: forgotten once the app is built
 
-    defaults = {}
-    for k in SCHEMA:
-        defaults[k] = SCHEMA[k][1]
-    cfg = merge(defaults, config, "latch")
+    cfg = complete(SCHEMA, config)
+    if cfg is None:
+        defaults = {}
+        for k in SCHEMA:
+            defaults[k] = SCHEMA[k][1]
+        cfg = merge(defaults, config, "latch")
     if cfg["servo_locked_us"] == cfg["servo_open_us"]:
         raise ValueError("latch.servo_locked_us == servo_open_us")
     if cfg["loadcell_off_g"] >= cfg["loadcell_on_g"]:

@@ -36,6 +36,7 @@ from hearth.control.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.runtime.protocol import CommandError  # noqa: E402
 from hearth.runtime.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
 from hearth.control.thermal import ThermalProtection  # noqa: E402
+from hearth.options import complete  # noqa: E402
 from hearth.pinout import Pins  # noqa: E402
 from hearth.drivers.heater import Heater  # noqa: E402
 from hearth.drivers.stepper import Stepper  # noqa: E402
@@ -83,12 +84,14 @@ class Printer:
     def __init__(self, board, config, sup):
         from hearth.roles.printer_cfg import SCHEMA  # boot only: forgotten once the app is built
 
-        c = {}
-        for k in SCHEMA:
-            c[k] = SCHEMA[k][1]
-        if config:
-            for k in config:
-                c[k] = config[k]
+        c = complete(SCHEMA, config)
+        if c is None:
+            c = {}
+            for k in SCHEMA:
+                c[k] = SCHEMA[k][1]
+            if config:
+                for k in config:
+                    c[k] = config[k]
         self.cfg = c
         self.sup = sup
         self.journal = sup.journal  # maintained during a job (_journal_space)
