@@ -188,14 +188,9 @@ def _start():
             pass  # a ROMFS partition without a valid image: not mounted
     sys.path.clear()
     sys.path.extend(path + ["/lib"])
-    return mode
+    _run("boot.py")
+    if mode == "friendly":
+        _run("main.py")
 
 
-_mode = _start()
-# A chip runs this part of its startup from frozen code, none of it on the heap: the
-# helpers only the start needed leave before the firmware runs (the block device and
-# the timing model stay: the mounted filesystem uses them).
-del _start, _env, _parts, _mount_vfs, _fs_corrupted
-_run("boot.py")
-if _mode == "friendly":
-    _run("main.py")
+_start()
