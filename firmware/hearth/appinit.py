@@ -6,7 +6,6 @@ import json
 
 from hearth import hal
 from hearth.app import forget
-from hearth.runtime import config as configmod
 from hearth.runtime.console import Console
 from hearth.runtime.protocol import Protocol
 from hearth.runtime.ticker import Ticker
@@ -85,6 +84,7 @@ def _init(self, board, config_path, console, role_cls):
     # Read once: every `hello` re-reading the 5 KB manifest made a hello the
     # largest transient on the heap.
     self.build = _build_id()
+    loaded = None
     if board is None:
         loaded, err = load_board()
         if err:
@@ -94,6 +94,7 @@ def _init(self, board, config_path, console, role_cls):
     from hearth.safe_boot import wrong_chip
 
     why = wrong_chip(board)
+    wrong_chip = None  # noqa: F841 - holds safe_boot's globals: let the module go
     # Checked (boot.py, main.py) and used: neither stays on the heap, and they leave
     # before the role is built, the largest step of a boot.
     forget("hearth.safe_boot", "hearth.manifest")
@@ -112,7 +113,10 @@ def _init(self, board, config_path, console, role_cls):
     self.config_path = config_path
     # The role's config section: hearth/roles/<role>_cfg.py, read here and forgotten.
     roles = (self.role_name,) if self.role_name else ()
+    from hearth.runtime import config as configmod
+
     cfg, chash, err = configmod.load(config_path, roles)
+    configmod = None  # noqa: F841 - forgotten below once the role is built: nothing here holds it
     if err:
         self.problems.append(err)
     self.config = cfg
@@ -140,6 +144,7 @@ def _init(self, board, config_path, console, role_cls):
     try:
         self.journal = Journal(hal.Partition("journal"))
         self.journal.mount()
+        forget("hearth.runtime.journalmount")  # (a mount from recovery, if needed, loads it again)
         if self.journal.status in ("garbage", "foreign"):
             self.problems.append("journal image is %s: left untouched; `format_journal` erases it"
                                  % self.journal.status)
@@ -159,6 +164,7 @@ def _init(self, board, config_path, console, role_cls):
     # import them again when asked).
     forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
     self.power = _power_monitor(board)
+    board = loaded = None  # noqa: F841 - the board file's dict leaves the heap before the boot decision
     _register(self)
     # Let the power monitor see the supply before deciding anything: recovery
     # records are only written, and the journal only erased, with power good.
