@@ -31,18 +31,22 @@ gc.collect()  # compiling the modules below needs contiguous heap: start from a 
 
 from hearth import hal  # noqa: E402
 from hearth.control.foodsafety import check_resume  # noqa: E402
-from hearth.control.pid import ModelPid  # noqa: E402
 from hearth.control.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.runtime.protocol import CommandError  # noqa: E402
 from hearth.runtime.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
-from hearth.control.thermal import ThermalProtection  # noqa: E402
-from hearth.options import complete  # noqa: E402
-from hearth.pinout import Pins  # noqa: E402
-from hearth.drivers.heater import Heater  # noqa: E402
-from hearth.drivers.stepper import Stepper  # noqa: E402
-from hearth.drivers.thermistor import Thermistor  # noqa: E402
 from hearth.ticks import ticks_diff  # noqa: E402
 
+
+TYPE_CHECKING = False  # the type checker reads the block below; MicroPython never runs it
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hearth.control.pid import ModelPid
+    from hearth.control.thermal import ThermalProtection
+    from hearth.drivers.heater import Heater
+    from hearth.drivers.stepper import Stepper
+    from hearth.drivers.thermistor import Thermistor
+    from hearth.runtime.supervisor import Supervisor
 
 _WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
 
@@ -81,68 +85,44 @@ def _material(args):
 class Printer:
     name = "printer"
 
-    def __init__(self, board, config, sup):
-        from hearth.roles.printer_cfg import SCHEMA  # boot only: forgotten once the app is built
+    # Set by hearth/roles/printerinit.py (boot-only code, forgotten once the app is
+    # built; bare annotations compile to nothing in MicroPython).
+    cfg: dict
+    sup: "Supervisor"
+    journal: "Any"
+    hw_max: float
+    counter: "Any"
+    _count0: "Any"
+    stepper: "Stepper"
+    heater_pwm: "Any"
+    fan: "Any"
+    fan_duty: int
+    thermistor: "Thermistor"
+    ctl: "ModelPid"
+    prot: "ThermalProtection"
+    heater: "Heater"
+    heater2: "Heater | None"
+    thermistor2: "Thermistor"
+    clog_in: "Any"
+    job: "PrintJob"
+    _pause_ms: "Any"
+    state_buf: "Any"
+    last_host: "Any"
+    last_us: "Any"
+    _fault_raised: bool
+    _pf_ms: "Any"
+    _wall_s: "Any"
+    _wall_ms: "Any"
+    clogged: bool
+    _last_state: "Any"
+    _ckpt_ms: "Any"
+    _ckpt_done: "Any"
+    tuner: "Any"
 
-        c = complete(SCHEMA, config)
-        if c is None:
-            c = {}
-            for k in SCHEMA:
-                c[k] = SCHEMA[k][1]
-            if config:
-                for k in config:
-                    c[k] = config[k]
-        self.cfg = c
-        self.sup = sup
-        self.journal = sup.journal  # maintained during a job (_journal_space)
-        pins = Pins(hal, board)
-        limits = board.get("limits", {})
-        hw = board.get("heater", {})
-        self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
-        # ---- outputs first, each created in its safe state. Each driver and controller
-        # reads its own keys (from_board / from_section): the role only wires them.
-        # The step pin's pulse counter comes before its PWM (hal/esp32.py says why);
-        # None on a chip without one: the planner's estimate stands.
-        self.counter = hal.counter(pins.map["stepper_step"])
-        self._count0 = 0            # the counter at the current move's start
-        self.stepper = Stepper.from_board(pins)
-        self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
-        # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
-        # Klipper's default fan cycle time (a MOSFET-switched fan, not a 4-wire one)
-        self.fan = pins.pwm("fan", int(board.get("fan", {}).get("pwm_hz", 100)), 0) if "fan" in pins.map else None
-        self.fan_duty = 0
-        self.thermistor = Thermistor.from_board(pins, board.get("thermistor", {}))
-        self.ctl = ModelPid.from_section(c)
-        # the protection runs its own copy of the heater model (control/thermal.py model checks)
-        self.prot = ThermalProtection.from_section(c, limits)
-        self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        # A second (body) heater, T1, where the board file declares one (pins heater2
-        # and thermistor2_adc, "heater2": {pwm_hz}): the same thermal protection (its own
-        # copy, with the printer's model settings) and the same material limits.
-        self.heater2 = None
-        if "heater2" in pins.map and "thermistor2_adc" in pins.map:
-            self.thermistor2 = Thermistor.from_board(pins, board.get("thermistor", {}))
-            self.thermistor2.adc = pins.adc("thermistor2_adc")
-            self.heater2 = Heater(pins.pwm("heater2", int(board.get("heater2", {}).get("pwm_hz", 10)), 0),
-                                  self.thermistor2, ModelPid.from_section(c), ThermalProtection.from_section(c, limits))
-        self.clog_in = pins.input("clog_sw") if "clog_sw" in pins.map else None
-        self.job = PrintJob(c, self.hw_max)
-        self.job.has_fan = self.fan is not None
-        self.job.heaters = 2 if self.heater2 is not None else 1
-        self._pause_ms = 0          # when the pause in force began
-        self.state_buf = sup.role_state
-        sup.on_resume = self._on_resume
-        self.last_host = hal.ticks_ms()
-        self.last_us = hal.ticks_us()
-        self._fault_raised = False
-        self._pf_ms = None          # uptime at a power-fail this boot (outage known without wall time)
-        self._wall_s = None         # wall seconds since 2000 at uptime _wall_ms (from the host)
-        self._wall_ms = 0
-        self.clogged = False
-        self._last_state = sup.state
-        self._ckpt_ms = 0
-        self._ckpt_done = 0         # the finished line the last progress record holds
-        self.tuner = None           # printer_tune.Autotune, made when the first tune starts
+    def __init__(self, board, config, sup):
+        from hearth.roles.printerinit import init
+
+        init(self, board, config, sup)
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
