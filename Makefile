@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test files run two at a time (a file's boards and fixtures stay in one worker): the
+# suite mostly waits on virtual boards running in real time. TEST_JOBS=0 runs one by one.
+TEST_JOBS ?= 2
 STAMP := $(VENV)/.hearth-setup
 
 .PHONY: setup interp demo test lint typecheck unit e2e peer bench clean
@@ -37,7 +40,7 @@ e2e: setup interp
 	$(BIN)/pytest -q tests/e2e
 
 test: lint typecheck interp
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests -n $(TEST_JOBS) --dist loadfile
 
 # MicroPython's own suites against virtual boards (tests/peer): `make test` runs their
 # quick subset; this runs all of mpremote's scripts and a larger run-tests.py subset.

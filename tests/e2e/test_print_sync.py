@@ -118,14 +118,15 @@ def test_synced_move_and_pressure_advance_shape_the_bead(make_board) -> None:
 
 
 def test_pause_holds_the_heater_and_resumes(make_board) -> None:
-    # 4x: ticks still 10 ms of board time on this machine (at 10x and more they
-    # stretch to several, and a move's last tick overshoots: unlike a chip)
-    vb, c = _board(make_board, speed=4)
+    # 2x: a tick is 5 ms of wall time, which a busy 2-core machine still keeps (at 4x a
+    # descheduled tick stretches and the move's last tick overshoots by a few steps, as a
+    # late tick would on a chip)
+    vb, c = _board(make_board, speed=2)
     _start(c, ["G1 E0.5 F120", "M600 ; change the chocolate", "G1 E0.5 F120"])
     st = wait_for(lambda: (lambda s: s if s["role"]["paused"] else None)(c.request("status")), timeout=20)
     assert st["role"]["paused"] == "M600" and st["role"]["done"] == 3 and st["state"] == "ACTIVE"
     steps = vb.world.snapshot()["extruded_steps"]
-    time.sleep(3.0)                               # 12 s of board time, no host polling (dead-man 10 s)
+    time.sleep(6.0)                               # 12 s of board time, no host polling (dead-man 10 s)
     st = c.request("status")
     assert st["state"] == "ACTIVE" and st["role"]["paused"] == "M600", st
     assert st["role"]["target"] == 32.0 and abs(st["role"]["temp"] - 32.0) <= 1.0
