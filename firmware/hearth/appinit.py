@@ -104,19 +104,23 @@ def _init(self, board, config_path, console, role_cls):
         board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
     self.board_name = board.get("name")  # the board dict itself is not kept (~3 KB)
     self.role_name = board.get("role")
-    # Import role modules first: they register their config sections.
+    self.config_path = config_path
+    # The config first, on a heap with nothing of the role on it yet: the role's section
+    # (hearth/roles/<role>_cfg.py) and the config code are read, checked and forgotten
+    # before the role's modules load; the section comes back complete (every default
+    # filled in), so the role takes it as it is.
+    roles = (self.role_name,) if self.role_name else ()
+    from hearth.runtime import config as configmod
+
+    cfg, chash, err = configmod.load(config_path, roles)
+    configmod = None  # noqa: F841 - nothing here holds the module: forgotten next
+    forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name)
+    checked = role_cls is None  # a built-in role: it takes the checked section as it is
     try:
         if role_cls is None:
             role_cls = role_class(self.role_name)
     except ImportError as e:
         self.problems.append("role %s unavailable: %s" % (self.role_name, e))
-    self.config_path = config_path
-    # The role's config section: hearth/roles/<role>_cfg.py, read here and forgotten.
-    roles = (self.role_name,) if self.role_name else ()
-    from hearth.runtime import config as configmod
-
-    cfg, chash, err = configmod.load(config_path, roles)
-    configmod = None  # noqa: F841 - forgotten below once the role is built: nothing here holds it
     if err:
         self.problems.append(err)
     self.config = cfg
@@ -154,15 +158,16 @@ def _init(self, board, config_path, console, role_cls):
     self.sup = Supervisor(self.journal, self.faults, self.reset_cause)
     if role_cls is not None:
         try:
-            self.role = role_cls(board, cfg.get(self.role_name, {}), self.sup)
+            section = cfg.get(self.role_name, {})
+            self.role = role_cls(board, section, self.sup, True) if checked else role_cls(board, section, self.sup)
         except Exception as e:  # noqa: BLE001 - a broken role must leave a safe, answering board
             self.problems.append("role %s failed to start: %s" % (self.role_name, e))
             self.role = None
     if self.role is not None:
         self.sup.register_safe(self.role.safe)
-    # Read and checked: the config code and tables leave the heap (config commands
-    # import them again when asked).
-    forget("hearth.runtime.config", "hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
+    # Built: the role's construction code leaves the heap (and its config table, should a
+    # partial section have needed its defaults).
+    forget("hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
     self.power = _power_monitor(board)
     board = loaded = None  # noqa: F841 - the board file's dict leaves the heap before the boot decision
     _register(self)

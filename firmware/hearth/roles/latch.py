@@ -126,10 +126,12 @@ class Latch:
     role_state: "Any"
     _last_cmd: str
 
-    def __init__(self, board, config, sup):
+    def __init__(self, board, config, sup, checked=False):
+        # checked: config is the section as runtime/config.load gives it (every key,
+        # each in bounds), taken as it is; otherwise defaults fill in what it lacks.
         from hearth.roles.latchinit import init
 
-        init(self, board, config, sup)
+        init(self, board, config, sup, checked)
 
     # ---- role interface ----------------------------------------------------------------
     def safe(self):

@@ -119,10 +119,12 @@ class Printer:
     _ckpt_done: "Any"
     tuner: "Any"
 
-    def __init__(self, board, config, sup):
+    def __init__(self, board, config, sup, checked=False):
+        # checked: config is the section as runtime/config.load gives it (every key,
+        # each in bounds), taken as it is; otherwise defaults fill in what it lacks.
         from hearth.roles.printerinit import init
 
-        init(self, board, config, sup)
+        init(self, board, config, sup, checked)
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
