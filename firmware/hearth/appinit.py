@@ -216,8 +216,12 @@ def _register(self):
     p.register("heap", self.cmd_heap)
     p.register("estop", self.cmd_estop, writes=True)
     if self.role is not None:
-        for name, (handler, writes) in self.role.commands().items():
-            p.register(name, handler, writes)
+        # (handler, writes), or (handler, writes, True): one handler for several
+        # commands, given the command's name (a role's rarely used ones)
+        cmds = self.role.commands()
+        for name in cmds:
+            h = cmds[name]
+            p.register(name, h[0], h[1], len(h) > 2 and h[2])
     # Rarely used commands live in modules of their own, imported when one is asked
     # for and forgotten after its answer (runtime/appcmds.py, runtime/configcmd.py):
     # their bytecode is on the heap only while they run. One shared handler; the
