@@ -103,6 +103,52 @@ class LinkStats:
                 "rx_dropped": self.rx_dropped, "tx_stalled_ms": round(self.tx_stalled_ms, 1)}
 
 
+def cpu_share(pid: int) -> tuple[bool, int] | None:
+    """(runnable, ns on a CPU so far) for a process, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/schedstat") as f:
+            return state == "R", int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Starvation:
+    """Tells a chip's full RX ring from one that this machine starved.
+
+    A chip's interpreter reads its ring at CPU speed, far above 115200 baud, whenever it
+    waits for input; a virtual board's interpreter waits for this shared machine's CPU
+    as well. While it is runnable but has had less than half of the time since the ring
+    last had room on a CPU, the relay waits for it instead of dropping what it sends, up
+    to `limit_s` in all. A ring that stays full while the interpreter sleeps (the
+    firmware not reading) or runs on a CPU of its own overflows, as on the chip."""
+
+    GRACE_S = 0.02  # a share measured over less than a few scheduler slices means little
+
+    def __init__(self, limit_s: float = 2.0) -> None:
+        self.limit_s = limit_s
+        self._from: tuple[float, int] | None = None
+
+    def waiting(self, pid: int | None) -> bool:
+        """True: the ring is full because the machine starved the interpreter; wait."""
+        now = time.monotonic()
+        share = cpu_share(pid) if pid is not None else None
+        if share is None or self._from is None:
+            return False
+        runnable, ran = share
+        t0, ran0 = self._from
+        wall = now - t0
+        if wall >= self.limit_s or not runnable:
+            return False
+        return wall < self.GRACE_S or (ran - ran0) / 1e9 < wall / 2
+
+    def seen(self, pid: int | None) -> None:
+        """The ring had room: measure the next overflow from here."""
+        share = cpu_share(pid) if pid is not None else None
+        self._from = None if share is None else (time.monotonic(), share[1])
+
+
 def unread(fd: int) -> int:
     """Bytes waiting to be read on a tty (FIONREAD)."""
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]

@@ -33,7 +33,7 @@ from typing import Any
 from host_tools import interp
 from host_tools.boards import load_board
 from host_tools.sim import state as simstate
-from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, unread
+from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, Starvation, unread
 from host_tools.sim.world import World
 
 LOADER = Path(__file__).with_name("loader.py")
@@ -111,6 +111,7 @@ class VirtualBoard:
         if not interp.faithful():
             self.link.kind = "none"  # the 64-bit wheel has no link model inside
         self.link_stats = LinkStats()
+        self._starved = Starvation()  # a starved interpreter is waited for, not overflowed
         self._bridge = Bridge(self.link, self.link_stats)
         self.baud = self.link.baud
         self.speed = speed
@@ -407,6 +408,13 @@ class VirtualBoard:
                 room = RX_RING - unread(self._i_slave) if self.link.kind != "none" else len(data)
             except OSError:
                 room = len(data)
+            proc = self.proc
+            pid = proc.pid if proc is not None else None
+            if room < len(data) and self.link.kind == "uart" and self._starved.waiting(pid):
+                time.sleep(0.001)  # the machine, not the firmware, kept the ring full
+                continue
+            if room >= len(data):
+                self._starved.seen(pid)
             if room < len(data) and self.link.kind == "uart":
                 keep = data[:max(room, 0)]
                 lost = data[len(keep):]
