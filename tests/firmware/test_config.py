@@ -78,3 +78,13 @@ def test_role_sections_known_only_for_the_boards_role():
     assert err is None and cfg["latch"]["compid"] == 25 and cfg["common"]["tick_ms"] == 10
     assert config.names(("latch", "nosuchrole")) == ["common", "latch"]
     assert sorted(config.defaults(("printer",))) == ["common", "printer"]
+
+
+def test_save_knows_the_boards_role_section():
+    _rm(PATH)
+    cfg, err = config.save({"latch": {"compid": 25}}, PATH, ("latch",))
+    assert err is None and cfg["latch"]["compid"] == 25
+    assert config.load(PATH, ("latch",))[0]["latch"]["compid"] == 25
+    cfg, err = config.save({"latch": {"compid": 26}}, PATH)  # a board without the latch role
+    assert cfg is None and "unknown config section" in err
+    _rm(PATH)

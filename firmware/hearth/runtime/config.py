@@ -141,7 +141,7 @@ def load(path="/config.json", roles=()):
 def save(data, path="/config.json", roles=()):
     # Validate, then write atomically: a new file, then rename over the old one (an
     # atomic operation on LittleFS), so a power cut leaves the old or the new config.
-    cfg, err = validate(data)
+    cfg, err = validate(data, roles)
     if err:
         return None, err
     raw = json.dumps(data).encode()
