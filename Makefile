@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TEST_JOBS ?= 2
 STAMP := $(VENV)/.hearth-setup
 
-.PHONY: setup interp demo test lint typecheck unit e2e peer bench clean
+.PHONY: setup interp labgrid demo test lint typecheck unit e2e peer bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,20 @@ $(STAMP): pyproject.toml
 interp: setup
 	@if [ "$$HEARTH_INTERP" != unix64 ]; then $(BIN)/python -m host_tools.interp build >/dev/null; fi
 
+# labgrid (coordinator, exporter, labgrid-client) in a venv of its own: its pip install
+# brings pyserial-labgrid, which replaces the `serial` module hearth's venv uses.
+# hearth runs its labgrid-client (host_tools/labgrid.py); tests/e2e/test_labgrid.py
+# runs its coordinator and exporter.
+LABGRID_VENV := .venv-labgrid
+LABGRID_STAMP := $(LABGRID_VENV)/.hearth-labgrid
+
+labgrid: $(LABGRID_STAMP)
+
+$(LABGRID_STAMP):
+	$(PYTHON) -m venv $(LABGRID_VENV)
+	$(LABGRID_VENV)/bin/python -m pip install --quiet 'labgrid==26.0.*'
+	touch $(LABGRID_STAMP)
+
 demo: setup interp
 	$(BIN)/python -m host_tools.demo
 
@@ -36,10 +50,10 @@ typecheck: setup
 unit: setup interp
 	$(BIN)/pytest -q tests/firmware tests/host
 
-e2e: setup interp
+e2e: setup interp labgrid
 	$(BIN)/pytest -q tests/e2e
 
-test: lint typecheck interp
+test: lint typecheck interp labgrid
 	$(BIN)/pytest -q tests -n $(TEST_JOBS) --dist loadfile
 
 # MicroPython's own suites against virtual boards (tests/peer): `make test` runs their
@@ -47,7 +61,7 @@ test: lint typecheck interp
 peer: setup interp
 	HEARTH_PEER=full $(BIN)/pytest -q tests/peer
 
-bench: setup interp
+bench: setup interp labgrid
 	$(BIN)/python -m bench.run
 
 clean:

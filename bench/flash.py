@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import help_if_asked
 from host_tools.deploy.build import FIRMWARE, build
 from host_tools.deploy.mpremote_flash import mpremote_cmd, stage
 from host_tools.deploy.multi import Job, flash_many
@@ -227,4 +228,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
 
@@ -164,4 +165,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from bench.heap import ROOT, latch_workload, printer_workload
 from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
@@ -174,4 +175,5 @@ def cost_table(costs: dict[str, dict[str, int]]) -> list[str]:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

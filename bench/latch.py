@@ -33,6 +33,7 @@ os.environ["MAVLINK20"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import help_if_asked  # noqa: E402
 from host_tools.flightcontroller import FlightController, LatchLinkError, stats  # noqa: E402
 from host_tools.sim.bench import BenchClient  # noqa: E402
 from host_tools.sim.plants.latch_world import LatchWorldPlant  # noqa: E402
@@ -173,4 +174,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main(sys.argv[1:]))

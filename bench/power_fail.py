@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import help_if_asked
 from host_tools.protocol import BoardClient, ProtocolTimeout
 from host_tools.sim.bench import BenchClient
 from host_tools.sim.install import install
@@ -127,4 +128,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

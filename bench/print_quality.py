@@ -23,9 +23,7 @@ Prints its markdown section; writes bench/results/print_quality.json.
 
 from __future__ import annotations
 
-import bisect
 import json
-import math
 import os
 import sys
 import tempfile
@@ -34,10 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from host_tools.protocol import BoardClient, ProtocolTimeout
 from host_tools.sim.install import install
 from host_tools.sim.relay import VirtualBoard
-from host_tools.slicer import job
+from host_tools.slicer import bead, job
 from host_tools.slicer.stream import MotionPort, stream_plan
 from host_tools.transport.serialport import open_port
 
@@ -85,14 +84,19 @@ def _run(file: Path, speed: float, pa: float, tmp: Path) -> dict[str, Any]:
 
         def sample() -> None:
             while not stop.is_set():
-                d = extrusion()
-                samples.append((vb.world.now_s(), float(d.get("deposited_mm3", 0.0))))
+                d = extrusion()  # its own world time: a now_s() after it can be late (GIL, load)
+                samples.append((float(d["t_s"]), float(d.get("deposited_mm3", 0.0))))
                 time.sleep(SAMPLE_S / speed)
 
         th = threading.Thread(target=sample, daemon=True)
         th.start()
         port = MotionPort(open_port(vb.gantry.path, timeout=0.02))
+        c.request("stats_reset")  # the toolhead's own tick figures over the print (late ticks spoil bins)
         res = stream_plan(c, plan, port, every=60)
+        loop = c.request("status", timeout=2.0, retries=3)["loop"]
+        hist = loop.get("hist") or []
+        res["ticks"] = {"ticks": loop["ticks"], "overruns": loop["overruns"],
+                        "worst_ms": round(loop["worst_tick_us"] / 1000, 1), "over_20ms": sum(hist[5:])}
         time.sleep(1.0 / speed)  # the bead's tail
         stop.set()
         th.join()
@@ -103,63 +107,22 @@ def _run(file: Path, speed: float, pa: float, tmp: Path) -> dict[str, Any]:
         vb.stop()
 
 
-def _deposited_at(samples: list[tuple[float, float]], t: float) -> float:
-    ts = [s[0] for s in samples]
-    i = bisect.bisect_left(ts, t)
-    if i <= 0:
-        return samples[0][1]
-    if i >= len(samples):
-        return samples[-1][1]
-    (t0, v0), (t1, v1) = samples[i - 1], samples[i]
-    return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
-
-
-def _time_at_fraction(seg: dict[str, Any], f: float) -> float:
-    """World time at which the segment has covered fraction f of its length."""
-    d, ta = seg["duration"], seg["accel_s"]
-    area = d - ta
-    s = f * area
-    if ta <= 0:
-        return seg["t0"] + s
-    if s < 0.5 * ta:
-        tau = math.sqrt(2 * s * ta)
-    elif s <= area - 0.5 * ta:
-        tau = s - 0.5 * ta + ta
-    else:
-        r = math.sqrt(max(0.0, 2 * (area - s) * ta))
-        tau = d - r
-    return seg["t0"] + tau
-
-
 def _analyse(run: dict[str, Any]) -> dict[str, Any]:
     plan: job.Plan = run["plan"]
     samples = run["samples"]
-    segs = [s for s in run["history"] if s["line"].startswith("G1")]
-    steps = [s for s in plan.steps if s.kind in ("move", "travel")]
-    assert len(segs) == len(steps), (len(segs), len(steps))
-    mm3 = plan.profile.e_mm3_per_mm
-    bins: list[tuple[float, float]] = []  # (asked, deposited) per bin
-    on_path = 0.0
-    for st, seg in zip(steps, segs, strict=True):
-        if st.kind != "move" or st.e <= 0:
-            continue
-        n = max(1, round(st.path_mm / BIN_MM))
-        for b in range(n):
-            ta = _time_at_fraction(seg, b / n)
-            tb = _time_at_fraction(seg, (b + 1) / n)
-            dep = _deposited_at(samples, tb) - _deposited_at(samples, ta)
-            bins.append((st.e * mm3 / n, dep))
-            on_path += dep
+    bs = bead.bins(plan, run["history"], samples, BIN_MM)
+    on_path = sum(b.deposited for b in bs)
     total = samples[-1][1] - samples[0][1]
-    errs = sorted(abs(d / a - 1) for a, d in bins if a > 0)
+    errs = sorted(abs(b.error) for b in bs if b.asked > 0)
     within = sum(1 for e in errs if e <= TOL) / len(errs)
-    asked = plan.e_mm * mm3
-    return {"k": run["k"], "bins": len(bins), "within_5pct": round(100 * within, 1),
+    asked = plan.e_mm * plan.profile.e_mm3_per_mm
+    return {"k": run["k"], "bins": len(bs), "within_5pct": round(100 * within, 1),
             "median_abs_err_pct": round(100 * errs[len(errs) // 2], 1),
             "p95_abs_err_pct": round(100 * errs[int(0.95 * (len(errs) - 1))], 1),
             "asked_mm3": round(asked, 2), "deposited_mm3": round(total, 2),
             "off_path_mm3": round(total - on_path, 2), "elapsed_s": run["res"]["elapsed_s"],
-            "planned_s": run["res"]["planned_s"]}
+            "planned_s": run["res"]["planned_s"], "toolhead_ticks": run["res"].get("ticks"),
+            "max_lag_lines": run["res"].get("max_lag_lines")}
 
 
 def main() -> int:
@@ -194,4 +157,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import help_if_asked  # noqa: E402
 from host_tools.protocol import BoardClient, encode_request  # noqa: E402
 from host_tools.sim.relay import VirtualBoard  # noqa: E402
 from host_tools.transport.serialport import open_port  # noqa: E402
@@ -117,4 +118,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main(sys.argv[1:]))

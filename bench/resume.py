@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import help_if_asked
 from host_tools.deploy.mpremote_flash import flash
 from host_tools.protocol import BoardClient, ProtocolTimeout
 from host_tools.sim.bench import BenchClient
@@ -124,4 +125,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main())

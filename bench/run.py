@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import help_if_asked
 from host_tools import interp
 from host_tools.sim import MICROPY_PATH
 
@@ -45,6 +46,8 @@ BENCHES: list[tuple[str, str, list[str], dict[str, str]]] = [
      [sys.executable, "-m", "bench.resume"], {}),
     ("print_quality", "Print quality: extrusion error along the path, with and without pressure advance",
      [sys.executable, "-m", "bench.print_quality"], {}),
+    ("print_model", "Print quality, offline: the error taken apart (toolhead tick, piston pull-back)",
+     [sys.executable, "-m", "bench.print_model"], {}),
     ("farm", "Board farms: full flashes over ser2net, pyserial RFC 2217 and raw TCP; boards in parallel",
      [sys.executable, "-m", "bench.farm"], {}),
 ]
@@ -101,4 +104,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    help_if_asked(__doc__)
     sys.exit(main(sys.argv[1:]))

@@ -15,8 +15,11 @@ a farm file (`--farm FILE` or HEARTH_FARM), TOML:
     board = "printer-s3"                      # the board file (like a virtual board's)
     tags = { line = "1", bay = "a" }          # `--tag line=1`; `board=...` is always a tag
 
+and from a labgrid coordinator (`--coordinator HOST:PORT` or LG_COORDINATOR): its places,
+`labgrid:PLACE` as a port, acquired around each job (host_tools/labgrid.py).
+
 `--port auto` resolves to the one board there is: a USB port whose VID:PID is a bridge
-ESP32 boards carry, a running virtual board, or a farm board. It refuses to guess between
+ESP32 boards carry, a running virtual board, a farm board or a labgrid place. It refuses to guess between
 two. `hearth flash --all` takes every such board (`--tag K=V` narrows them).
 """
 
@@ -51,7 +54,7 @@ class PortError(Exception):
 @dataclass
 class PortInfo:
     device: str
-    kind: str  # "usb", "virtual" or "other"
+    kind: str  # "usb", "virtual", "remote" (a farm file's), "labgrid" (a place) or "other"
     vid: int | None = None
     pid: int | None = None
     bridge: str | None = None
@@ -64,14 +67,17 @@ class PortInfo:
     probe_error: str | None = None
     name: str | None = None  # a farm board's name
     tags: dict[str, str] = field(default_factory=dict)
+    held_by: str | None = None  # a labgrid place's holder (host/user)
 
     @property
     def likely_board(self) -> bool:
-        return self.kind in ("virtual", "remote") or self.bridge is not None
+        return self.kind in ("virtual", "remote", "labgrid") or self.bridge is not None
 
     @property
     def label(self) -> str:
-        """How the board prints: a farm board by its name and URL, others by device."""
+        """How the board prints: a farm board by its name and URL, a place by its name, others by device."""
+        if self.kind == "labgrid":
+            return f"{self.name} (labgrid place)"
         return f"{self.name} ({self.device})" if self.name else self.device
 
     def matches(self, tags: dict[str, str]) -> bool:
@@ -253,14 +259,34 @@ def load_farm(path: str | os.PathLike[str]) -> list[PortInfo]:
     return out
 
 
-def list_remote() -> list[PortInfo]:
-    """Farm boards: from the farm file HEARTH_FARM names (none without one)."""
+def list_places() -> list[PortInfo]:
+    """labgrid places: from the coordinator LG_COORDINATOR names (none without one)."""
+    from host_tools import labgrid
+
+    out = []
+    for pl in labgrid.places():
+        tags = dict(pl.tags)
+        board = tags.pop("board", None)
+        out.append(PortInfo(device=labgrid.PREFIX + pl.name, kind="labgrid", board=board, name=pl.name, tags=tags,
+                            held_by=pl.acquired, description=pl.comment or "labgrid place"))
+    return out
+
+
+def list_remote(places: bool = True) -> list[PortInfo]:
+    """Remote boards: the farm file HEARTH_FARM names and (unless not `places`) the
+    places of the labgrid coordinator LG_COORDINATOR names (none without either)."""
     f = os.environ.get(FARM_ENV)
-    return load_farm(f) if f else []
+    return (load_farm(f) if f else []) + (list_places() if places else [])
 
 
 def label(port: str) -> str:
-    """How `port` prints: a farm board's name with its URL; anything else as given."""
+    """How `port` prints: a farm board's or a held place's name with its URL; anything
+    else as given."""
+    from host_tools import labgrid
+
+    held = labgrid.label(port)
+    if held:
+        return held
     for p in list_remote():
         if p.device == port:
             return p.label
@@ -282,11 +308,21 @@ def is_virtual(port: str) -> bool:
 
 
 def resolve(port: str | None) -> str:
-    """`auto` -> the one board there is; a farm board's name -> its URL; anything else
-    is returned as given."""
+    """`auto` -> the one board there is; a farm board's name -> its URL; a labgrid place's
+    name -> `labgrid:PLACE` (acquired by the caller: host_tools.labgrid.Hold); anything
+    else is returned as given."""
     if port is None or port != "auto":
         if not port:
             raise PortError("no port given: pass --port PORT or --port auto (list them with `hearth ports`)")
+        if port.startswith("labgrid:"):
+            name = port[len("labgrid:"):]
+            if not any(p.name == name for p in list_places()):
+                from host_tools import labgrid
+
+                raise PortError(f"{port}: no such place on the labgrid coordinator "
+                                f"{labgrid.coordinator() or '(none named: --coordinator HOST:PORT)'}; "
+                                "`hearth ports` lists them")
+            return port
         if "://" not in port and not port.startswith("/"):
             for p in list_remote():
                 if p.name == port:
@@ -297,7 +333,8 @@ def resolve(port: str | None) -> str:
         return found[0].device
     if not found:
         raise PortError("--port auto found no board: plug one in (a CP210x/CH34x/FTDI/Espressif USB port), "
-                        f"start `hearth sim --board NAME` or name a farm file ({FARM_ENV}); "
+                        f"start `hearth sim --board NAME`, name a farm file ({FARM_ENV}) or a labgrid "
+                        "coordinator (LG_COORDINATOR); "
                         "`hearth ports` lists what there is")
     names = ", ".join(f"{p.label} ({p.board or p.bridge})" for p in found)
     raise PortError(f"--port auto will not guess between {len(found)} boards: {names}; pass --port with one of them")

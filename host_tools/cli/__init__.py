@@ -8,6 +8,7 @@ client) is in common.py.
   config.py   config
   sim.py      sim, bench
   watch.py    print, monitor
+  calibrate.py calibrate pa (pressure-advance K from a printed pattern)
 
 Exit codes: 0 ok, 1 a check failed, 2 usage or connection error.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from host_tools.cli import board, config, deploy, diag, sim, watch
+from host_tools.cli import board, calibrate, config, deploy, diag, sim, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +26,6 @@ def main() -> None:
     """Build, flash, configure, test and diagnose hearth boards (real or virtual)."""
 
 
-for _group in (board, deploy, diag, config, sim, watch):
+for _group in (board, deploy, diag, config, sim, watch, calibrate):
     for _cmd in _group.COMMANDS:
         main.add_command(_cmd)

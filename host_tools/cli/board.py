@@ -17,12 +17,13 @@ from host_tools.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, die, emit, opt
 @click.option("--probe", is_flag=True, help="Ask each likely board for `hello` (short timeout).")
 @click.option("--all", "show_all", is_flag=True, help="Also list (and probe) ports that are not a known ESP32 bridge.")
 @click.option("--timeout", type=float, default=0.5, show_default=True, help="--probe: seconds to wait for hello.")
-@opt.farm
+@opt.remote
 @opt.tag
 @opt.json
 def ports_cmd(probe: bool, show_all: bool, timeout: float, tags: tuple[str, ...], as_json: bool) -> None:
     """Serial ports with VID:PID and the USB bridge they suggest, running virtual boards,
-    and the remote boards of a farm file (--farm FILE or $HEARTH_FARM).
+    the remote boards of a farm file (--farm FILE or $HEARTH_FARM) and the places of a
+    labgrid coordinator (--coordinator HOST:PORT or $LG_COORDINATOR), with who holds them.
 
     \b
     Bridges: CP210x 10c4:ea60, CH340 1a86:7523, CH9102 1a86:55d4 (ttyACM), FTDI 0403:6001,
@@ -38,20 +39,27 @@ def ports_cmd(probe: bool, show_all: bool, timeout: float, tags: tuple[str, ...]
         die(str(e))
     if probe:
         for p in found:
-            do_probe(p, timeout)
+            if p.kind == "labgrid":  # its port exists only while it is acquired: not for a listing
+                p.probe_error = f"not probed: a labgrid place (`hearth hello --port {p.name}` acquires it)"
+            else:
+                do_probe(p, timeout)
     if as_json:
         emit([p.as_dict() for p in found], True)
         return
     if not found:
-        click.echo("no boards found: plug one in or start `hearth sim --board NAME`"
+        click.echo("no boards found: plug one in, start `hearth sim --board NAME`, or name a farm file (--farm) "
+                   "or a labgrid coordinator (--coordinator)"
                    + ("" if show_all else " (--all lists every serial port)"))
         return
     for p in found:
-        what = p.board and f"{p.kind} {p.board}" or p.bridge or ("remote" if p.kind == "remote" else "unknown device")
+        what = p.board and f"{p.kind} {p.board}" or p.bridge or (p.kind if p.kind in ("remote", "labgrid")
+                                                                  else "unknown device")
         line = f"{p.label:<22} {p.vid_pid:<10} {what}"
         if p.tags:
             line += "  " + " ".join(f"{k}={v}" for k, v in sorted(p.tags.items()))
-        if p.description and p.kind not in ("virtual", "remote"):
+        if p.kind == "labgrid":
+            line += f"  (held by {p.held_by})" if p.held_by else "  (free)"
+        elif p.description and p.kind not in ("virtual", "remote"):
             line += f"  ({p.description})"
         if p.bench:
             line += f"  bench: {p.bench}"

@@ -18,7 +18,8 @@ import click
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
-PORT_HELP = "Serial port of the board (a virtual board's console too); `auto`: the one board there is."
+PORT_HELP = ("Serial port of the board: a device, a virtual board's console, a URL (rfc2217://, socket://), "
+             "a farm board's or labgrid place's name; `auto`: the one board there is.")
 
 
 def die(msg: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -44,13 +45,21 @@ def board_refused(e: Any, as_json: bool) -> NoReturn:
 
 
 def resolve_port_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback for --port: `auto` becomes the one board there is."""
+    """Click callback for --port: `auto` becomes the one board there is, a farm board's
+    name its URL; a labgrid place is acquired for this command (released when the
+    command ends, however it ends) and becomes its serial port's URL."""
     if value is None:
         return None
+    from host_tools import labgrid
     from host_tools.ports import PortError, resolve
 
     try:
-        return resolve(value)
+        port = resolve(value)
+        if port.startswith(labgrid.PREFIX):
+            hold = labgrid.Hold([port[len(labgrid.PREFIX):]])
+            port = next(iter(hold.__enter__().values()))
+            ctx.call_on_close(hold.release)
+        return port
     except PortError as e:
         die(str(e))
 
@@ -71,24 +80,54 @@ def _farm_callback(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
+def _coordinator_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--coordinator HOST:PORT: the labgrid coordinator whose places count as boards (as LG_COORDINATOR)."""
+    if value is None:
+        return None
+    import os
+
+    from host_tools.labgrid import COORDINATOR_ENV
+
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        die(f"--coordinator {value!r}: write HOST:PORT, e.g. --coordinator coordinator.lan:20408")
+    os.environ[COORDINATOR_ENV] = value
+    return value
+
+
+def _remote(f: Any) -> Any:
+    """--farm and --coordinator: where remote boards come from (eager: read before --port)."""
+    f = click.option("--coordinator", default=None, metavar="HOST:PORT", is_eager=True, expose_value=False,
+                     callback=_coordinator_callback,
+                     help="A labgrid coordinator whose places (tags; board=NAME names the board file) count "
+                          "as boards; a place is acquired for the command and released after "
+                          "(default: $LG_COORDINATOR; needs labgrid-client: docs/farm.md).")(f)
+    return click.option("--farm", default=None, metavar="FILE", is_eager=True, expose_value=False,
+                        callback=_farm_callback,
+                        help="A farm file (TOML: name, url, board, tags per board) whose remote boards "
+                             "count as found (default: $HEARTH_FARM).")(f)
+
+
 class opt:  # noqa: N801 - a namespace of decorators, read as @opt.port
     """The options every verb shares, defined once: @opt.port (required), @opt.port_for(HELP)
-    (optional, where the verb can do without a board), @opt.json, @opt.timeout, @opt.yes."""
+    (optional, where the verb can do without a board), @opt.json, @opt.timeout, @opt.yes;
+    @opt.remote (--farm, --coordinator) comes with every --port, and @opt.tag."""
 
-    port = click.option("--port", "-p", required=True, callback=resolve_port_callback, help=PORT_HELP)
     json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     timeout = click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait per try.")
     yes = click.option("--yes", "-y", is_flag=True, help="Do not ask before anything moves or heats (automation).")
-    farm = click.option("--farm", default=None, metavar="FILE", is_eager=True, expose_value=False,
-                        callback=_farm_callback,
-                        help="A farm file (TOML: name, url, board, tags per board) whose remote boards "
-                             "count as found (default: $HEARTH_FARM).")
+    remote = staticmethod(_remote)
     tag = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                        help="Only boards with this tag (repeatable; board=NAME matches the board file).")
 
     @staticmethod
+    def port(f: Any) -> Any:
+        return _remote(click.option("--port", "-p", required=True, callback=resolve_port_callback, help=PORT_HELP)(f))
+
+    @staticmethod
     def port_for(help: str) -> Any:
-        return click.option("--port", "-p", default=None, callback=resolve_port_callback, help=help)
+        return lambda f: _remote(click.option("--port", "-p", default=None, callback=resolve_port_callback,
+                                              help=help)(f))
 
 
 def confirm(name: str, hazard: str, yes: bool) -> None:

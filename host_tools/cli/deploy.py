@@ -63,9 +63,9 @@ def build(board: str, target: str, out: str | None, fmt: str | None, as_json: bo
 @click.option("--port", "-p", "ports", multiple=True,
               help="Serial port of a board; repeat for several boards; `auto`: the one board there is.")
 @click.option("--all", "all_ports", is_flag=True,
-              help="Every board found: ESP32 USB serial ports, running `hearth sim`s and farm boards (--farm), "
-                   "in parallel.")
-@opt.farm
+              help="Every board found: ESP32 USB serial ports, running `hearth sim`s, farm boards (--farm) and "
+                   "labgrid places (--coordinator; acquired for the flash, released after), in parallel.")
+@opt.remote
 @opt.tag
 @_target
 @click.option("--build-dir", default=None, help="Flash this prebuilt folder (from `hearth build`) instead of building.")
@@ -96,6 +96,7 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tupl
     Exit code: 0 ok; one board: 1 a check failed, 2 usage or connection error;
     several boards: the number that failed (at most 125).
     """
+    from host_tools import labgrid
     from host_tools.cli import deploy_run as c
     from host_tools.ports import PortError, list_remote, list_virtual, parse_tags, resolve
 
@@ -109,14 +110,17 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tupl
             if p not in plist:
                 plist.append(p)
         # a running `hearth sim` and a farm board know their board: no --board needed
-        known: dict[str, str] = {v.device: v.board for v in list_virtual() + list_remote() if v.board}
+        # (the coordinator is asked only when a place was named: a plain port needs no labgrid)
+        asked = list_remote(places=any(p.startswith(labgrid.PREFIX) for p in plist))
+        known: dict[str, str] = {v.device: v.board for v in list_virtual() + asked if v.board}
         if all_ports:
             found, found_known = c.all_ports(want)
             known.update(found_known)
             plist += [p for p in found if p not in plist]
             if not plist:
                 die("--all found no boards" + (f" tagged {' '.join(tags)}" if tags else "")
-                    + ": plug one in, start `hearth sim`, or name a farm file (--farm FILE)")
+                    + ": plug one in, start `hearth sim`, or name a farm file (--farm FILE) or a labgrid "
+                      "coordinator (--coordinator HOST:PORT)")
     except PortError as e:
         die(str(e))
     if not plist:
@@ -125,25 +129,43 @@ def flash(board: str | None, ports: tuple[str, ...], all_ports: bool, tags: tupl
         die("--base and --image are separate steps: run them one after the other")
     if image and fmt not in (None, "files"):
         die("--image writes the filesystem with esptool: it has no ROMFS or frozen form (flash over the console)")
-    try:
-        if base or image:
-            if not board:
-                die("--base and --image need --board NAME")
-            code = c.esptool_flash("base" if base else "image", board, plist, base, target, size, dry_run, as_json)
-            if code or image or dry_run:
-                sys.exit(code)
-            time.sleep(2.0)  # the board boots MicroPython for the first time (it makes its filesystem)
-        if board is not None:
-            from host_tools.boards import BoardError, load_board
+    from contextlib import ExitStack
 
+    places = [p[len(labgrid.PREFIX):] for p in plist if p.startswith(labgrid.PREFIX)]
+    with ExitStack() as held:
+        if places:
+            # labgrid places: all acquired (or none, and nothing is written), flashed through
+            # their exporters' ser2net, released whatever happens (an error, Ctrl-C, SIGTERM)
             try:
-                load_board(board)
-            except BoardError as e:
+                urls = held.enter_context(labgrid.Hold(places))
+            except PortError as e:
                 die(str(e))
-        sys.exit(c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
-                               fmt or board_format(board or known.get(plist[0])), force))
-    except c.UsageError as e:
-        die(str(e))
+            for name, url in urls.items():
+                dev = labgrid.PREFIX + name
+                plist[plist.index(dev)] = url
+                if dev in known:
+                    known[url] = known[dev]
+        try:
+            if base or image:
+                if not board:
+                    die("--base and --image need --board NAME")
+                code = c.esptool_flash("base" if base else "image", board, plist, base, target, size, dry_run,
+                                       as_json)
+                if code or image or dry_run:
+                    sys.exit(code)
+                time.sleep(2.0)  # the board boots MicroPython for the first time (it makes its filesystem)
+            if board is not None:
+                from host_tools.boards import BoardError, load_board
+
+                try:
+                    load_board(board)
+                except BoardError as e:
+                    die(str(e))
+            code = c.flash_ports(board, plist, known, target, build_dir, as_json, frame, window, timeout,
+                                 fmt or board_format(board or known.get(plist[0])), force)
+        except c.UsageError as e:
+            die(str(e))
+    sys.exit(code)
 
 
 @click.command()

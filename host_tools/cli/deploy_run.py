@@ -72,12 +72,14 @@ def flash_ports(board: str | None, ports: list[str], boards_for: dict[str, str],
     from host_tools.ports import PortError, list_remote
 
     try:  # a farm board prints by its name: a URL alone says little, and is long
-        names = {p.device: p.label for p in list_remote()}
+        names = {p.device: p.label for p in list_remote(places=False)}  # places: labgrid.label
     except PortError:
         names = {}
 
     def label(port: str) -> str:
-        return names.get(port, port)
+        from host_tools import labgrid
+
+        return labgrid.label(port) or names.get(port, port)
 
     console = err
     # One bar per board, in percent of the whole flash from the start (how many bytes

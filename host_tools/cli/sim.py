@@ -98,7 +98,7 @@ def sim(board: str, state_dir: str | None, baud: int | None, speed: float, heap:
 
 @click.command()
 @click.argument("endpoint")
-@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry"]))
+@click.argument("what", type=click.Choice(["power", "fault", "state", "set", "log", "gantry", "extrusion"]))
 @click.argument("args", nargs=-1)
 @opt.json
 @click.option("--tear", type=int, default=1, show_default=True, help="power cut-at: bytes of the torn program that land.")
@@ -119,6 +119,8 @@ def bench(endpoint: str, what: str, args: tuple[str, ...], as_json: bool, tear: 
       hearth bench EP state [--json]        what the probes read
       hearth bench EP set PARAM VALUE       a plant knob (e.g. nozzle_c 32), a pin, supply_mv
       hearth bench EP log                   the bench's event log
+      hearth bench EP extrusion             the bead (printer boards): deposited and
+                     piston volume (mm3), nozzle flow, air left by a retract, world time
       hearth bench EP gantry [state|history|silent]   the virtual gantry (`hearth sim
                      --gantry`): where it is, every move it made, or make its motion
                      port go silent (a hung motion controller)

@@ -34,7 +34,9 @@ from host_tools.cli.common import EXIT_FAIL, EXIT_USAGE, connect, die, emit, opt
               "paused on the board: FILE must be the job's file.")
 @click.option("--job-id", type=int, default=None, help="Job id (default: from the clock).")
 @click.option("--resume", is_flag=True, help="Resume the job the board holds in RECOVERY, from its next line "
-              "(FILE must be the job's own file).")
+              "(FILE must be the job's own file). A slicer job: the gantry is taken back to where that line's "
+              "move starts (it must have kept its position), the body heater's setpoint put back, the nozzle "
+              "waited for.")
 @click.option("--keep-hot", is_flag=True, help="On an error, end the job but leave the heater at its setpoint.")
 @opt.json
 def print_cmd(port: str | None, file: str, material: str, check: bool, slicer_temps: str, profile: str | None,

@@ -118,6 +118,11 @@ class BenchServer:
             elif req.get("arg") not in (None, "state"):
                 raise BenchError("gantry takes state, history or silent")
             return {"gantry": g.state()}
+        if op == "extrusion":  # the bead: deposited volume now, and the world time it is for
+            d = w.extrusion()
+            if not d:
+                raise BenchError("this virtual board has no extruder bead (a printer board's plant has one)")
+            return d
         if op == "power":
             arg = req.get("arg")
             if arg == "off":

@@ -185,11 +185,15 @@ class VirtualGantry:
             self._say(f"echo:Unknown command: \"{line}\"")
             self._say("ok")
             return
-        # one move in the buffer: take this line only when the one before has ended
+        # one move in the buffer: take this line only when the one before has ended. A
+        # line that was already here starts exactly then (a controller's planner runs
+        # buffered moves back to back): this thread waking late must not open a gap
+        # that no real gantry has, and that a toolhead chaining its moves would not see
+        arrived = self.clock()
         self._wait_until(self.busy_until)
         if not self.answering:
             return
-        start = max(self.clock(), self.busy_until)
+        start = max(arrived, self.busy_until)
         dur, end, ta = self._execute(ln)
         with self._lock:
             self.lines += 1

@@ -251,6 +251,17 @@ class PyserialRfc2217:
                 self.proc.wait()
 
 
+def _no_modem_lines(call: Any) -> Any:
+    """`call()`, with the error a pty gives for a modem line or break it does not have
+    (EINVAL/ENOTTY) taken as "no such line": None. Any other error is raised."""
+    try:
+        return call()
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTTY):
+            raise
+        return None
+
+
 def _pty_serial() -> Any:
     """pyserial's Serial for a pty: a pty has no modem lines, and setting DTR or RTS on
     one fails (EINVAL/ENOTTY). A client's SET_CONTROL is then acknowledged and ignored,
@@ -259,34 +270,17 @@ def _pty_serial() -> Any:
 
     class PtySerial(serial.Serial):  # type: ignore[misc, name-defined]
         def _update_dtr_state(self) -> None:
-            try:
-                super()._update_dtr_state()  # type: ignore[misc]
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.ENOTTY):
-                    raise
+            _no_modem_lines(super()._update_dtr_state)  # type: ignore[misc]
 
         def _update_rts_state(self) -> None:
-            try:
-                super()._update_rts_state()  # type: ignore[misc]
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.ENOTTY):
-                    raise
+            _no_modem_lines(super()._update_rts_state)  # type: ignore[misc]
 
         def _update_break_state(self) -> None:
-            try:
-                super()._update_break_state()  # type: ignore[misc]
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.ENOTTY):
-                    raise
+            _no_modem_lines(super()._update_break_state)  # type: ignore[misc]
 
         # the modem lines a client asks for (NOTIFY-MODEMSTATE): none on a pty
         def _line(self, name: str) -> bool:
-            try:
-                return bool(getattr(serial.Serial, name).fget(self))
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.ENOTTY):
-                    raise
-                return False
+            return bool(_no_modem_lines(lambda: getattr(serial.Serial, name).fget(self)))
 
         cts = property(lambda self: self._line("cts"))
         dsr = property(lambda self: self._line("dsr"))

@@ -260,7 +260,8 @@ class World:
 
     def extrusion(self) -> dict[str, float]:
         """The bead, brought up to now: deposited_mm3 (cumulative since the world began),
-        flow_mm3_s (nozzle flow now), piston_mm3 (displaced). For the bench and the
+        flow_mm3_s (nozzle flow now), piston_mm3 (displaced), air_mm3, and t_s (the
+        world time of those figures). For the bench and the
         virtual gantry in this process (docs/CONTRACTS.md); {} on a board without an
         extruder."""
         with self.lock:
@@ -268,7 +269,10 @@ class World:
             for p in self.plants:
                 fn = getattr(p, "extrusion", None)
                 if fn is not None:
-                    return dict(fn())
+                    # t_s: the world time the bead was brought up to, read under the same
+                    # lock (a now_s() taken after returning is late by however long this
+                    # thread waited, which smears the bead where its rate changes)
+                    return {**fn(), "t_s": self._last_step}
         return {}
 
     def read_adc(self, pin: int) -> int:

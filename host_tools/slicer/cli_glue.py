@@ -151,7 +151,8 @@ def summary_text(res: dict[str, Any]) -> str:
     rng = "--" if lo is None or hi is None else f"{lo:.1f}..{hi:.1f} C"
     return (f"job {res['job']}: {res['done']}/{res['lines']} toolhead lines done in {job._hms(res['elapsed_s'])} "
             f"(planned {job._hms(res['planned_s'])}); material E {res['e_mm']} mm ({res['volume_mm3']} mm3); "
-            f"nozzle {rng}; danger zone {res['danger_zone_s']} s")
+            f"nozzle {rng}; danger zone {res['danger_zone_s']} s"
+            + (f"; resumed at toolhead line {res['resumed_at']}" if res.get("resumed_at") else ""))
 
 
 def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile: str | None, motion: str | None,
@@ -175,10 +176,6 @@ def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile
         else:
             click.echo(text)
 
-    if resume:
-        out({"error": "resume of a slicer job"}, "error: --resume of a slicer job is not supported yet: "
-            "`hearth recovery discard` drops the held job", err=True)
-        return EXIT_USAGE
     try:
         plan = plan_file(file, material, slicer_temps, profile)
     except FileRefused as e:
@@ -242,7 +239,8 @@ def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile
         return click.confirm("continue the print?", default=True, err=True)
 
     try:
-        res = stream_plan(client, plan, mport, job_id=job_id, progress=bar.update, on_pause=on_pause, cont=cont)
+        res = stream_plan(client, plan, mport, job_id=job_id, progress=bar.update, on_pause=on_pause, cont=cont,
+                          resume=resume)
     except MotionStalled as e:
         bar.stop()
         held = _safe(lambda: hold_job(client))
@@ -250,8 +248,9 @@ def print_slicer(port: str, file: str, material: str, slicer_temps: str, profile
                 if isinstance(held, dict) else f"the board: {held}")
         out({"error": str(e), "paused": True, "reason": "motion port silent", "file_line": e.file_line,
              "tool_line": e.tool_line, "held": held if isinstance(held, dict) else None},
-            f"paused: {e}; {what}; check the motion controller, then `hearth recovery discard -p {port}` "
-            "(resuming a slicer job is not supported yet)", err=True)
+            f"paused: {e}; {what}; check the motion controller (it must still know where it is, or be homed), "
+            f"then `hearth print -p {port} {file} --motion {motion} --resume` takes the job up again, "
+            f"`hearth recovery discard -p {port}` drops it", err=True)
         return EXIT_FAIL
     except KeyboardInterrupt:
         bar.stop()

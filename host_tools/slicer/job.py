@@ -60,6 +60,11 @@ class Step:
     path_mm: float = 0.0      # XYZ length of the move
     wait: bool = False        # the toolhead line must finish before the next motion line
     slowed: bool = False
+    # the gantry after this step (file coordinates), its G90/G91 and acceleration: where
+    # a resumed job takes up the path (stream.py)
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    absolute: bool = True
+    accel: float = 0.0
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Plan:
     changed: list[dict[str, Any]] = field(default_factory=list)
     inserted: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    retract_capped: list[int] = field(default_factory=list)  # file lines whose retract was shortened
     lines: int = 0
 
     @property
@@ -115,6 +121,7 @@ class Plan:
             "ignored": {k: v for k, v in sorted(self.notes.items())},
             "changed_temperature_lines": self.changed,
             "inserted": self.inserted,
+            "retracts_shortened": self.retract_capped,
             "refused": self.refused,
             "moves": len(moves), "extruding_moves": len(ext),
             "slowed_for_extruder": sum(1 for s in moves if s.slowed),
@@ -161,6 +168,10 @@ class _Builder:
         self.t_plan = 0.0
         self.t_sent_ms = 0
         self.accel = plan.profile.accel_mm_s2  # what the motion controller was last told (M204)
+        # retracts: what the slicer has retracted and not primed back yet, and how much of
+        # it the toolhead really pulled (at most profile.retract_max_mm)
+        self.slicer_retracted = 0.0
+        self.tool_retracted = 0.0
 
     # -- helpers ---------------------------------------------------------------------------
     def refuse(self, ln: Line, reason: str) -> None:
@@ -168,6 +179,9 @@ class _Builder:
 
     def add(self, st: Step) -> None:
         st.layer = self.layer
+        st.pos = (self.pos[0], self.pos[1], self.pos[2])
+        st.absolute = self.abs_xyz
+        st.accel = self.accel
         self.p.steps.append(st)
 
     def timed(self, duration_s: float) -> int:
@@ -232,6 +246,7 @@ class _Builder:
             self.e_pos = ev if self.abs_e else self.e_pos + ev
         if de > 0:
             de *= self.flow
+        de = self.retract_policy(ln, de)
         d = (target[0] - self.pos[0], target[1] - self.pos[1], target[2] - self.pos[2])
         length = math.sqrt(sum(c * c for c in d))
         feed = self.feed * self.feed_factor
@@ -252,6 +267,28 @@ class _Builder:
                 self._move(ln, sub, de / parts, feed)
             return
         self._move(ln, target, de, feed)
+
+    def retract_policy(self, ln: Line, de: float) -> float:
+        """The toolhead's E for a slicer E of de: a retract pulls at most
+        retract_max_mm in all; a prime first gives back what the toolhead pulled (in
+        proportion to the slicer's retract it undoes), the rest is extrusion as asked."""
+        cap = self.p.profile.retract_max_mm
+        if de < 0:
+            self.slicer_retracted += -de
+            pull = min(cap, self.slicer_retracted) - self.tool_retracted
+            self.tool_retracted += pull
+            if pull < -de - 1e-9:
+                self.p.retract_capped.append(ln.n)
+            return -pull
+        if de > 0 and self.slicer_retracted > 0:
+            undo = min(de, self.slicer_retracted)
+            give = self.tool_retracted * undo / self.slicer_retracted
+            self.slicer_retracted -= undo
+            self.tool_retracted -= give
+            if self.slicer_retracted < 1e-9:
+                self.slicer_retracted = self.tool_retracted = 0.0
+            return give + (de - undo)
+        return de
 
     def _move(self, ln: Line, target: list[float], de: float, feed: float) -> None:
         pr = ln.params
@@ -444,6 +481,11 @@ def render(plan: Plan) -> str:
         out.append(f"  line {c['line']}: {c['was']} -> {c['now']} ({c['why']})")
     for i in plan.inserted:
         out.append(f"inserted: {i['line']} ({i['why']})")
+    if plan.retract_capped:
+        lns = plan.retract_capped
+        where = ", ".join(map(str, lns[:5])) + (f" and {len(lns) - 5} more" if len(lns) > 5 else "")
+        out.append(f"retracts shortened to {_fmt(pf.retract_max_mm)} mm of E, primes to match (profile "
+                   f"retract_max_mm): line{'s' if len(lns) > 1 else ''} {where}")
     out.append(f"moves: {s['moves']} ({s['extruding_moves']} extruding), path {s['path_mm']} mm "
                f"(extruding {s['extruding_path_mm']} mm), layers {s['layers']}, "
                f"slowed for the extruder: {s['slowed_for_extruder']}")

@@ -48,6 +48,13 @@ class Profile:
     e_accel_mm_s2: float = E_RAMP_MM_S2
     e_mm3_per_mm: float = 2.405       # volume per mm of E: the 1.75 mm filament slicers assume
     e_max_move_mm: float = 50.0       # the toolhead's longest single E move (extruder max_len_mm): split above
+    # The longest retract the toolhead makes (mm of E). A slicer's retract is sized for
+    # plastic filament (PrusaSlicer's 6.5 mm Bowden default is 15.6 mm3 of paste): on a
+    # paste piston it sucks air into the nozzle, which the prime must push out before
+    # paste flows again, so the next line starts late by however much air is left. A
+    # short pull only breaks the bead (pressure advance has already relieved the
+    # pressure at the end of the line); each prime gives back what was retracted.
+    retract_max_mm: float = 0.5
     homing_s: float = 10.0            # planned time for G28 (the gantry's own homing)
     probing_s: float = 30.0           # planned time for G29
 

@@ -35,6 +35,7 @@ from host_tools.slicer.job import Plan
 MOTION_MARGIN_S = 2.0      # on top of the move the gantry is finishing
 MAX_TOOL_AHEAD = 2         # toolhead lines sent but not finished: the move running and the next
 LAG_BOUND_S = 0.05         # documented lag of a toolhead move behind its gantry move (virtual boards)
+RESUME_HEAT_S = 600.0      # how long a resumed job waits for its nozzle to be back at its setpoint
 
 
 class MotionError(JobError):
@@ -112,23 +113,112 @@ def _send_tool(c: BoardClient, n: int, line: str, poll: Callable[[], dict[str, A
         time.sleep(0.02)
 
 
+def resume_point(plan: Plan, next_line: int) -> int:
+    """The index of the first step to run again when the toolhead's next line is
+    next_line: the step after the one that carries toolhead line next_line - 1 (so the
+    motion-only steps between the two run too)."""
+    if next_line <= 1:
+        return 0
+    k = 0
+    for i, st in enumerate(plan.steps):
+        if st.tool:
+            k += 1
+            if k == next_line - 1:
+                return i + 1
+    raise JobError(f"the board's next line {next_line} is past this file's {k} toolhead lines")
+
+
+def body_setpoint(plan: Plan, upto: int) -> float | None:
+    """The body heater's (T1) setpoint in force before step `upto` (None: never set)."""
+    t1: float | None = None
+    for st in plan.steps[:upto]:
+        if st.kind == "temp" and st.tool and st.tool.endswith(" T1"):
+            v = float(st.tool.split()[1][1:])
+            t1 = v or None
+    return t1
+
+
+def approach(plan: Plan, r: int, lift_mm: float = 1.0) -> list[str]:
+    """Motion lines that take the gantry from wherever it stopped back to where step r
+    starts: up by lift_mm, across, down, then the file's G90/G91 and acceleration.
+    The motion controller is assumed to have kept its position (the toolhead lost power,
+    not it); after a cut of its own it must be homed first."""
+    prev = plan.steps[r - 1]
+    x, y, z = prev.pos
+    pf = plan.profile
+    out = ["G91", f"G1 Z{lift_mm:g} F{pf.max_z_mm_s * 60:g}", "G90",
+           f"G1 X{x:.3f} Y{y:.3f} F{min(pf.max_xy_mm_s, 50.0) * 60:g}", f"G1 Z{z:.3f} F{pf.max_z_mm_s * 60:g}",
+           f"M204 S{prev.accel or pf.accel_mm_s2:g}"]
+    if not prev.absolute:
+        out.append("G91")
+    return out
+
+
+def _resume(c: BoardClient, plan: Plan, fhash: str, nlines: int, h: dict[str, Any]) -> tuple[int, int]:
+    """Take up the job the board holds in RECOVERY: (job id, index of the first step
+    to run). The board checks its food-safety record and the file; the host then puts
+    the body heater's setpoint back (the board's record keeps the nozzle's) and waits
+    for the nozzle to be within 1 C of its setpoint before anything extrudes."""
+    rec = h.get("recovery") or {}
+    if not rec.get("job"):
+        raise JobError(f"nothing to resume: the board is {h.get('state')} with no interrupted print job")
+    got = c.request("job").get("recovered") or {}
+    if got.get("file") and (got["file"] != fhash or got.get("lines") != nlines):
+        raise JobError(f"job {rec['job']} was printing file {got['file']} ({got.get('lines')} lines), not this file "
+                       f"({fhash}, {nlines} lines): resume with the job's own file, or drop the job with "
+                       "`hearth recovery discard`")
+    if got.get("done") is not None and got["done"] >= nlines:
+        raise JobError(f"job {rec['job']} has {got['done']} lines done and this file has {nlines}: nothing to "
+                       "resume; `hearth recovery discard` drops it")
+    c.request("clock", {"unix": int(time.time())})
+    c.request("resume", {"token": rec["token"], "file": fhash, "lines": nlines})
+    j = c.request("job")
+    r = resume_point(plan, int(j["next"]))
+    t1 = body_setpoint(plan, r)
+    if t1 is not None:
+        c.request("heat", {"c": t1, "tool": 1})
+    end = time.monotonic() + RESUME_HEAT_S
+    while True:
+        j = c.request("job")
+        temp, target = j.get("temp"), j.get("target")
+        if target is None or (temp is not None and temp >= target - 1.0):
+            break
+        if time.monotonic() > end:
+            raise JobError(f"the nozzle is at {temp} C, not back at {target} C after {RESUME_HEAT_S:g} s: the job is "
+                           "held on the board; check the heater, then resume again")
+        time.sleep(0.2)
+    return int(j["job"]), r
+
+
 def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, job_id: int | None = None,
                 progress: Progress | None = None, every: float = 0.5,
                 on_pause: Callable[[dict[str, Any]], bool] | None = None, end: bool = True,
-                timeout: float = 3600.0, cont: bool = False) -> dict[str, Any]:
+                timeout: float = 3600.0, cont: bool = False, resume: bool = False) -> dict[str, Any]:
     """Run the plan; returns {"job", "lines", "done", "planned_s", "elapsed_s", "e_mm",
-    "danger_zone_s", "haccp", "max_lag_lines"}. Raises MotionStalled, MotionError,
-    LineRefused, JobError, BoardError."""
+    "danger_zone_s", "haccp", "max_lag_lines", "resumed_at"}. resume: take up the job
+    the board holds in RECOVERY (after a power cut) from the board's next line, the
+    gantry brought back to where that line's move starts (approach()). Raises
+    MotionStalled, MotionError, LineRefused, JobError, BoardError."""
     if not plan.ok:
         r = plan.refused[0]
         raise JobError(f"{plan.file}: line {r['line']}: {r['reason']}")
     tool = plan.tool_lines()
     fhash, nlines = file_id(tool)
     h = c.hello()
-    if h.get("state") == "RECOVERY":
+    if h.get("state") == "RECOVERY" and not resume:
         raise JobError("the board holds a recovery: resume it (--resume) or drop it (`hearth recovery discard`)")
+    if resume and h.get("state") != "RECOVERY":
+        raise JobError(f"nothing to resume: the board is {h.get('state')}")
     skip = -1  # cont: the steps up to this one were done before the pause
-    if cont:
+    resumed_at: int | None = None
+    back: list[str] = []
+    if resume:
+        job_id, r = _resume(c, plan, fhash, nlines, h)
+        skip = r - 1
+        resumed_at = sum(1 for st in plan.steps[:r] if st.tool) + 1
+        if r > 0:
+            back = approach(plan, r)
+    elif cont:
         # --continue: the board's job paused at one of this file's pause lines; go on after it
         j = c.request("job")
         if not j.get("paused"):
@@ -156,6 +246,10 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
                                 "file": fhash, "lines": nlines})
     if motion is not None:
         motion.drain()
+        for line in back:
+            motion.send(line)
+            if not motion.wait_ok(MOTION_MARGIN_S + 10.0, idle=lambda: c.request("job")):
+                raise MotionStalled(skip + 1, 0, 0, MOTION_MARGIN_S + 10.0, line)
     total_s = plan.duration_s or 1.0
     t_start = time.monotonic()
     last = [0.0]
@@ -242,7 +336,7 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
                            "elapsed_s": round(time.monotonic() - t_start, 1), "e_mm": round(plan.e_mm, 2),
                            "volume_mm3": round(plan.e_mm * plan.profile.e_mm3_per_mm, 1),
                            "danger_zone_s": j.get("danger_zone_s"), "haccp": haccp, "max_lag_lines": max_lag,
-                           "motion_lines": motion.sent if motion else 0}
+                           "motion_lines": motion.sent if motion else 0, "resumed_at": resumed_at}
     if end:
         e = c.request("job_end")
         for k in ("steps", "steps_made"):  # E steps commanded and made (a board that reports them)

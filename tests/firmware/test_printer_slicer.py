@@ -250,6 +250,20 @@ def test_second_heater_t1():
     assert r.p.heater2.target is None and r.p.heater.target is None
 
 
+def test_heat_tool1_sets_the_body_heater():
+    # what `hearth print --resume` sends to put T1's setpoint back (the journal keeps T0's)
+    r = _two_heater_rig()
+    r.start_hot_job()
+    out = r.cmd("heat", {"c": 31.0, "tool": 1})
+    assert out["target2"] == 31.0 and r.p.heater2.target == 31.0 and r.p.heater.target == 32.0
+    r.err("RANGE", "heat", {"c": 40.0, "tool": 1})    # above dark's 34 C, as M104 T1
+    assert r.p.heater2.target == 31.0
+    one = Rig()                                       # no body heater: refused, nothing changes
+    one.start_hot_job()
+    one.err("REFUSED", "heat", {"c": 31.0, "tool": 1})
+    assert one.p.heater.target == 32.0
+
+
 def test_second_heater_fault_turns_everything_off():
     r = _two_heater_rig()
     r.start_hot_job()

@@ -46,6 +46,26 @@ def test_retract_sucks_back_and_deposits_nothing() -> None:
     assert e["deposited_mm3"] == 0 and e["flow_mm3_s"] == 0 and e["piston_mm3"] < 0
 
 
+def test_retract_then_prime_keeps_the_volume() -> None:
+    # a line, a retract, a pause (air comes in at the tip), the prime back, a pause:
+    # the air goes out first, so what landed is the line's volume, not line + prime
+    p = PrinterPlant(PINS)
+    w = _world(0)
+    _run(p, w, 800, 1.0)                        # 2 mm of E
+    w.outputs[16] = 0
+    _run(p, w, 800, 0.5)                        # retract 1 mm
+    _run(p, w, 0, 1.0)
+    e = p.extrusion()
+    assert e["air_mm3"] > 0.5 * p.e_mm3_per_mm  # sucked in while the pressure was below zero
+    w.outputs[16] = 1
+    _run(p, w, 800, 0.5)                        # prime 1 mm
+    _run(p, w, 0, 3.0)
+    e = p.extrusion()
+    assert abs(e["piston_mm3"] - 2.0 * p.e_mm3_per_mm) < 0.03   # a step or two of PWM start edges
+    assert e["air_mm3"] < 0.01
+    assert abs(e["deposited_mm3"] - e["piston_mm3"]) < 0.02   # was 2 + the sucked air before
+
+
 def test_s3_gains_an_edge_per_frequency_change() -> None:
     # the same frequency sequence, changed every 10 ms: the S3 restarts its timer
     seq = [777, 801, 823, 799] * 25

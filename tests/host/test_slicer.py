@@ -302,3 +302,64 @@ def test_print_refuses_a_bad_file_before_opening_any_port(tmp_path: Path) -> Non
     # a good slicer file that moves the gantry, and no --motion: refused, the board untouched
     r = CliRunner().invoke(main, ["print", "-p", nowhere, str(DATA / "cura_hex2.gcode")])
     assert r.exit_code == 2 and "no --motion port" in r.stderr, r.stderr
+
+
+# ---- retracts on a paste toolhead -------------------------------------------------------------
+def _e_of(plan: job.Plan) -> list[float]:
+    return [s.e for s in plan.steps if s.kind in ("move", "e") and s.e]
+
+
+def test_long_retract_is_shortened_and_the_prime_matches(tmp_path: Path) -> None:
+    # PrusaSlicer's shape: absolute E, a 6.5 mm retract, G92 E0, travel, a 6.5 mm prime
+    text = ("M82\nM109 S32\nG1 X10 E1 F600\nG1 E-5.5 F2400\nG92 E0\nG1 X20 F3600\nG1 E6.5 F2400\n"
+            "G1 X30 E7.5 F600\n")
+    plan = _plan_text(tmp_path, text)
+    assert _e_of(plan) == pytest.approx([1.0, -0.5, 0.5, 1.0])
+    assert plan.retract_capped == [4]
+    assert plan.e_mm == pytest.approx(2.0)   # the material used is the file's
+    tool = [t for t in plan.tool_lines() if t.startswith("G1 E")]
+    assert tool[1].startswith("G1 E-0.5 ") and tool[2].startswith("G1 E0.5 ")
+    assert "retracts shortened to 0.5 mm of E" in job.render(plan)
+    # the slicer's own length where the profile allows it
+    plan = _plan_text(tmp_path, text, profile=Profile(retract_max_mm=10.0))
+    assert _e_of(plan) == pytest.approx([1.0, -6.5, 6.5, 1.0]) and not plan.retract_capped
+
+
+def test_prime_extra_and_wipe_retracts(tmp_path: Path) -> None:
+    # relative E: a wipe retracts during a travel (0.3 + 0.4), then an E-only retract
+    # (1.0: capped, 0.5 in all); the prime gives back 0.5 and its extra 0.2 (restart extra)
+    text = ("M83\nM109 S32\nG1 X10 E1 F600\nG1 X12 E-0.3 F3000\nG1 X14 E-0.4\nG1 E-1.0 F2400\n"
+            "G1 X30 F3600\nG1 E1.9 F2400\nG1 X40 E1 F600\n")
+    plan = _plan_text(tmp_path, text)
+    assert _e_of(plan) == pytest.approx([1.0, -0.3, -0.2, 0.7, 1.0])
+    assert plan.retract_capped == [5, 6]
+    # a prime in two parts gives back in proportion
+    text = "M83\nM109 S32\nG1 X10 E1 F600\nG1 E-2 F2400\nG1 E1 F2400\nG1 E1 F2400\nG1 X20 E1 F600\n"
+    plan = _plan_text(tmp_path, text)
+    assert _e_of(plan) == pytest.approx([1.0, -0.5, 0.25, 0.25, 1.0])
+
+
+# ---- resume after a power cut: where the job is taken up ------------------------------------
+def test_resume_point_body_setpoint_and_approach(tmp_path: Path) -> None:
+    from host_tools.printer import JobError
+    from host_tools.slicer.stream import approach, body_setpoint, resume_point
+
+    text = ("M109 S32\nM104 S31 T1\nG1 X10 Y0 Z1 E1 F600\nG1 X10 Y10 F3000\nM104 S30 T1\nG91\n"
+            "G1 X5 E0.5 F600\nG1 Y5 E0.5 F600\n")
+    plan = _plan_text(tmp_path, text, heaters=2)
+    tool = plan.tool_lines()
+    # toolhead lines: M83, M109 S32, M104 S31 T1, G1 E1, M104 S30 T1, G1 E0.5, G1 E0.5
+    assert len(tool) == 7 and tool[4] == "M104 S30 T1"
+    assert resume_point(plan, 1) == 0
+    r = resume_point(plan, 5)                   # line 4 (the first extrusion) done: the travel runs again
+    assert plan.steps[r - 1].tool == tool[3] and [st.kind for st in plan.steps[r:r + 2]] == ["motion", "travel"]
+    assert body_setpoint(plan, r) == 31.0       # M104 S30 T1 comes after the resume point
+    assert body_setpoint(plan, resume_point(plan, 6)) == 30.0
+    assert body_setpoint(plan, 0) is None
+    # the gantry goes up, across to where the extrusion ended, down, with the file's modes
+    assert approach(plan, r) == ["G91", "G1 Z1 F600", "G90", "G1 X10.000 Y0.000 F3000", "G1 Z1.000 F600",
+                                 f"M204 S{plan.steps[r - 1].accel:g}"]
+    later = resume_point(plan, 7)               # inside the G91 part: relative again after the approach
+    assert approach(plan, later)[3] == "G1 X15.000 Y10.000 F3000" and approach(plan, later)[-1] == "G91"
+    with pytest.raises(JobError):
+        resume_point(plan, 9)

@@ -218,7 +218,14 @@ class Printer:
             if s <= 0:
                 raise CommandError("RANGE", "setpoint must be > 0 C (use cool to turn off)")
         s = job.check_setpoint(s)
+        t1 = args.get("tool") == 1   # the body heater: the host puts it back after a resume
+        if t1:
+            job._heater(1.0)         # REFUSED on a board without one
         self._arm()
+        h2 = self.heater2
+        if t1 and h2 is not None:
+            h2.set_target(s)
+            return {"target2": s, "state": self.sup.state}
         self.heater.set_target(s)
         return {"target": s, "state": self.sup.state}
 

@@ -26,9 +26,11 @@
 #   (the paste and the syringe/hose are a compliance C, the nozzle a resistance R:
 #   dP/dt = (q_piston - q_out)/C, q_out = P/R, so tau = R C). 0.3 s by default: Klipper's
 #   pressure-advance values for Bowden-fed extruders (0.3..1 s) and paste extruders'
-#   start-up lag of a few hundred ms are the same mechanism; it is a bench knob. The
-#   flow out is never negative (a retract lowers the pressure below zero, sucking back,
-#   but deposits nothing); deposited_mm3 integrates it. Without pressure advance the
+#   start-up lag of a few hundred ms are the same mechanism; it is a bench knob. A
+#   retract takes the pressure below zero: the nozzle sucks air in (air_mm3), it
+#   deposits nothing, and what flows out afterwards pushes that air out before any
+#   paste lands. Volume is kept: piston = deposited + stored (flow x tau) - air.
+#   deposited_mm3 integrates the paste that landed. Without pressure advance the
 #   bead starts late and drools on after the piston stops; with K = bead_tau_s the
 #   toolhead's K x dv/dt cancels the lag;
 # * clog_sw (active low): 0 while the clog fault is on.
@@ -85,6 +87,7 @@ class PrinterPlant:
         self.flow_mm3_s = 0.0      # nozzle flow (negative: suck-back pressure)
         self.deposited_mm3 = 0.0
         self.piston_mm3 = 0.0
+        self.air_mm3 = 0.0         # sucked into the nozzle by a retract, not yet pushed out
         self.active = set()        # faults on, for a LocalWorld (a World keeps world.faults)
         self._last_us = None
         self.duty = 0.0
@@ -183,18 +186,23 @@ class PrinterPlant:
             e = math.exp(-dt_s / tau)
             q1 = q_in + (q0 - q_in) * e
             vol = q_in * dt_s + (q0 - q_in) * tau * (1.0 - e)
-        if q0 < 0 or q1 < 0:
-            # through zero (suck-back): only what flows out deposits
-            vol = dt_s * (max(q0, 0.0) + max(q1, 0.0)) / 2
         self.flow_mm3_s = q1
-        if vol > 0:
-            self.deposited_mm3 += vol
+        if vol < 0:
+            self.air_mm3 -= vol        # sucked back: air in at the tip
+        elif vol > 0:
+            out = vol - self.air_mm3   # the air goes out first
+            if out > 0:
+                self.air_mm3 = 0.0
+                self.deposited_mm3 += out
+            else:
+                self.air_mm3 = -out
 
     def extrusion(self):
         """Deposited volume (mm3, since power-on of the world), nozzle flow (mm3/s, 0 when
-        sucking back) and the piston's displaced volume (mm3): for the bench."""
+        sucking back), the piston's displaced volume (mm3) and the air a retract left in
+        the nozzle (mm3): for the bench."""
         return {"deposited_mm3": self.deposited_mm3, "flow_mm3_s": max(self.flow_mm3_s, 0.0),
-                "piston_mm3": self.piston_mm3}
+                "piston_mm3": self.piston_mm3, "air_mm3": self.air_mm3}
 
     def count(self, world, pin):
         # a pulse counter on pin (hal.Counter): the step pin's rising edges
