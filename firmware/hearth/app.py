@@ -44,7 +44,7 @@ class App:
     # Set by hearth.appinit.init (bare annotations compile to nothing in MicroPython).
     problems: list
     build: "str | None"
-    board: "Any"
+    board_name: "str | None"
     role_name: "str | None"
     config_path: str
     config: "Any"
@@ -92,7 +92,7 @@ class App:
         try:
             return getattr(appcmds, name)(self, args)
         finally:
-            forget("hearth.runtime.appcmds", "hearth.runtime.recovery")
+            forget("hearth.runtime.appcmds", "hearth.runtime.recovery", "hearth.runtime.journalmount")
 
     def reset_later(self):
         # Reset once this tick's answers are out (a config change that needs a reboot).
@@ -103,7 +103,7 @@ class App:
         return {
             "fw": hearth.VERSION,
             "proto": hearth.PROTOCOL,
-            "board": self.board.get("name"),
+            "board": self.board_name,
             "chip": hal.chip(),
             "role": self.role_name,
             "config_hash": self.config_hash,

@@ -12,3 +12,16 @@ def merge(defaults, config, what):
                 raise ValueError("unknown %s config key: %s" % (what, k))
             out[k] = config[k]
     return out
+
+
+def complete(schema, config):
+    # The config section as the board's config gives it (runtime/config.py fills in every
+    # default) is used as it is: the app holds the same dict, and a second copy of a
+    # 40-key table at boot needs a contiguous block the heap may not have. None when
+    # keys are missing or unknown (tests, partial sections): the caller merges.
+    if not config or len(config) != len(schema):
+        return None
+    for k in config:
+        if k not in schema:
+            return None
+    return config

@@ -216,8 +216,19 @@ def resolve_target(board: dict[str, Any], target: str) -> str:
     raise BuildError(f"unknown target {target!r}: use sim, board, or a chip ({', '.join(CHIP_ARCH)})")
 
 
+def source_name(rel: str) -> str:
+    """The name a module's tracebacks show: its dotted import name ("hearth.roles.printer").
+    That name is already interned on the board for the imports that load the module,
+    so the module adds no qstr of its own for it (a file path would be one more per
+    module: ~35 on a printer, which pushed it past the 1260 qstrs at which MicroPython
+    allocates its next, 1280-entry qstr pool, ~9 KB in one contiguous block)."""
+    name = rel[:-3] if rel.endswith(".py") else rel
+    name = name.replace("/", ".")
+    return name[:-9] if name.endswith(".__init__") else name
+
+
 def compile_module(src: Path, rel: str, dest: Path, arch: str | None, emit_native: bool = False) -> None:
-    args = [mpy_cross_path(), "-s", rel, "-o", str(dest)]
+    args = [mpy_cross_path(), "-s", source_name(rel), "-o", str(dest)]
     if arch:
         args.append(f"-march={arch}")
     if emit_native:

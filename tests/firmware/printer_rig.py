@@ -60,7 +60,8 @@ class Rig:
         return False
 
     def cmd(self, name, args=None):
-        return self.p.commands()[name][0](args or {})
+        h = self.p.commands()[name]
+        return h[0](name, args or {}) if len(h) > 2 and h[2] else h[0](args or {})
 
     def err(self, code, name, args=None):
         try:

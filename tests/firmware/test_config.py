@@ -67,3 +67,24 @@ def test_save_is_validated_and_atomic():
     cfg, err = config.save({"common": {"tick_ms": 30}}, PATH)
     assert err is None and config.load(PATH)[0]["common"]["tick_ms"] == 30
     _rm(PATH)
+
+
+def test_role_sections_known_only_for_the_boards_role():
+    # A role's section is read from hearth/roles/<role>_cfg.py only for the board's role:
+    # another role's section is refused as on a board that does not run it.
+    assert "unknown config section" in config.validate({"latch": {"compid": 25}})[1]
+    assert "unknown config section" in config.validate({"latch": {"compid": 25}}, ("printer",))[1]
+    cfg, err = config.validate({"latch": {"compid": 25}}, ("latch",))
+    assert err is None and cfg["latch"]["compid"] == 25 and cfg["common"]["tick_ms"] == 10
+    assert config.names(("latch", "nosuchrole")) == ["common", "latch"]
+    assert sorted(config.defaults(("printer",))) == ["common", "printer"]
+
+
+def test_save_knows_the_boards_role_section():
+    _rm(PATH)
+    cfg, err = config.save({"latch": {"compid": 25}}, PATH, ("latch",))
+    assert err is None and cfg["latch"]["compid"] == 25
+    assert config.load(PATH, ("latch",))[0]["latch"]["compid"] == 25
+    cfg, err = config.save({"latch": {"compid": 26}}, PATH)  # a board without the latch role
+    assert cfg is None and "unknown config section" in err
+    _rm(PATH)

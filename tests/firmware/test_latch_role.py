@@ -380,14 +380,14 @@ def test_role_state_snapshot_bytes():
 
 
 def test_config_section_and_bounds():
-    s = configmod.SCHEMA["latch"]
+    s = configmod.section("latch")[0]
     assert s["compid"][1] == 158
     for bad in (0, 1, 6, 256):
-        cfg, err = configmod.validate({"latch": {"compid": bad}})
+        cfg, err = configmod.validate({"latch": {"compid": bad}}, ("latch",))
         assert cfg is None and "compid" in err
-    cfg, err = configmod.validate({"latch": {"compid": 25, "actuator": "solenoid"}})
+    cfg, err = configmod.validate({"latch": {"compid": 25, "actuator": "solenoid"}}, ("latch",))
     assert err is None and cfg["latch"]["compid"] == 25
-    cfg, err = configmod.validate({"latch": {"actuator": "rope"}})
+    cfg, err = configmod.validate({"latch": {"actuator": "rope"}}, ("latch",))
     assert cfg is None
 
 
@@ -436,5 +436,5 @@ def test_contradictory_config_refused_as_a_whole():
     for data, want in (({"latch": {"servo_open_us": 1000}}, "latch.servo_open_us=1000 is the same as"),
                        ({"latch": {"loadcell_off_g": 200}}, "latch.loadcell_off_g=200 is not below"),
                        ({"latch": {"solenoid_pull_ms": 900, "solenoid_max_on_ms": 500}}, "solenoid_pull_ms=900")):
-        cfg, err = configmod.validate(data)
+        cfg, err = configmod.validate(data, ("latch",))
         assert cfg is None and err is not None and want in err, (data, err)

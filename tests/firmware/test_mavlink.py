@@ -218,3 +218,29 @@ def test_encoder_rejects_bad_ids():
         except ValueError:
             continue
         raise AssertionError("accepted %d/%d" % (s, c))
+
+
+def test_small_buffer_holds_the_longest_decoded_frame_signed():
+    # The parser's buffer is sized for the longest frame it decodes (a signed, full
+    # STATUSTEXT: 79 bytes) twice over, not for two 280-byte MAVLink frames: every frame
+    # still comes through whatever the chunking, behind a 255-byte unknown frame too.
+    p = mv.Parser()
+    assert len(p._buf) == 2 * (mv.HEADER_LEN + 54 + 2 + mv.SIG_LEN) == 158
+    f = bytearray(_frames(mv.StatusText(4, "x" * 50))[0])
+    f[2] = mv.INCOMPAT_SIGNED
+    n = f[1]
+    crc = mv.crc_accumulate(mv.CRC_EXTRA[mv.STATUSTEXT], mv.crc16(f, 1, 10 + n))
+    f[10 + n] = crc & 0xFF
+    f[11 + n] = crc >> 8
+    signed = bytes(f) + bytes(range(13))
+    unknown = b"\xfd\xff\x00\x00\x05\x01\x01\x1e\x00\x00" + bytes(255) + b"\x12\x34"
+    data = unknown + signed + _frames(mv.Heartbeat(2))[0] + signed
+    for chunk in (None, 1, 7, 64, 128, 200):
+        ms, _ = _parse_all(data, chunk, mv.Parser())
+        assert [m.msgid for m in ms] == [mv.STATUSTEXT, 0, mv.STATUSTEXT], chunk
+        assert ms[0].signed and ms[0].text == "x" * 50 and ms[2].signed
+    try:
+        mv.Parser(bufsize=78)
+        raise AssertionError("a buffer shorter than a decoded frame was accepted")
+    except ValueError:
+        pass

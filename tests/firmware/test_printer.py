@@ -13,7 +13,7 @@ def test_boot_is_safe_and_config_registered():
     r.run(1)
     assert r.outputs_safe()
     from hearth.runtime import config
-    d = config.defaults()["printer"]
+    d = config.defaults(("printer",))["printer"]
     assert d["dark_c"] == 32.0 and d["danger_hi_c"] == 57.0 and d["steps_per_mm"] == 400.0
 
 
@@ -194,7 +194,7 @@ def test_contradictory_config_refused_as_a_whole():
                        ({"printer": {"white_c": 31}}, "printer.white_c=31.0 is outside"),
                        ({"printer": {"danger_lo_c": 20, "danger_hi_c": 40}}, None),
                        ({"printer": {"min_setpoint_c": 60, "max_c": 60}}, "printer.min_setpoint_c=60.0")):
-        cfg, err = config.validate(data)
+        cfg, err = config.validate(data, ("printer",))
         if want is None:
             assert err is None and cfg is not None, err
             continue

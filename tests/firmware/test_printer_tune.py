@@ -7,7 +7,7 @@ from hearth.runtime.supervisor import READY  # noqa: F401
 
 
 def _tune_done(r):
-    return not r.p.cmd_tune({})["running"]
+    return not r.cmd("tune")["running"]
 
 
 def test_console_autotune_returns_gains_and_a_model():
@@ -20,7 +20,7 @@ def test_console_autotune_returns_gains_and_a_model():
     r.err("BUSY", "autotune", {"c": 45})
     r.err("STATE", "heat", {"c": 40})
     r.err("BUSY", "job_start", {"id": 3, "material": "dark"})
-    assert r.run(600, lambda: _tune_done(r)), r.p.cmd_tune({})
+    assert r.run(600, lambda: _tune_done(r)), r.cmd("tune")
     t = r.cmd("tune")["result"]
     assert t is not None and "error" not in t, t
     assert t["ku"] > 0 and t["tu"] > 0 and t["kp"] > 0 and t["ki"] > 0 and t["kd"] > 0, t
@@ -55,7 +55,7 @@ def test_m303_in_a_job_waits_then_the_job_goes_on():
     r.line(2, "M109 S30")
     assert r.run(30, lambda: r.p._tuning())
     assert r.p.job.done == 0
-    assert r.run(900, lambda: r.p.job.done >= 2), (r.p.cmd_tune({}), r.p.job.info())
+    assert r.run(900, lambda: r.p.job.done >= 2), (r.cmd("tune"), r.p.job.info())
     t = r.cmd("tune")["result"]
     assert "error" not in t and t["setpoint"] == 35.0 and t["ku"] > 0, t
     assert r.p.heater.target == 30.0 and r.p.heater.fault is None

@@ -58,6 +58,18 @@ def test_mpy_files_load_in_the_unix_port(sim_build) -> None:
     assert "loaded" in p.stdout, p.stdout + p.stderr
 
 
+def test_tracebacks_name_the_module_by_its_import_name(sim_build) -> None:
+    # The source name in each .mpy is the module's dotted name (one qstr fewer per
+    # module on the board than a path): a traceback still says where it happened.
+    out, _ = sim_build
+    code = "from hearth.runtime import config\ntry:\n    config.file_hash(5)\nexcept TypeError as e:\n" \
+           "    import sys\n    sys.print_exception(e)\n"
+    argv, extra = interp.command(None, "256K", build_if_missing=True)
+    env = dict(os.environ, MICROPYPATH=str(out), **extra)
+    p = subprocess.run([*argv, "-c", code], capture_output=True, text=True, env=env, cwd=str(out), timeout=30)
+    assert 'File "hearth.runtime.config", line' in p.stdout + p.stderr, p.stdout + p.stderr
+
+
 def test_manifest_mismatch_and_tampering_are_refused(sim_build, tmp_path: Path) -> None:
     out, man = sim_build
     d = json.loads(man.to_json())

@@ -160,7 +160,7 @@ def test_second_heater_needs_the_board_to_declare_it(tmp_path: Path) -> None:
 
 
 def test_materials_equal_the_boards_presets() -> None:
-    src = (ROOT / "firmware" / "hearth" / "roles" / "printer.py").read_text()
+    src = (ROOT / "firmware" / "hearth" / "roles" / "printer_cfg.py").read_text()
     node = next(n for n in ast.walk(ast.parse(src))
                 if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "_PRESETS" for t in n.targets))
     assert ast.literal_eval(node.value) == job.MATERIALS

@@ -72,8 +72,13 @@ class Haccp:
         self.size = size
         self.base_s = every_s
         self.max_events = max_events
-        self.temp = array("h", [0] * size)
-        self.sp = array("h", [0] * size)
+        # From a range (its length known up front), then zeroed: a list of `size` ints
+        # first would be a 480-byte block, the one that failed a printer built at 128 KiB.
+        self.temp = array("h", range(size))
+        self.sp = array("h", range(size))
+        for i in range(size):
+            self.temp[i] = 0
+            self.sp[i] = 0
         self.reset(0, 0)
 
     def reset(self, job, now_ms):

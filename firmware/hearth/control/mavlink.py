@@ -268,9 +268,14 @@ class Parser:
     # message ids (we cannot check their CRC) and bad CRCs are skipped; after any
     # failed candidate the search restarts one byte after its 0xFD, so a false start
     # in noise never swallows a real frame behind it.
-    def __init__(self, bufsize=2 * MAX_FRAME, queue=8):
-        if bufsize < MAX_FRAME:
-            raise ValueError("bufsize must hold a full frame")
+    # Only frames of the messages decoded here are ever waited for (others are skipped
+    # at their header), so the buffer holds the longest of those, signed, plus as much
+    # again of new bytes: 158 bytes, not two 280-byte MAVLink frames (a 560-byte block
+    # was the allocation that failed first when the latch was built on a small heap).
+    def __init__(self, bufsize=2 * (HEADER_LEN + _MAX_KNOWN + 2 + SIG_LEN), queue=8):
+        if bufsize < HEADER_LEN + _MAX_KNOWN + 2 + SIG_LEN:
+            raise ValueError("bufsize must hold the longest frame decoded (%d bytes)"
+                             % (HEADER_LEN + _MAX_KNOWN + 2 + SIG_LEN))
         self._buf = bytearray(bufsize)
         self._mv = memoryview(self._buf)
         self._n = 0

@@ -33,7 +33,6 @@
 #   3 u8 fault code (_FAULTS index, 0 none)   4 u16 releases   6 u8 regrabs
 #   7 u8 actuator command (0 lock, 1 open)
 from hearth import hal
-from hearth.runtime import config as configmod
 from hearth.control import gripper as grippercore
 from hearth.control import latch as latchcore
 from hearth.control import mavlink as mv
@@ -47,69 +46,14 @@ from hearth.runtime.supervisor import (
     SAFE as SUP_SAFE,
     SupervisorError,
 )
-from hearth.drivers.switch import Switch
-from hearth.options import merge
-from hearth.pinout import Pins
 from micropython import const
 
-SCHEMA = {
-    "actuator": ("str", "servo", ("servo", "solenoid", "epm"), None, ""),
-    "servo_locked_us": ("int", 1000, 500, 2500, "us"),
-    "servo_open_us": ("int", 2000, 500, 2500, "us"),
-    "solenoid_pull_ms": ("int", 150, 10, 1000, "ms"),
-    "solenoid_max_on_ms": ("int", 2000, 100, 5000, "ms"),
-    "solenoid_hold_pct": ("int", 40, 5, 100, "%"),
-    "solenoid_max_duty_pct": ("int", 25, 1, 100, "%"),
-    "epm_pulse_ms": ("int", 30, 5, 100, "ms"),
-    "sysid": ("int", 1, 1, 255, ""),
-    "compid": ("int", 158, 7, 255, ""),  # never 1-6 (autopilot/reserved), never 0
-    "fc_sysid": ("int", 1, 1, 255, ""),
-    "fc_compid": ("int", 1, 1, 255, ""),
-    "instance": ("int", 1, 1, 255, ""),
-    "heartbeat_ms": ("int", 1000, 200, 5000, "ms"),
-    "fc_timeout_ms": ("int", 3000, 500, 60000, "ms"),
-    "arm_timeout_ms": ("int", 10000, 1000, 120000, "ms"),
-    "release_timeout_ms": ("int", 1500, 100, 10000, "ms"),
-    "close_timeout_ms": ("int", 1500, 100, 10000, "ms"),
-    "auto_close_ms": ("int", 3000, 0, 600000, "ms"),
-    "require_confirm": ("bool", False, None, None, ""),
-    "confirm_max_age_ms": ("int", 2000, 0, 60000, "ms"),
-    "require_link": ("bool", True, None, None, ""),
-    "host_release": ("bool", True, None, None, ""),
-    "recovery_arm": ("bool", True, None, None, ""),
-    "max_regrabs": ("int", 3, 0, 20, ""),
-    "switch_debounce_ms": ("int", 20, 0, 500, "ms"),
-    "switch_fault_ms": ("int", 300, 50, 5000, "ms"),
-    "switches_active_low": ("bool", False, None, None, ""),
-    "presence": ("str", "switch", ("switch", "loadcell", "either"), None, ""),
-    "loadcell_on_g": ("int", 150, 1, 50000, "g"),
-    "loadcell_off_g": ("int", 80, 0, 50000, "g"),
-    "loadcell_counts_per_g": ("int", 420, 1, 100000, "counts/g"),
-    "loadcell_offset": ("int", 8000, -8388608, 8388607, "counts"),
-    "loadcell_ms": ("int", 200, 50, 5000, "ms"),
-    "supply_min_mv": ("int", 4500, 0, 30000, "mV"),
-    "supply_ms": ("int", 50, 10, 1000, "ms"),
-    "uart_read_max": ("int", 128, 16, 1024, "bytes"),
-    "tx_frames": ("int", 4, 1, 16, "frames"),
-}
+TYPE_CHECKING = False  # the type checker reads the block below; MicroPython never runs it
+if TYPE_CHECKING:
+    from typing import Any
 
+    from hearth.runtime.supervisor import Supervisor
 
-def check_config(c):
-    # Values each in bounds that contradict each other (as the host's
-    # config_host.consistency): None, or the first problem.
-    if c["servo_open_us"] == c["servo_locked_us"]:
-        return "inconsistent: latch.servo_open_us=%d is the same as latch.servo_locked_us: the bolt would " \
-            "never move" % c["servo_open_us"]
-    if c["loadcell_off_g"] >= c["loadcell_on_g"]:
-        return "inconsistent: latch.loadcell_off_g=%d is not below latch.loadcell_on_g=%d" % (
-            c["loadcell_off_g"], c["loadcell_on_g"])
-    if c["solenoid_pull_ms"] > c["solenoid_max_on_ms"]:
-        return "inconsistent: latch.solenoid_pull_ms=%d is above latch.solenoid_max_on_ms=%d" % (
-            c["solenoid_pull_ms"], c["solenoid_max_on_ms"])
-    return None
-
-
-configmod.register("latch", SCHEMA, check_config)
 
 _EXTERNAL = ("power", "supervisor", "safe")  # latch faults put there by the shell
 _FAULTS = ("", "jam", "jam_close", "switches", "regrab_limit", "power", "supervisor", "safe")
@@ -148,87 +92,46 @@ def decode_role_state(buf):
 class Latch:
     name = "latch"
 
-    def __init__(self, board, config, sup):
-        defaults = {}
-        for k in SCHEMA:
-            defaults[k] = SCHEMA[k][1]
-        cfg = merge(defaults, config, "latch")
-        if cfg["servo_locked_us"] == cfg["servo_open_us"]:
-            raise ValueError("latch.servo_locked_us == servo_open_us")
-        if cfg["loadcell_off_g"] >= cfg["loadcell_on_g"]:
-            raise ValueError("latch.loadcell_off_g must be below loadcell_on_g")
-        self.cfg = cfg
-        self.board = board
-        self.sup = sup
-        pins = Pins(hal, board)
-        # ---- actuator first: its constructor puts the pin in the safe/locked state.
-        # Each driver reads its own keys (from_board): the role only wires.
-        act = cfg["actuator"]
-        self.actuator_kind = act
-        self.servo = None
-        self.solenoid = None
-        self.epm = None
-        if act == "servo":
-            from hearth.drivers.servo import Servo
+    # Set by hearth/roles/latchinit.py (boot-only code, forgotten once the app is built;
+    # bare annotations compile to nothing in MicroPython).
+    cfg: dict
+    sup: "Supervisor"
+    actuator_kind: str
+    servo: "Any"
+    solenoid: "Any"
+    epm: "Any"
+    sw_locked: "Any"
+    sw_open: "Any"
+    sw_payload: "Any"
+    hx: "Any"
+    hx_presence: "Any"
+    grams: "Any"
+    _hx_t: "Any"
+    supply_adc: "Any"
+    supply_div: float
+    supply_mv: "Any"
+    _supply_t: "Any"
+    latch: "latchcore.Latch"
+    gripper: "grippercore.Gripper"
+    parser: "mv.Parser"
+    uart: "Any"
+    rx_bytes: int
+    tx_bytes: int
+    _safe_req: bool
+    _sup_prev: "Any"
+    _fault_reported: "Any"
+    held: bool
+    recovered: "Any"
+    _first: bool
+    role_state: "Any"
+    _last_cmd: str
 
-            self.servo = Servo.from_board(pins, cfg)
-        elif act == "solenoid":
-            from hearth.drivers.solenoid import Solenoid
+    def __init__(self, board, config, sup, checked=False):
+        # checked: config is the section as runtime/config.load gives it (every key,
+        # each in bounds), taken as it is; otherwise defaults fill in what it lacks.
+        from hearth.roles.latchinit import init
 
-            self.solenoid = Solenoid.from_board(pins, cfg)
-        else:
-            from hearth.drivers.solenoid import Epm
-
-            self.epm = Epm.from_board(pins, cfg)
-        # ---- inputs
-        self.sw_locked = Switch.from_board(pins, "bolt_locked_sw", cfg)
-        self.sw_open = Switch.from_board(pins, "bolt_open_sw", cfg)
-        pres = cfg["presence"]
-        self.sw_payload = None
-        if pres in ("switch", "either"):
-            self.sw_payload = Switch.from_board(pins, "payload_sw", cfg)
-        self.hx = None
-        self.hx_presence = None
-        if pres in ("loadcell", "either"):
-            from hearth.drivers.loadcell import Hx711, Presence  # only boards that weigh
-
-            self.hx = Hx711.from_board(pins, cfg)
-            self.hx_presence = Presence.from_board(pins, cfg)
-        self.grams = None
-        self._hx_t = None
-        self.supply_adc = pins.adc("supply_adc") if "supply_adc" in pins.map else None
-        self.supply_div = float(board.get("supply", {}).get("divider", 2.0))
-        self.supply_mv = None
-        self._supply_t = None
-        # ---- the pure core
-        sources = ("mavlink", "host") if cfg["host_release"] else ("mavlink",)
-        self.latch = latchcore.Latch({
-            "arm_timeout_ms": cfg["arm_timeout_ms"], "release_timeout_ms": cfg["release_timeout_ms"],
-            "close_timeout_ms": cfg["close_timeout_ms"], "auto_close_ms": cfg["auto_close_ms"],
-            "require_confirm": cfg["require_confirm"], "confirm_max_age_ms": cfg["confirm_max_age_ms"],
-            "require_link": cfg["require_link"], "sources": sources,
-            "switch_fault_ms": cfg["switch_fault_ms"], "max_regrabs": cfg["max_regrabs"]}, self._gate)
-        self.gripper = grippercore.Gripper(self.latch, {
-            "sysid": cfg["sysid"], "compid": cfg["compid"], "fc_sysid": cfg["fc_sysid"],
-            "fc_compid": cfg["fc_compid"], "instance": cfg["instance"], "heartbeat_ms": cfg["heartbeat_ms"],
-            "fc_timeout_ms": cfg["fc_timeout_ms"]})
-        self.parser = mv.Parser()
-        self.uart = None
-        ml = board.get("mavlink")
-        if ml and "mavlink_tx" in pins.map and "mavlink_rx" in pins.map:
-            self.uart = hal.Uart(ml.get("uart", 2), ml.get("baud", 57600), pins.map["mavlink_tx"], pins.map["mavlink_rx"])
-        self.rx_bytes = 0
-        self.tx_bytes = 0
-        # ---- supervisor glue
-        self._safe_req = False
-        self._sup_prev = None
-        self._fault_reported = None
-        self.held = False
-        self.recovered = None  # decoded role_state of the interrupted run, if any
-        self._first = True
-        self.role_state = sup.role_state
-        sup.on_resume = self._on_resume
-        self._last_cmd = "lock"
+        init(self, board, config, sup, checked)
 
     # ---- role interface ----------------------------------------------------------------
     def safe(self):

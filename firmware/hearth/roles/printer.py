@@ -30,97 +30,22 @@ from micropython import const
 gc.collect()  # compiling the modules below needs contiguous heap: start from a clean one
 
 from hearth import hal  # noqa: E402
-from hearth.runtime import config as configmod  # noqa: E402
-from hearth.control.foodsafety import check_resume  # noqa: E402
-from hearth.control.pid import ModelPid  # noqa: E402
 from hearth.control.printjob import KEEP, MATERIALS, PrintJob  # noqa: E402
 from hearth.runtime.protocol import CommandError  # noqa: E402
 from hearth.runtime.supervisor import ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, SupervisorError  # noqa: E402
-from hearth.control.thermal import ThermalProtection  # noqa: E402
-from hearth.pinout import Pins  # noqa: E402
-from hearth.drivers.heater import Heater  # noqa: E402
-from hearth.drivers.stepper import Stepper  # noqa: E402
-from hearth.drivers.thermistor import Thermistor  # noqa: E402
 from hearth.ticks import ticks_diff  # noqa: E402
 
-# setpoint, tolerance, min extrusion temp, max setpoint (C), danger-zone limit (min; 0 exempt)
-_PRESETS = {
-    "dark": (32.0, 0.5, 30.0, 34.0, 0),
-    "milk": (30.0, 0.5, 28.5, 32.0, 0),
-    "white": (28.5, 0.5, 27.0, 30.0, 0),
-    "dough": (30.0, 1.0, 20.0, 38.0, 240),
-    "puree": (65.0, 1.0, 60.0, 70.0, 120),
-}
 
-SCHEMA = {
-    "max_c": ("float", 70.0, 20.0, 80.0, "C"),            # no setpoint above (also the board's limit)
-    "min_setpoint_c": ("float", 20.0, 0.0, 60.0, "C"),     # no setpoint below, except 0 = off
-    "steps_per_mm": ("float", 400.0, 1.0, 10000.0, "steps/mm"),
-    "max_feed_mm_s": ("float", 5.0, 0.01, 50.0, "mm/s"),
-    "accel_mm_s2": ("float", 50.0, 1.0, 5000.0, "mm/s2"),
-    "max_extrude_mm": ("float", 50.0, 0.1, 500.0, "mm"),   # longest extrude-only move
-    "retract_mm": ("float", 1.0, 0.0, 20.0, "mm"),          # G10 / G11 firmware retract
-    "retract_feed_mm_s": ("float", 2.0, 0.01, 50.0, "mm/s"),
-    "unretract_extra_mm": ("float", 0.0, 0.0, 5.0, "mm"),   # G11 pushes this much more
-    "tune_hyst_c": ("float", 0.5, 0.1, 5.0, "C"),           # autotune relay hysteresis
-    "tune_over_c": ("float", 5.0, 1.0, 15.0, "C"),          # autotune aborts this far above
-    "max_step_hz": ("int", 20000, 100, 40000, "Hz"),
-    "danger_lo_c": ("float", 5.0, -10.0, 20.0, "C"),
-    "danger_hi_c": ("float", 57.0, 40.0, 75.0, "C"),
-    "host_timeout_ms": ("int", 10000, 1000, 600000, "ms"),  # job dead-man
-    "pause_timeout_s": ("int", 900, 10, 1800, "s"),         # M0/M600 pause: then heater off, job held
-    "pressure_advance_s": ("float", 0.0, 0.0, 1.0, "s"),    # K (M900 sets it for a job)
-    "m109_hold_ms": ("int", 1000, 0, 60000, "ms"),          # M109: in tolerance this long
-    "haccp_every_s": ("int", 10, 1, 3600, "s"),
-    "checkpoint_s": ("int", 30, 0, 3600, "s"),                # job state to flash this often, progress or not (0: off)
-    "progress_ms": ("int", 1000, 250, 60000, "ms"),           # finished lines to flash at most this often
-    # heater model (core.pid.ModelPid)
-    "model_power_w": ("float", 20.0, 1.0, 500.0, "W"),
-    "model_mass_j_k": ("float", 44.0, 1.0, 5000.0, "J/K"),
-    "model_core_j_k": ("float", 3.0, 0.0, 500.0, "J/K"),
-    "model_core_w_k": ("float", 3.0, 0.0, 100.0, "W/K"),
-    "model_loss_w_k": ("float", 0.10, 0.001, 10.0, "W/K"),
-    "model_sensor_s": ("float", 1.5, 0.0, 60.0, "s"),
-    "model_ambient_c": ("float", 22.0, -10.0, 45.0, "C"),
-    "model_response_s": ("float", 1.0, 0.1, 60.0, "s"),
-    "model_dist_rate": ("float", 0.3, 0.0, 2.0, "1/(C.s)"),  # disturbance estimate (0: off)
-    "model_checks": ("bool", True, None, None, ""),             # thermal protection's model checks
-    # thermal protection (core.thermal)
-    "watch_s": ("float", 6.0, 1.0, 600.0, "s"),
-    "max_error_cs": ("float", 60.0, 5.0, 3600.0, "C.s"),
-    "stuck_rise_c": ("float", 1.0, 0.3, 20.0, "C"),
-}
-for _m in MATERIALS:
-    _sp, _tol, _mn, _mx, _dz = _PRESETS[_m]
-    SCHEMA[_m + "_c"] = ("float", _sp, 0.0, 80.0, "C")
-    SCHEMA[_m + "_tol_c"] = ("float", _tol, 0.1, 10.0, "C")
-    SCHEMA[_m + "_min_c"] = ("float", _mn, 0.0, 80.0, "C")
-    SCHEMA[_m + "_max_c"] = ("float", _mx, 0.0, 80.0, "C")
-    SCHEMA[_m + "_dz_min"] = ("int", _dz, 0, 1440, "min")
+TYPE_CHECKING = False  # the type checker reads the block below; MicroPython never runs it
+if TYPE_CHECKING:
+    from typing import Any
 
-
-def check_config(c):
-    # Values each in bounds that contradict each other (the host's config_host.consistency
-    # says the same): None, or the first problem.
-    if c["min_setpoint_c"] >= c["max_c"]:
-        return "inconsistent: printer.min_setpoint_c=%s is not below printer.max_c=%s" % (
-            c["min_setpoint_c"], c["max_c"])
-    if c["danger_lo_c"] >= c["danger_hi_c"]:
-        return "inconsistent: printer.danger_lo_c=%s is not below printer.danger_hi_c=%s" % (
-            c["danger_lo_c"], c["danger_hi_c"])
-    for m in MATERIALS:
-        lo, sp, hi = c[m + "_min_c"], c[m + "_c"], c[m + "_max_c"]
-        if hi > c["max_c"]:
-            return "inconsistent: printer.%s_max_c=%s is above printer.max_c=%s" % (m, hi, c["max_c"])
-        if lo > hi:
-            return "inconsistent: printer.%s_min_c=%s is above printer.%s_max_c=%s" % (m, lo, m, hi)
-        if not lo <= sp <= hi:
-            return "inconsistent: printer.%s_c=%s is outside printer.%s_min_c..%s_max_c (%s..%s)" % (
-                m, sp, m, m, lo, hi)
-    return None
-
-
-configmod.register("printer", SCHEMA, check_config)
+    from hearth.control.pid import ModelPid
+    from hearth.control.thermal import ThermalProtection
+    from hearth.drivers.heater import Heater
+    from hearth.drivers.stepper import Stepper
+    from hearth.drivers.thermistor import Thermistor
+    from hearth.runtime.supervisor import Supervisor
 
 _WALL_EPOCH = const(946684800)  # 2000-01-01 in Unix seconds
 
@@ -159,65 +84,46 @@ def _material(args):
 class Printer:
     name = "printer"
 
-    def __init__(self, board, config, sup):
-        c = {}
-        for k in SCHEMA:
-            c[k] = SCHEMA[k][1]
-        if config:
-            for k in config:
-                c[k] = config[k]
-        self.cfg = c
-        self.board = board
-        self.sup = sup
-        self.journal = sup.journal  # maintained during a job (_journal_space)
-        pins = Pins(hal, board)
-        limits = board.get("limits", {})
-        hw = board.get("heater", {})
-        self.hw_max = min(float(c["max_c"]), float(limits.get("max_c", 80)), float(hw.get("max_c", 80)))
-        # ---- outputs first, each created in its safe state. Each driver and controller
-        # reads its own keys (from_board / from_section): the role only wires them.
-        # The step pin's pulse counter comes before its PWM (hal/esp32.py says why);
-        # None on a chip without one: the planner's estimate stands.
-        self.counter = hal.counter(pins.map["stepper_step"])
-        self._count0 = 0            # the counter at the current move's start
-        self.stepper = Stepper.from_board(pins)
-        self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
-        # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
-        # Klipper's default fan cycle time (a MOSFET-switched fan, not a 4-wire one)
-        self.fan = pins.pwm("fan", int(board.get("fan", {}).get("pwm_hz", 100)), 0) if "fan" in pins.map else None
-        self.fan_duty = 0
-        self.thermistor = Thermistor.from_board(pins, board.get("thermistor", {}))
-        self.ctl = ModelPid.from_section(c)
-        # the protection runs its own copy of the heater model (control/thermal.py model checks)
-        self.prot = ThermalProtection.from_section(c, limits)
-        self.heater = Heater(self.heater_pwm, self.thermistor, self.ctl, self.prot)
-        # A second (body) heater, T1, where the board file declares one (pins heater2
-        # and thermistor2_adc, "heater2": {pwm_hz}): the same thermal protection (its own
-        # copy, with the printer's model settings) and the same material limits.
-        self.heater2 = None
-        if "heater2" in pins.map and "thermistor2_adc" in pins.map:
-            self.thermistor2 = Thermistor.from_board(pins, board.get("thermistor", {}))
-            self.thermistor2.adc = pins.adc("thermistor2_adc")
-            self.heater2 = Heater(pins.pwm("heater2", int(board.get("heater2", {}).get("pwm_hz", 10)), 0),
-                                  self.thermistor2, ModelPid.from_section(c), ThermalProtection.from_section(c, limits))
-        self.clog_in = pins.input("clog_sw") if "clog_sw" in pins.map else None
-        self.job = PrintJob(c, self.hw_max)
-        self.job.has_fan = self.fan is not None
-        self.job.heaters = 2 if self.heater2 is not None else 1
-        self._pause_ms = 0          # when the pause in force began
-        self.state_buf = sup.role_state
-        sup.on_resume = self._on_resume
-        self.last_host = hal.ticks_ms()
-        self.last_us = hal.ticks_us()
-        self._fault_raised = False
-        self._pf_ms = None          # uptime at a power-fail this boot (outage known without wall time)
-        self._wall_s = None         # wall seconds since 2000 at uptime _wall_ms (from the host)
-        self._wall_ms = 0
-        self.clogged = False
-        self._last_state = sup.state
-        self._ckpt_ms = 0
-        self._ckpt_done = 0         # the finished line the last progress record holds
-        self.tuner = None           # printer_tune.Autotune, made when the first tune starts
+    # Set by hearth/roles/printerinit.py (boot-only code, forgotten once the app is
+    # built; bare annotations compile to nothing in MicroPython).
+    cfg: dict
+    sup: "Supervisor"
+    journal: "Any"
+    hw_max: float
+    counter: "Any"
+    _count0: "Any"
+    stepper: "Stepper"
+    heater_pwm: "Any"
+    fan: "Any"
+    fan_duty: int
+    thermistor: "Thermistor"
+    ctl: "ModelPid"
+    prot: "ThermalProtection"
+    heater: "Heater"
+    heater2: "Heater | None"
+    thermistor2: "Thermistor"
+    clog_in: "Any"
+    job: "PrintJob"
+    _pause_ms: "Any"
+    state_buf: "Any"
+    last_host: "Any"
+    last_us: "Any"
+    _fault_raised: bool
+    _pf_ms: "Any"
+    _wall_s: "Any"
+    _wall_ms: "Any"
+    clogged: bool
+    _last_state: "Any"
+    _ckpt_ms: "Any"
+    _ckpt_done: "Any"
+    tuner: "Any"
+
+    def __init__(self, board, config, sup, checked=False):
+        # checked: config is the section as runtime/config.load gives it (every key,
+        # each in bounds), taken as it is; otherwise defaults fill in what it lacks.
+        from hearth.roles.printerinit import init
+
+        init(self, board, config, sup, checked)
 
     # ---- safety ---------------------------------------------------------------------
     def safe(self):
@@ -288,13 +194,13 @@ class Printer:
             "gcode": (self.cmd_gcode, True),
             "job_start": (self.cmd_job_start, True),
             "job_end": (self.cmd_job_end, True),
-            "job_hold": (self.cmd_job_hold, True),
-            "job_resume": (self.cmd_job_resume, True),
+            "job_hold": (self._rare, True, True),
+            "job_resume": (self._rare, True, True),
             "job": (self.cmd_job, False),
-            "haccp": (self.cmd_haccp, False),
+            "haccp": (self._rare, False, True),
             "clock": (self.cmd_clock, True),
-            "autotune": (self.cmd_autotune, True),
-            "tune": (self.cmd_tune, False),
+            "autotune": (self._rare, True, True),
+            "tune": (self._rare, False, True),
         }
 
     def cmd_heat(self, args):
@@ -390,16 +296,6 @@ class Printer:
         job.reset()
         return out
 
-    def cmd_job_hold(self, args):
-        # Park the running job for a checked resume (the host paused, e.g. Ctrl-C):
-        # motion stopped, heater off, progress to the journal; the hold counts as an
-        # outage for the danger-zone time.
-        self._host_seen()
-        job = self.job
-        if self.sup.state != ACTIVE or not job.id:
-            raise CommandError("STATE", "no job running to hold (board %s)" % self.sup.state)
-        return self._hold(hal.ticks_ms(), "hold")
-
     def _hold(self, now, why):
         job = self.job
         if job.paused is not None:
@@ -419,20 +315,6 @@ class Printer:
         self._pf_ms = now
         return {"job": job.id, "done": job.done, "token": rec["token"], "state": self.sup.state}
 
-    def cmd_job_resume(self, args):
-        # A job paused by its own M0/M1/M25/M600 goes on (the heater held meanwhile)
-        self._host_seen()
-        job = self.job
-        if self.sup.state != ACTIVE or not job.id:
-            raise CommandError("STATE", "no job running (board %s): a held job takes `resume`" % self.sup.state)
-        code = job.paused
-        if code is None:
-            raise CommandError("STATE", "job %d is not paused" % job.id)
-        now = hal.ticks_ms()
-        job.resume()
-        job.haccp.event(now, "go_on", code)
-        return {"job": job.id, "resumed": code, "paused_s": ticks_diff(now, self._pause_ms) // 1000}
-
     def cmd_job(self, args):
         self._host_seen()
         d = self.job.info()
@@ -444,42 +326,7 @@ class Printer:
             d["recovered"] = PrintJob.read(self.state_buf)
         return d
 
-    def cmd_haccp(self, args):
-        self._host_seen()
-        start = args.get("from", 0)
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise CommandError("BAD_ARGS", "'from' must be an integer >= 0")
-        job = self.job
-        r = job.haccp.report(start, 40)
-        r["danger_zone_s"] = job.dz.ms // 1000
-        r["material"] = MATERIALS[job.material] if job.material >= 0 else None
-        return r
-
     # ---- autotune (M303) ------------------------------------------------------------------
-    def cmd_autotune(self, args):
-        # autotune {c, cycles}: relay autotune at c when idle (a job runs M303 instead)
-        self._host_seen()
-        if self.sup.state == ACTIVE and self.job.id:
-            raise CommandError("STATE", "job %d is running: put M303 in the job" % self.job.id)
-        if self._tuning():
-            raise CommandError("BUSY", "autotune already running (tune shows it, cool aborts it)")
-        c = _num(args, "c")
-        cyc = args.get("cycles", 4)
-        if isinstance(cyc, bool) or not isinstance(cyc, int) or not 2 <= cyc <= 20:
-            raise CommandError("BAD_ARGS", "'cycles' must be an integer 2..20")
-        if c <= 0:
-            raise CommandError("RANGE", "setpoint must be > 0 C")
-        sp = self.job.check_setpoint(c)
-        self._arm()
-        self._start_tune(sp, cyc, 0, hal.ticks_ms())
-        return {"tuning": sp, "cycles": cyc, "state": self.sup.state}
-
-    def cmd_tune(self, args):
-        self._host_seen()
-        if self.tuner is None:
-            return {"running": False, "result": None}
-        return self.tuner.info()
-
     def _tuning(self):
         t = self.tuner
         return t is not None and t.at is not None
@@ -513,47 +360,19 @@ class Printer:
             out["state"] = self.sup.state
         return out
 
-    # ---- recovery ------------------------------------------------------------------------
-    def _outage_s(self, snap, now_ms):
-        if self._pf_ms is not None:
-            return ticks_diff(now_ms, self._pf_ms) // 1000
-        wall = self.wall_now(now_ms)
-        if wall is None or snap["wall_s"] is None:
-            return None
-        return wall - snap["wall_s"]
+    # ---- rarely used: roles/printercmds.py, loaded for one call and forgotten -------------
+    def _rare(self, name, args):
+        from hearth.app import forget
+        from hearth.roles import printercmds
+
+        try:
+            return getattr(printercmds, name)(self, args)
+        finally:
+            forget("hearth.roles.printercmds")
 
     def _on_resume(self, rec):
-        # Called by sup.resume() in RECOVERY; raising SupervisorError refuses and leaves
-        # the board in RECOVERY with outputs safe.
-        if not rec.get("job"):
-            return
-        now = hal.ticks_ms()
-        snap = PrintJob.read(self.state_buf)
-        if snap is None or snap["material"] is None:
-            raise SupervisorError("REFUSED", "no printer progress in the recovery record: discard the job")
-        m = snap["material"]
-        want = self.sup.resume_args or {}
-        f, n = want.get("file"), want.get("lines")
-        if snap["file"] and (f is not None or n is not None) and (f != snap["file"] or n != snap["lines"]):
-            raise SupervisorError("REFUSED", "job %d was printing file %s (%s lines), not %s (%s lines): resume "
-                                  "with the job's own file, or discard the job" % (
-                                      rec["job"], snap["file"], snap["lines"], f, n))
-        outage = self._outage_s(snap, now)
-        reason = check_resume(self.cfg[m + "_dz_min"], snap["danger_zone_ms"], outage)
-        if reason:
-            raise SupervisorError("REFUSED", reason)
-        sp = snap["setpoint"]
-        ceiling = min(self.hw_max, self.cfg[m + "_max_c"])
-        if sp is not None and sp > ceiling:
-            raise SupervisorError("REFUSED", "recorded setpoint %.1f C is above the %s maximum %.1f C" % (
-                sp, m, ceiling))
-        self.job.restore(rec["job"], snap, outage, now)
-        self._pf_ms = None
-        self.last_host = now
-        # never above the job's own setpoint: the one recorded, checked above
-        self.heater.set_target(sp)
-        self.stepper.enable(True)
-        self.job.write(self.state_buf, self.wall_now(now), sp, self._temp())
+        # Called by sup.resume() in RECOVERY (printercmds.on_resume says what it checks).
+        return self._rare("on_resume", rec)
 
     # ---- the tick ----------------------------------------------------------------------------
     def tick(self, now_ms):

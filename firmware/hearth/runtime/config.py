@@ -21,25 +21,39 @@ COMMON = {
     "arm_timeout_ms": ("int", 30000, 1000, 300000, "ms"),
 }
 
-SCHEMA = {"common": COMMON}
-CHECKS = {}  # section -> check(values) -> None or a problem: values in bounds that contradict
 
 
-def register(section, fields, check=None):
-    # Roles add their own section at import time, so the schema lives beside the code
-    # that uses it; `check` finds values that are each in bounds but contradict each
-    # other (its problems start with "inconsistent:").
-    SCHEMA[section] = fields
-    if check is not None:
-        CHECKS[section] = check
+def section(sec):
+    # -> (fields, check or None) of a config section; (None, None) if there is none.
+    # A role's section lives in hearth/roles/<role>_cfg.py (SCHEMA, check_config),
+    # imported only while a config is read or changed (boot, config commands): the
+    # tables are not kept on the heap of a running board. `check` finds values that
+    # are each in bounds but contradict each other ("inconsistent: ..." problems).
+    if sec == "common":
+        return COMMON, None
+    try:
+        mod = __import__("hearth.roles.%s_cfg" % sec, None, None, ("SCHEMA",))
+    except ImportError:
+        return None, None
+    return mod.SCHEMA, getattr(mod, "check_config", None)
 
 
-def defaults():
+def names(roles=()):
+    # The board's config sections: common and its role's (roles: the role names).
+    out = ["common"]
+    for r in roles:
+        if section(r)[0] is not None:
+            out.append(r)
+    return out
+
+
+def defaults(roles=()):
     out = {}
-    for sec, fields in SCHEMA.items():
+    for sec in names(roles):
+        fields = section(sec)[0] or {}
         d = {}
-        for name, spec in fields.items():
-            d[name] = spec[1]
+        for name in fields:
+            d[name] = fields[name][1]
         out[sec] = d
     return out
 
@@ -67,14 +81,16 @@ def _check(sec, name, spec, v):
     return None
 
 
-def validate(data):
+def validate(data, roles=()):
     # -> (config, None) or (None, problem). Unknown sections or keys are errors: a
-    # typo must not silently leave the default in force.
+    # typo must not silently leave the default in force. roles: the board's role
+    # names (their sections are known; any other role's section is not).
     if not isinstance(data, dict):
         return None, "config must be a JSON object"
-    cfg = defaults()
+    known = names(roles)
+    cfg = defaults(roles)
     for sec, values in data.items():
-        fields = SCHEMA.get(sec)
+        fields = section(sec)[0] if sec in known else None
         if fields is None:
             return None, "unknown config section %r" % sec
         if not isinstance(values, dict):
@@ -89,8 +105,9 @@ def validate(data):
             if spec[0] == "float":
                 v = float(v)
             cfg[sec][name] = v
-    for sec, check in CHECKS.items():
-        err = check(cfg[sec])
+    for sec in known:
+        check = section(sec)[1]
+        err = check(cfg[sec]) if check is not None else None
         if err:
             return None, err
     return cfg, None
@@ -104,27 +121,27 @@ def file_hash(raw):
     return "".join("%02x" % b for b in hashlib.sha256(raw).digest()[:8])
 
 
-def load(path="/config.json"):
+def load(path="/config.json", roles=()):
     # -> (config, hash, problem or None)
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError:
-        return defaults(), "defaults", "no %s: running on defaults" % path
+        return defaults(roles), "defaults", "no %s: running on defaults" % path
     try:
         data = json.loads(raw)
     except ValueError:
-        return defaults(), file_hash(raw), "%s is not valid JSON: running on defaults" % path
-    cfg, err = validate(data)
+        return defaults(roles), file_hash(raw), "%s is not valid JSON: running on defaults" % path
+    cfg, err = validate(data, roles)
     if err or cfg is None:
-        return defaults(), file_hash(raw), "%s rejected (%s): running on defaults" % (path, err)
+        return defaults(roles), file_hash(raw), "%s rejected (%s): running on defaults" % (path, err)
     return cfg, file_hash(raw), None
 
 
-def save(data, path="/config.json"):
+def save(data, path="/config.json", roles=()):
     # Validate, then write atomically: a new file, then rename over the old one (an
     # atomic operation on LittleFS), so a power cut leaves the old or the new config.
-    cfg, err = validate(data)
+    cfg, err = validate(data, roles)
     if err:
         return None, err
     raw = json.dumps(data).encode()

@@ -33,7 +33,7 @@ def schema_page(section, start=0, count=PAGE):
     # -> ({name: [type, default, min, max, unit]}, total). Lists, not dicts, and pages of a
     # few fields: one answer must fit the free heap of a busy board (~20 KB on a latch).
     # A str field's min is its tuple of choices.
-    fields = configmod.SCHEMA.get(section)
+    fields = configmod.section(section)[0]
     if fields is None:
         return None, 0
     out = {}
@@ -63,6 +63,8 @@ class ConfigCommands:
         self.sup = sup
         self.reset_later = reset_later
         self.stage = bytearray()
+        # The board's role sections: those of the config in force (common is always known).
+        self.roles = [s for s in running if s != "common"]
 
     # ---- reading -------------------------------------------------------------------------
     def _stored(self):
@@ -91,11 +93,11 @@ class ConfigCommands:
             return {
                 "hash": self.running_hash,
                 "stored_hash": configmod.file_hash(raw),
-                "sections": list(configmod.SCHEMA),
+                "sections": configmod.names(self.roles),
                 "stored": data if isinstance(data, dict) else None,
                 "page": PAGE,
             }
-        if sec not in configmod.SCHEMA:
+        if sec not in configmod.names(self.roles):
             raise CommandError("BAD_ARGS", "no config section %r" % sec)
         if args.get("schema"):
             start = args.get("start", 0)
@@ -115,11 +117,11 @@ class ConfigCommands:
 
     def _apply(self, data, reboot):
         self._check_state()
-        cfg, err = configmod.validate(data)
+        cfg, err = configmod.validate(data, self.roles)
         if err or cfg is None:
             raise CommandError(_code(err or "invalid"), "%s; config not changed" % err)
         try:
-            cfg, err = configmod.save(data, self.path)
+            cfg, err = configmod.save(data, self.path, self.roles)
         except OSError as e:
             try:
                 import os

@@ -74,48 +74,13 @@ def _accept(rec):
     return None
 
 
-class _NoJournal:
-    # Stands in when the journal partition is unavailable: the board still runs and
-    # goes safe, it just cannot remember anything across a power loss.
-    status = "none"
-    writable = False
-    formatted = False
-    snap_size = 64
-    pf_seq = 0
-
-    def __init__(self):
-        self.pf_payload = memoryview(bytearray(self.snap_size))
-
-    def mount(self):
-        return {"status": "none"}
-
-    def latest(self, kind):
-        return None
-
-    def read(self, kind):
-        return None
-
-    def prepare_powerfail(self):
-        return False
-
-    def format(self, power_ok, max_erases=0):
-        return 0
-
-    def commit_powerfail(self, data=None):
-        return False
-
-    def checkpoint(self, kind=KIND_STATE):
-        raise JournalError("NOT_WRITABLE", "no journal")
-
-    def append(self, kind, payload):
-        raise JournalError("NOT_WRITABLE", "no journal")
-
-
 class Supervisor:
     def __init__(self, journal, faults=None, reset_cause="unknown"):
         self.journal = journal  # the board's journal, None without one (roles that maintain it)
         if journal is None:
-            journal = _NoJournal()
+            from hearth.runtime.nojournal import NoJournal  # only a board without a journal loads it
+
+            journal = NoJournal()
         if journal.snap_size < SNAP_HDR:
             raise ValueError("journal snap_size must be >= %d" % SNAP_HDR)
         self._j = journal
