@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from host_tools.protocol import BoardClient, ProtocolTimeout
 from host_tools.sim.bench import BenchClient
 from host_tools.sim.relay import VirtualBoard
 
@@ -65,6 +66,14 @@ def flash_board(vb: VirtualBoard) -> None:
 
 def bench(vb: VirtualBoard) -> BenchClient:
     return BenchClient(vb.bench_path)
+
+
+def hello_or_none(c: BoardClient) -> dict[str, Any] | None:
+    """The board's hello, or None while it does not answer yet (for wait_for)."""
+    try:
+        return c.request("hello", timeout=0.5, retries=0)
+    except ProtocolTimeout:
+        return None
 
 
 def wait_for(pred: Any, timeout: float = 10.0, every: float = 0.05) -> Any:

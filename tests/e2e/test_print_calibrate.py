@@ -10,12 +10,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from host_tools.protocol import BoardClient, ProtocolTimeout
-from tests.e2e.conftest import bench, flash_board, wait_for
+from host_tools.protocol import BoardClient
+from tests.e2e.conftest import bench, flash_board, hello_or_none, wait_for
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 # 2x real time: the toolhead's lag behind the gantry (host turnaround and link latency,
@@ -23,19 +22,12 @@ HEARTH = str(Path(sys.executable).with_name("hearth"))
 SPEED = 2.0
 
 
-def _hello(c: BoardClient) -> dict[str, Any] | None:
-    try:
-        return c.request("hello", timeout=0.5, retries=0)
-    except ProtocolTimeout:
-        return None
-
-
 @pytest.mark.parametrize("lag_s", [None, 0.45])
 def test_calibration_picks_k_near_the_bead_lag_and_writes_it(make_board, lag_s: float | None) -> None:
     vb = make_board("printer-s3", speed=SPEED, gantry=True)
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    wait_for(lambda: _hello(c), timeout=30)
+    wait_for(lambda: hello_or_none(c), timeout=30)
     c.close()
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
     if lag_s is not None:  # another paste: the pick must follow the plant, not the default
@@ -61,7 +53,7 @@ def test_calibration_picks_k_near_the_bead_lag_and_writes_it(make_board, lag_s: 
     # written: the board rebooted with it
     c = BoardClient(vb.console_path)
     try:
-        wait_for(lambda: _hello(c), timeout=30)
+        wait_for(lambda: hello_or_none(c), timeout=30)
         cfg = c.request("config_get", {"section": "printer"})["config"]
     finally:
         c.close()
@@ -95,7 +87,7 @@ def test_without_a_bench_the_pattern_prints_for_the_technician(make_board) -> No
     vb = make_board("printer-s3", speed=5.0, gantry=True)
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    wait_for(lambda: _hello(c), timeout=30)
+    wait_for(lambda: hello_or_none(c), timeout=30)
     c.close()
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
     r = subprocess.run([HEARTH, "calibrate", "pa", "-p", vb.console_path, "--motion", vb.gantry.path, "--json",

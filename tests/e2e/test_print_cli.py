@@ -19,8 +19,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from host_tools.cli import main
-from host_tools.protocol import BoardClient, ProtocolTimeout
-from tests.e2e.conftest import bench, flash_board, wait_for
+from host_tools.protocol import BoardClient
+from tests.e2e.conftest import bench, flash_board, hello_or_none, wait_for
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 STEPS_PER_LINE = 200  # G1 E0.5 at 400 steps/mm
@@ -30,17 +30,10 @@ def _board(make_board):
     vb = make_board("printer-s3")
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    wait_for(lambda: _hello(c), timeout=20)
+    wait_for(lambda: hello_or_none(c), timeout=20)
     c.close()
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
     return vb
-
-
-def _hello(c: BoardClient) -> dict[str, Any] | None:
-    try:
-        return c.request("hello", timeout=0.5, retries=0)
-    except ProtocolTimeout:
-        return None
 
 
 def _ask(vb, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -125,7 +118,7 @@ def test_resume_refuses_another_file_and_lands_near_an_instant_cut(make_board, t
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
     bench(vb).call(op="power", arg="on")
     c = BoardClient(vb.console_path)
-    h = wait_for(lambda: _hello(c), timeout=20)
+    h = wait_for(lambda: hello_or_none(c), timeout=20)
     c.close()
     assert h["state"] == "RECOVERY" and h["recovery"]["kind"] == "STATE", h
     other = tmp_path / "other.gcode"

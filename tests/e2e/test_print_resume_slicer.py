@@ -10,25 +10,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from host_tools.protocol import BoardClient, ProtocolTimeout
+from host_tools.protocol import BoardClient
 from host_tools.slicer import job
 from host_tools.slicer.stream import approach, resume_point
-from tests.e2e.conftest import bench, flash_board, wait_for
+from tests.e2e.conftest import bench, flash_board, hello_or_none, wait_for
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "slicer"
 SPEED = 5.0
-
-
-def _hello(c: BoardClient) -> dict[str, Any] | None:
-    try:
-        return c.request("hello", timeout=0.5, retries=0)
-    except ProtocolTimeout:
-        return None
 
 
 def _cmd(vb, f: Path, *extra: str) -> list[str]:
@@ -39,7 +31,7 @@ def test_power_cut_then_resume_finishes_the_slicer_job(make_board) -> None:
     vb = make_board("printer-s3", speed=SPEED, gantry=True)
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    wait_for(lambda: _hello(c), timeout=30)
+    wait_for(lambda: hello_or_none(c), timeout=30)
     c.close()
     b = bench(vb)
     b.call(op="set", param="nozzle_c", value=32.0)
@@ -60,7 +52,7 @@ def test_power_cut_then_resume_finishes_the_slicer_job(make_board) -> None:
     assert "RECOVERY" in out + err or "recovery" in out + err, out + err
     c = BoardClient(vb.console_path)
     try:
-        h = wait_for(lambda: _hello(c), timeout=30)
+        h = wait_for(lambda: hello_or_none(c), timeout=30)
     finally:
         c.close()
     assert h["state"] == "RECOVERY", h

@@ -12,36 +12,24 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from host_tools.protocol import BoardClient, ProtocolTimeout
+from host_tools.protocol import BoardClient
 from host_tools.slicer import job
-from tests.e2e.conftest import bench, flash_board, wait_for
+from tests.e2e.conftest import bench, flash_board, hello_or_none, wait_for
 
 HEARTH = str(Path(sys.executable).with_name("hearth"))
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "slicer"
-# The toolhead's synced moves (G1 E F D), pauses and job_resume come with branch slicer-fw;
-# until its firmware is in this tree these tests have nothing to print on.
-pytestmark = pytest.mark.skipif('"G1": "EFD"' not in (ROOT / "firmware/hearth/control/gcode.py").read_text(),
-                                reason="needs the toolhead's synced moves G1 E F D (firmware of branch slicer-fw)")
 SPEED = 5.0
-
-
-def _hello(c: BoardClient) -> dict[str, Any] | None:
-    try:
-        return c.request("hello", timeout=0.5, retries=0)
-    except ProtocolTimeout:
-        return None
 
 
 def _board(make_board):
     vb = make_board("printer-s3", speed=SPEED, gantry=True)
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    wait_for(lambda: _hello(c), timeout=30)
+    wait_for(lambda: hello_or_none(c), timeout=30)
     c.close()
     bench(vb).call(op="set", param="nozzle_c", value=32.0)
     return vb

@@ -13,25 +13,18 @@ from typing import Any
 
 import pytest
 
-from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
-from tests.e2e.conftest import bench, flash_board, wait_for
+from host_tools.protocol import BoardClient, BoardError
+from tests.e2e.conftest import bench, flash_board, hello_or_none, wait_for
 
 SPEED = 20
 UNIX = 1767225600  # 2026-01-01
-
-
-def _hello(c: BoardClient) -> dict[str, Any] | None:
-    try:
-        return c.request("hello", timeout=0.5, retries=0)
-    except ProtocolTimeout:
-        return None
 
 
 def _board(make_board, speed: float = SPEED):
     vb = make_board("printer-s3", speed=speed)
     flash_board(vb)
     c = BoardClient(vb.console_path)
-    h = wait_for(lambda: _hello(c), timeout=20)
+    h = wait_for(lambda: hello_or_none(c), timeout=20)
     assert h["role"] == "printer" and h["state"] == "SAFE", h
     assert not [p for p in h["problems"] if "printer" in p], h
     return vb, c
@@ -153,7 +146,7 @@ def test_power_cut_mid_job_resumes_from_the_right_line(make_board) -> None:
     vb, c = _board(make_board)
     _run_job_until_cut(vb, c, 7, "dark", 32)
     c = BoardClient(vb.console_path)
-    h = wait_for(lambda: _hello(c), timeout=20)
+    h = wait_for(lambda: hello_or_none(c), timeout=20)
     assert h["state"] == "RECOVERY" and h["recovery"]["job"] == 7, h
     assert _heater_duty(vb) == 0
     j = c.request("job")
@@ -181,7 +174,7 @@ def test_resume_refused_for_food_safety(make_board) -> None:
     vb, c = _board(make_board)
     _run_job_until_cut(vb, c, 8, "puree", 65)
     c = BoardClient(vb.console_path)
-    h = wait_for(lambda: _hello(c), timeout=20)
+    h = wait_for(lambda: hello_or_none(c), timeout=20)
     assert h["state"] == "RECOVERY", h
     # no wall time since the reboot: the outage length is unknown, unsafe for puree
     with pytest.raises(BoardError) as e:
