@@ -63,6 +63,29 @@ def _poll(c: BoardClient) -> dict[str, Any]:
     return c.request("job")
 
 
+def resume_recovered(c: BoardClient, h: dict[str, Any], fhash: str, nlines: int) -> dict[str, Any]:
+    """Ask for the checked resume of the print job the board holds in RECOVERY (h: its
+    hello), for this file (its hash and line count); returns the board's job record
+    after it ("job", "next"). A board with no such job, another file, or nothing left
+    to do raises JobError before anything is asked; a food-safety refusal BoardError."""
+    rec = h.get("recovery") or {}
+    if not rec:
+        raise JobError(f"nothing to resume: the board is {h.get('state')} with no interrupted print job")
+    if not rec.get("job"):
+        raise JobError("the board's recovery holds no print job (a latch?): nothing to resume")
+    got = _poll(c).get("recovered") or {}
+    if got.get("file") and (got["file"] != fhash or got.get("lines") != nlines):
+        raise JobError(f"job {rec['job']} was printing file {got['file']} ({got.get('lines')} lines), not this file "
+                       f"({fhash}, {nlines} lines): resume with the job's own file, or drop the job with "
+                       "`hearth recovery discard`")
+    if got.get("done") is not None and got["done"] >= nlines:
+        raise JobError(f"job {rec['job']} has {got['done']} lines done and this file has {nlines}: nothing to "
+                       "resume; `hearth recovery discard` drops it")
+    c.request("clock", {"unix": int(time.time())})
+    c.request("resume", {"token": rec["token"], "file": fhash, "lines": nlines})
+    return _poll(c)
+
+
 def _send_line(c: BoardClient, n: int, line: str, progress: Progress | None, every: float,
                last: list[float]) -> dict[str, Any]:
     while True:
@@ -94,22 +117,7 @@ def stream_job(c: BoardClient, lines: list[str], material: str, job_id: int | No
     start = 1
     fhash, nlines = file_id(lines)
     if resume:
-        if h.get("state") != "RECOVERY" or not h.get("recovery"):
-            raise JobError(f"nothing to resume: the board is {h.get('state')}")
-        rec = h["recovery"]
-        if not rec.get("job"):
-            raise JobError("the board's recovery holds no print job (a latch?): nothing to resume")
-        got = _poll(c).get("recovered") or {}
-        if got.get("file") and (got["file"] != fhash or got.get("lines") != nlines):
-            raise JobError(f"job {rec['job']} was printing file {got['file']} ({got.get('lines')} lines), not this file "
-                           f"({fhash}, {nlines} lines): resume with the job's own file, or drop the job with "
-                           "`hearth recovery discard`")
-        if got.get("done") is not None and got["done"] >= nlines:
-            raise JobError(f"job {rec['job']} has {got['done']} lines done and this file has {nlines}: nothing to "
-                           "resume; `hearth recovery discard` drops it")
-        c.request("clock", {"unix": int(time.time())})
-        c.request("resume", {"token": rec["token"], "file": fhash, "lines": nlines})
-        j = _poll(c)
+        j = resume_recovered(c, h, fhash, nlines)
         job_id = j["job"]
         start = j["next"]
     else:

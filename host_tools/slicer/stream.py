@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from host_tools.printer import JobError, LineRefused, file_id
+from host_tools.printer import JobError, LineRefused, file_id, resume_recovered
 from host_tools.protocol import BoardClient, BoardError
 from host_tools.slicer.job import Plan
 
@@ -159,20 +159,7 @@ def _resume(c: BoardClient, plan: Plan, fhash: str, nlines: int, h: dict[str, An
     to run). The board checks its food-safety record and the file; the host then puts
     the body heater's setpoint back (the board's record keeps the nozzle's) and waits
     for the nozzle to be within 1 C of its setpoint before anything extrudes."""
-    rec = h.get("recovery") or {}
-    if not rec.get("job"):
-        raise JobError(f"nothing to resume: the board is {h.get('state')} with no interrupted print job")
-    got = c.request("job").get("recovered") or {}
-    if got.get("file") and (got["file"] != fhash or got.get("lines") != nlines):
-        raise JobError(f"job {rec['job']} was printing file {got['file']} ({got.get('lines')} lines), not this file "
-                       f"({fhash}, {nlines} lines): resume with the job's own file, or drop the job with "
-                       "`hearth recovery discard`")
-    if got.get("done") is not None and got["done"] >= nlines:
-        raise JobError(f"job {rec['job']} has {got['done']} lines done and this file has {nlines}: nothing to "
-                       "resume; `hearth recovery discard` drops it")
-    c.request("clock", {"unix": int(time.time())})
-    c.request("resume", {"token": rec["token"], "file": fhash, "lines": nlines})
-    j = c.request("job")
+    j = resume_recovered(c, h, fhash, nlines)
     r = resume_point(plan, int(j["next"]))
     t1 = body_setpoint(plan, r)
     if t1 is not None:
