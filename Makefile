@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # TEST_JOBS=2 runs test files two at a time (a file's boards and fixtures stay in one
 # worker): about 10 min instead of 17, as the suite mostly waits on real-time virtual
 # boards. Not the default: at two at a time on 2 cores, a few timing tests (step counts
-# at the end of a move, a MAVLink ack) failed in one full run of three; see docs.
+# at the end of a move, a MAVLink ack) failed in one full run of three.
 TEST_JOBS ?= 0
 STAMP := $(VENV)/.hearth-setup
 
