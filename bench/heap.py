@@ -15,6 +15,10 @@ expected answers:
 
 Baseline (same run): the stock chip's heap. The same workloads from ROMFS and frozen:
 bench/heap_flash.py.
+
+To iterate on one role: `python -m bench.heap --board latch-esp32 [--mode files|romfs|frozen]
+[--heaps 104,96,88]` runs only that role at those heaps (all of them, not only down to the
+first failure), prints each result and writes no results file.
 """
 
 from __future__ import annotations
@@ -135,7 +139,25 @@ def _flash(board: str, vb: VirtualBoard) -> None:
                    capture_output=True, timeout=300)
 
 
+def _one(argv: list[str]) -> int:
+    import argparse
+
+    from bench import heap_flash
+
+    ap = argparse.ArgumentParser(prog="python -m bench.heap")
+    ap.add_argument("--board", required=True, choices=sorted(GOAL_K))
+    ap.add_argument("--mode", default="files", choices=("files", "romfs", "frozen"))
+    ap.add_argument("--heaps", help="KiB, comma-separated (default: the bench's list for the mode)")
+    a = ap.parse_args(argv)
+    heaps = [int(k) for k in a.heaps.split(",")] if a.heaps else (HEAPS_K if a.mode == "files" else heap_flash.HEAPS_K)
+    wl, speed = (printer_workload, 20.0) if a.board.startswith("printer") else (latch_workload, 1.0)
+    rows = heap_flash.run(a.board, wl, speed, a.mode, heaps=heaps, stop_at_failure=False)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
 def main() -> int:
+    if sys.argv[1:]:
+        return _one(sys.argv[1:])
     results = {"printer-s3": run_role("printer-s3", printer_workload, 20.0),
                "latch-esp32": run_role("latch-esp32", latch_workload, 1.0)}
     (ROOT / "bench/results").mkdir(exist_ok=True)

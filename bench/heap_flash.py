@@ -41,14 +41,16 @@ def _flash(board: str, vb: VirtualBoard, mode: str) -> None:
         raise RuntimeError(f"hearth flash --format {mode} failed: {p.stderr[-500:]}{p.stdout[-500:]}")
 
 
-def run(board: str, workload: Any, speed: float, mode: str) -> list[dict[str, Any]]:
+def run(board: str, workload: Any, speed: float, mode: str, heaps: list[int] | None = None,
+        stop_at_failure: bool = True) -> list[dict[str, Any]]:
+    """mode: files (.mpy), romfs or frozen."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         vb = VirtualBoard(board, Path(tmp) / "state", speed=speed, heap="512K", frozen=mode == "frozen")
         vb.start()
         try:
             _flash(board, vb, mode)
-            for k in HEAPS_K:
+            for k in heaps or HEAPS_K:
                 vb.heap = f"{k}K"
                 vb.power_off()
                 vb.power_on()
@@ -61,7 +63,7 @@ def run(board: str, workload: Any, speed: float, mode: str) -> list[dict[str, An
                     c.close()
                 rows.append({"heap_k": k, "ok": err is None, "why": err})
                 print(f"  {board} {mode} {k}K: {'ok' if err is None else err}", file=sys.stderr, flush=True)
-                if err is not None:
+                if err is not None and stop_at_failure:
                     break
         finally:
             vb.stop()

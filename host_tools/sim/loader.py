@@ -105,9 +105,11 @@ def _run(path):
     except OSError:
         return
     try:
+        # The source is garbage once compiled, as in pyexec_file on a chip: main.py's
+        # text must not sit on the heap for as long as the app runs.
         with open(path) as f:
-            src = f.read()
-        exec(compile(src, path, "exec"), {"__name__": "__main__", "__file__": path})
+            code = compile(f.read(), path, "exec")
+        exec(code, {"__name__": "__main__", "__file__": path})
     except KeyboardInterrupt as e:
         sys.print_exception(e)
     except SystemExit:
