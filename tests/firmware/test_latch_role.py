@@ -132,7 +132,8 @@ class Rig:
         return self
 
     def call(self, name, args=None):
-        return self.cmds[name][0](args or {})
+        h = self.cmds[name]  # (handler, writes) or (handler, writes, True): handler(name, args)
+        return h[0](name, args or {}) if len(h) > 2 and h[2] else h[0](args or {})
 
     def until(self, pred, max_ticks=500):
         for _ in range(max_ticks):

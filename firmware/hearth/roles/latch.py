@@ -36,7 +36,6 @@ from hearth import hal
 from hearth.control import gripper as grippercore
 from hearth.control import latch as latchcore
 from hearth.control import mavlink as mv
-from hearth.runtime.protocol import CommandError
 from hearth.runtime.supervisor import (
     FAULT as SUP_FAULT,
     POWERFAIL as SUP_POWERFAIL,
@@ -337,61 +336,29 @@ class Latch:
         if lt.state not in (latchcore.LOCKED, latchcore.ARMED) or not lt.locked_sw:
             raise SupervisorError("REFUSED", "latch not verified locked (state %s)" % lt.state)
 
-    # ---- console commands --------------------------------------------------------------
+    # ---- console commands ----------------------------------------------------------------
+    # The acting ones live in roles/latchcmds.py, loaded for one call (named handlers:
+    # the protocol passes the command's name); `latch` (its status) stays here.
     def commands(self):
+        c = self._cmd
         return {
-            "arm": (self.cmd_arm, True),
-            "disarm": (self.cmd_disarm, True),
-            "release": (self.cmd_release, True),
-            "grab": (self.cmd_grab, True),
-            "hold": (self.cmd_hold, True),
-            "confirm": (self.cmd_confirm, True),
+            "arm": (c, True, True),
+            "disarm": (c, True, True),
+            "release": (c, True, True),
+            "grab": (c, True, True),
+            "hold": (c, True, True),
+            "confirm": (c, True, True),
             "latch": (self.cmd_latch, False),
         }
 
-    def _refuse(self, what, why):
-        if why == "busy":
-            raise CommandError("BUSY", "%s refused: the bolt is moving" % what)
-        raise CommandError("STATE", "%s denied: interlock %s" % (what, why))
+    def _cmd(self, name, args):
+        from hearth.app import forget
+        from hearth.roles import latchcmds
 
-    def cmd_arm(self, args):
-        now = hal.ticks_ms()
-        ok, why = self.latch.arm(now)
-        if not ok:
-            self._refuse("arm", why)
-        return {"state": self.latch.state, "armed_ms": self.latch.armed_left_ms(now), "board": self.sup.state}
-
-    def cmd_disarm(self, args):
-        self.latch.disarm(hal.ticks_ms())
-        return {"state": self.latch.state}
-
-    def cmd_release(self, args):
-        now = hal.ticks_ms()
-        if self.latch.state == latchcore.OPEN:
-            return {"state": latchcore.OPEN, "result": "open"}
-        ok, why = self.latch.request_release(now, "host")
-        if not ok:
-            self._refuse("release", why)
-        return {"state": self.latch.state, "result": "in_progress"}
-
-    def cmd_grab(self, args):
-        ok, why = self.latch.grab(hal.ticks_ms())
-        if not ok:
-            self._refuse("grab", why)
-        return {"state": self.latch.state, "result": why}
-
-    def cmd_hold(self, args):
-        ok, why = self.latch.hold(hal.ticks_ms())
-        if not ok:
-            self._refuse("hold", why)
-        return {"state": self.latch.state, "result": why}
-
-    def cmd_confirm(self, args):
-        ok = args.get("ok", True) if isinstance(args, dict) else True
-        if not isinstance(ok, bool):
-            raise CommandError("BAD_ARGS", "confirm takes {\"ok\": true|false}")
-        self.latch.confirm(hal.ticks_ms(), ok)
-        return {"confirmed": ok}
+        try:
+            return getattr(latchcmds, name)(self, args)
+        finally:
+            forget("hearth.roles.latchcmds")
 
     def cmd_latch(self, args):
         return self.status()

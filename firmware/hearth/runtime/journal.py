@@ -54,6 +54,7 @@
 # no allocation, no wait.
 import binascii
 import struct
+import sys
 
 from hearth.runtime.crc32 import crc32_into
 from micropython import const
@@ -100,6 +101,22 @@ class Record:
 
 def _plen(n):
     return (HDR + n + 4 + 3) & ~3
+
+
+def _keep(name, *args):
+    # The journal's upkeep (format, reclaiming blocks, the record listing) is in
+    # runtime/journalkeep.py: loaded when there is such work, forgotten after it, so
+    # that its bytecode is not on the heap of a running board between two reclaims.
+    from hearth.runtime import journalkeep
+
+    try:
+        return getattr(journalkeep, name)(*args)
+    finally:
+        sys.modules.pop("hearth.runtime.journalkeep", None)
+        try:
+            delattr(sys.modules["hearth.runtime"], "journalkeep")
+        except (KeyError, AttributeError):
+            pass
 
 
 class Journal:
@@ -195,32 +212,7 @@ class Journal:
         Returns the number of blocks erased by this call."""
         if not power_ok:
             return 0
-        if self._fmt_next < 0:
-            self._fmt_next = 0
-            self.writable = False
-            self.status = "formatting"
-            self._pf_ready = self._pf_pending = False
-        return self._format_more(max_erases)
-
-    def _format_more(self, max_erases):
-        n = 0
-        while self._fmt_next < self._nb and (max_erases <= 0 or n < max_erases):
-            self._part.erase(self._fmt_next)
-            self._erased[self._fmt_next] = 1
-            self._fmt_next += 1
-            n += 1
-        self.erases += n
-        self.op_programs = 0
-        self.op_erases = n
-        if self._fmt_next >= self._nb:
-            self._fmt_next = -1
-            self._latest = {}
-            self._head_blk = self._head_slot = 0
-            self._seq = 1
-            self.status = "empty"
-            self.writable = True
-            self.formatted = True
-        return n
+        return _keep("format", self, max_erases)
 
     # ---- space ------------------------------------------------------------------
     def _free_blocks(self):
@@ -328,14 +320,7 @@ class Journal:
 
     def records(self):
         """Every valid own record on flash, oldest first (diagnostics, tests)."""
-        out = []
-        for b in range(self._nb):
-            for s in range(self._per):
-                r = self._read(b, s)
-                if r is not None:
-                    out.append(r)
-        out.sort(key=lambda r: r.seq)
-        return out
+        return _keep("records", self)
 
     # ---- maintenance (power good only) ---------------------------------------------
     def maintain(self, power_ok, max_erases=0):
@@ -344,47 +329,20 @@ class Journal:
         record of each kind that lives only there; or go on with a format. At most
         max_erases blocks (> 0) per call. Re-prepares the power-fail slot if it was
         prepared. Returns the number of blocks erased."""
-        if power_ok and self._fmt_next >= 0:
-            return self._format_more(max_erases)
-        if not power_ok or not self.writable:
+        if not power_ok:
             return 0
+        if self._fmt_next >= 0 or (self.writable and self._free_blocks() < self.min_free):
+            return _keep("maintain", self, max_erases)  # blocks to erase: the upkeep module
+        if not self.writable:
+            return 0
+        # Nothing to erase (the app asks every journal_maintain_ms): the power-fail slot
+        # is re-armed as after a reclaim, without loading the upkeep code.
         self._sync()
-        p0 = self.programs
-        erased = 0
-        for _ in range(self._nb if max_erases <= 0 else max_erases):
-            nfree = self._free_blocks()
-            if nfree >= self.min_free:
-                break
-            tail = (self._head_blk + 1 + nfree) % self._nb
-            if tail == self._head_blk:
-                break
-            live = []
-            for kind in self._latest:
-                e = self._latest[kind]
-                if e[1] == tail:
-                    live.append((e[0], kind))
-            live.sort()
-            if len(live) > self.free_slots() - (1 if self._pf_ready else 0):
-                break  # cannot make progress: more live kinds than free space
-            for _seq, kind in live:
-                e = self._latest[kind]
-                r = self._read(e[1], e[2])
-                if r is None:
-                    # the only copy went bad on flash (bit rot): nothing to keep
-                    del self._latest[kind]
-                    continue
-                self.append(kind, r.payload, r.origin, 0)
-                self.copies += 1
-            self._part.erase(tail)
-            self._erased[tail] = 1
-            self.erases += 1
-            erased += 1
-        self.op_programs = self.programs - p0
-        self.op_erases = erased
-        # keep the power-fail slot armed (it may have been used, or refused when full)
+        self.op_programs = 0
+        self.op_erases = 0
         self._pf_ready = False
         self.prepare_powerfail()
-        return erased
+        return 0
 
     # ---- power-fail path ----------------------------------------------------------
     def prepare_powerfail(self):
