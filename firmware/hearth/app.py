@@ -67,10 +67,20 @@ class App:
     _last_maint: int
 
     def __init__(self, board=None, config_path=CONFIG_PATH, console=None, role_cls=None):
-        # Boot-only work lives in hearth/appinit.py (forgotten after boot by main()).
+        # Boot-only work, in two modules each forgotten once done: hearth/appinit.py
+        # builds the app, then hearth/appboot.py makes the boot decision (it loads the
+        # recovery code: the heap's peak of a boot) with appinit's code off the heap.
         from hearth.appinit import init
 
         init(self, board, config_path, console, role_cls)
+        init = None  # noqa: F841 - holds appinit's globals: let the module go
+        forget("hearth.appinit")
+        gc.collect()
+        from hearth.appboot import boot
+
+        boot(self)
+        boot = None  # noqa: F841
+        forget("hearth.appboot")
 
     # ---- console commands ------------------------------------------------------------
     def _rare(self, name, args):
@@ -209,8 +219,6 @@ def main(role_cls=None):
     app = None
     try:
         app = App(role_cls=role_cls)
-        # Boot-only modules: checked and used; their code need not stay on the heap.
-        forget("hearth.appinit")
         app.run()
     except KeyboardInterrupt:
         if app is not None:

@@ -102,6 +102,11 @@ def _init(self, board, config_path, console, role_cls):
         # Another chip's pin numbers are other wires here: run no role, touch no pin.
         self.problems.append(why)
         board = {"name": board.get("name"), "role": None, "chip": hal.chip(), "pins": {}}
+    if loaded is not None:
+        # Read at boot by safe_boot only, or by the host tools: out of the heap before
+        # the role is built (the largest step of a boot), ~1 KB of the board file's dict.
+        for k in ("description", "safe_outputs", "safe_pwm", "flash", "module", "firmware", "inputs_default"):
+            board.pop(k, None)
     self.board_name = board.get("name")  # the board dict itself is not kept (~3 KB)
     self.role_name = board.get("role")
     self.config_path = config_path
@@ -171,26 +176,6 @@ def _init(self, board, config_path, console, role_cls):
     self.power = _power_monitor(board)
     board = loaded = None  # noqa: F841 - the board file's dict leaves the heap before the boot decision
     _register(self)
-    # Let the power monitor see the supply before deciding anything: recovery
-    # records are only written, and the journal only erased, with power good.
-    power_ok = True
-    if self.power is not None:
-        t0 = hal.ticks_ms()
-        while not self.power.ok and hal.ticks_diff(hal.ticks_ms(), t0) < 500:
-            self.power.step(hal.ticks_ms())
-            hal.sleep_ms(common["tick_ms"])
-        power_ok = self.power.ok
-    self.sup.boot(hal.ticks_ms(), power_ok)
-    forget("hearth.runtime.recovery", "hearth.runtime.journalmount")  # the boot decision is made
-    if self.reset_cause == "wdt":
-        # The watchdog reset us: a stuck loop. Logged (the state it was in comes
-        # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
-        self.faults.add("WDT_RESET", hal.ticks_ms(), {"boots": self.sup.boots})
-    self.wdt = hal.Watchdog(common["watchdog_ms"])
-    self._maint_ms = common["journal_maintain_ms"]
-    self._last_maint = hal.ticks_ms()
-
-
 
 
 def _power_monitor(board):

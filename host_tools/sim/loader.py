@@ -1,5 +1,5 @@
-# Runs inside the MicroPython unix port before anything of the firmware: it turns
-# the interpreter into a "board". Not firmware (never copied to a board); it plays
+# Runs inside the MicroPython unix port before anything of the firmware (started by
+# bootrun.py, which runs boot.py and main.py after it): it turns the interpreter into a "board". Not firmware (never copied to a board); it plays
 # the part of the ESP32's ROM, MicroPython's startup and its frozen _boot.py:
 #   * the module's flash is one image file; the board's partition table says where
 #     the vfs, journal and romfs partitions are (the relay passes their offsets);
@@ -190,9 +190,16 @@ def _start():
             pass  # a ROMFS partition without a valid image: not mounted
     sys.path.clear()
     sys.path.extend(path + ["/lib"])
-    _run("boot.py")
-    if mode == "friendly":
-        _run("main.py")
+    return mode
 
 
-_start()
+def _setup():
+    # Called by host_tools/sim/bootrun.py, which then runs boot.py and main.py. The
+    # one-shot code above leaves the heap first: a chip has it in ROM, C and frozen
+    # _boot.py, none of it on the heap its app runs in. What stays: the block device
+    # the root filesystem uses, the flash timing, _run.
+    mode = _start()
+    g = globals()
+    for name in ("_start", "_mount_vfs", "_fs_corrupted", "_parts", "_env", "_setup"):
+        del g[name]
+    return mode

@@ -37,6 +37,7 @@ from host_tools.sim.link import RX_RING, Bridge, LinkConfig, LinkStats, Starvati
 from host_tools.sim.world import World
 
 LOADER = Path(__file__).with_name("loader.py")
+BOOTRUN = Path(__file__).with_name("bootrun.py")  # runs LOADER, then boot.py and main.py
 # Exit statuses of the faithful interpreter's REPL soft reset (host_tools/interp/variant/hearth_port.c).
 EXIT_SOFT_RESET_RAW = 100
 EXIT_SOFT_RESET_FRIENDLY = 101
@@ -284,6 +285,7 @@ class VirtualBoard:
             HEARTH_SIM_CAUSE=cause,
             HEARTH_SIM_SPEED=repr(self.speed),
             HEARTH_SIM_MODE=mode,
+            HEARTH_SIM_LOADER=str(LOADER),
             MICROPY_REPL_MODE=mode,
         )
         env.pop("MICROPYPATH", None)
@@ -295,7 +297,7 @@ class VirtualBoard:
         if not soft:
             termios.tcflush(self._i_slave, termios.TCIFLUSH)
         self.proc = subprocess.Popen(
-            [*argv, "-i", str(LOADER)],
+            [*argv, "-i", str(BOOTRUN)],
             stdin=self._i_slave, stdout=self._i_slave, stderr=self._i_slave,
             pass_fds=(to_fw_r, from_fw_w), env=env, preexec_fn=_make_ctty, close_fds=True,
         )

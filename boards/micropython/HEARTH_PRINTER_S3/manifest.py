@@ -8,6 +8,7 @@ package(
     files=[
         "__init__.py",
         "app.py",
+        "appboot.py",
         "appinit.py",
         "control/__init__.py",
         "control/autotune.py",

@@ -279,7 +279,11 @@ class Partition:
 
     def readblocks(self, block, buf, off=0):
         start = self._span(block, off, len(buf))
-        buf[:] = self._img[start:start + len(buf)]
+        img = self._img
+        if isinstance(img, bytearray):
+            buf[:] = img[start:start + len(buf)]
+        else:
+            img.readinto(start, buf)
 
     def program(self, block, data, off=0):
         start = self._span(block, off, len(data))

@@ -136,6 +136,12 @@ class _FileImage:
         self._f.seek(self._base + i)
         return self._f.read(1)[0]
 
+    def readinto(self, start, buf):
+        # Into the caller's buffer: esp32.Partition.readblocks allocates nothing either
+        # (a read slice here was a new 256-byte object per journal read).
+        self._f.seek(self._base + start)
+        self._f.readinto(buf)
+
     def __setitem__(self, i, data):
         if isinstance(i, slice):
             self._f.seek(self._base + i.start)
