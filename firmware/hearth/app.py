@@ -41,7 +41,7 @@ def forget(*names):
 
 
 class App:
-    # Set by hearth.appinit.init (bare annotations compile to nothing in MicroPython).
+    # Set by hearth.appinit.init and hearth.appboot (bare annotations compile to nothing in MicroPython).
     problems: list
     build: "str | None"
     board_name: "str | None"
@@ -67,19 +67,12 @@ class App:
     _last_maint: int
 
     def __init__(self, board=None, config_path=CONFIG_PATH, console=None, role_cls=None):
-        # Boot-only work, in two modules each forgotten once done: hearth/appinit.py
-        # builds the app, then hearth/appboot.py makes the boot decision (it loads the
-        # recovery code: the heap's peak of a boot) with appinit's code off the heap.
-        from hearth.appinit import init
-
-        init(self, board, config_path, console, role_cls)
-        init = None  # noqa: F841 - holds appinit's globals: let the module go
-        forget("hearth.appinit")
-        gc.collect()
+        # Boot-only work: hearth/appboot.py (it loads hearth/appinit.py), forgotten
+        # once the board is up.
         from hearth.appboot import boot
 
-        boot(self)
-        boot = None  # noqa: F841
+        boot(self, board, config_path, console, role_cls)
+        boot = None  # noqa: F841 - holds appboot's globals: let the module go
         forget("hearth.appboot")
 
     # ---- console commands ------------------------------------------------------------
