@@ -13,7 +13,8 @@ from hearth.runtime.journal import Journal
 from hearth.runtime.protocol import CommandError
 from hearth.runtime.supervisor import FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor
 from hearth.drivers.servo import duty_for_us
-from hearth.roles.latch import Latch as Role, decode_role_state
+from hearth.roles.latch import Latch as Role
+from hearth.roles.latchcmds import decode_role_state
 
 from plants.latch import LatchPlant, attach  # noqa: E402
 

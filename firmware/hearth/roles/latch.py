@@ -63,29 +63,6 @@ _FLAG_HELD = const(8)
 _FLAG_LINK = const(16)
 _FLAG_ARMED = const(32)
 _CODES = grippercore.STATE_CODES
-_NAMES = ("LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "FAULT")
-
-
-def decode_role_state(buf):
-    # role_state bytes -> dict (diagnostics, recovery report); None if never written.
-    if len(buf) < 8 or buf[0] != 1:
-        return None
-    st = buf[1]
-    fl = buf[2]
-    fc = buf[3]
-    return {
-        "latch": _NAMES[st] if st < len(_NAMES) else "?",
-        "present": bool(fl & _FLAG_PRESENT),
-        "locked_sw": bool(fl & _FLAG_LOCK_SW),
-        "open_sw": bool(fl & _FLAG_OPEN_SW),
-        "held": bool(fl & _FLAG_HELD),
-        "fc_link": bool(fl & _FLAG_LINK),
-        "armed": bool(fl & _FLAG_ARMED),
-        "fault": _FAULTS[fc] if 0 < fc < len(_FAULTS) else None,
-        "releases": buf[4] | (buf[5] << 8),
-        "regrabs": buf[6],
-        "cmd": "open" if buf[7] == 1 else "lock",
-    }
 
 
 class Latch:
@@ -172,7 +149,13 @@ class Latch:
         if self._first:
             self._first = False
             if sup.recovery is not None:
+                # once, after a recovery boot: the decoder lives with the rare commands
+                from hearth.app import forget
+                from hearth.roles.latchcmds import decode_role_state
+
                 self.recovered = decode_role_state(self.role_state)
+                decode_role_state = None  # noqa: F841 - holds the module's globals
+                forget("hearth.roles.latchcmds")
                 self.held = bool(sup.flags & 2)
         # 1. supervisor
         if self._safe_req:

@@ -2,9 +2,13 @@
 # forgotten after it (Latch._cmd), so their bytecode is not on the heap of a latch in
 # flight, where the flight controller commands it over MAVLink (resident) and the
 # console is mostly idle. `self` is the Latch; the functions are named as their commands.
+# Also decode_role_state, for diagnostics.
 from hearth import hal
 from hearth.control.latch import OPEN
+from hearth.roles.latch import _FAULTS
 from hearth.runtime.protocol import CommandError
+
+_NAMES = ("LOCKED", "ARMED", "RELEASING", "OPEN", "CLOSING", "FAULT")  # gripper.STATE_CODES order
 
 
 def _refuse(what, why):
@@ -56,3 +60,26 @@ def confirm(self, args):
         raise CommandError("BAD_ARGS", "confirm takes {\"ok\": true|false}")
     self.latch.confirm(hal.ticks_ms(), ok)
     return {"confirmed": ok}
+
+
+def decode_role_state(buf):
+    # role_state bytes (roles/latch.py's header) -> dict, for diagnostics; None if never
+    # written.
+    if len(buf) < 8 or buf[0] != 1:
+        return None
+    st = buf[1]
+    fl = buf[2]
+    fc = buf[3]
+    return {
+        "latch": _NAMES[st] if st < len(_NAMES) else "?",
+        "present": bool(fl & 1),
+        "locked_sw": bool(fl & 2),
+        "open_sw": bool(fl & 4),
+        "held": bool(fl & 8),
+        "fc_link": bool(fl & 16),
+        "armed": bool(fl & 32),
+        "fault": _FAULTS[fc] if 0 < fc < len(_FAULTS) else None,
+        "releases": buf[4] | (buf[5] << 8),
+        "regrabs": buf[6],
+        "cmd": "open" if buf[7] == 1 else "lock",
+    }

@@ -40,25 +40,11 @@ class FaultLog:
         return self._wall_s + (t_ms - self._wall_ms) // 1000
 
     def load(self):
-        """Read the persisted faults back from the journal (at boot)."""
-        self._items = []
-        if self._j is None:
-            return 0
-        found = []
-        for i in range(self.size):
-            p = self._j.read(KIND_FAULT + i)
-            if p is None:
-                continue
-            try:
-                d = json.loads(p)
-                found.append({"n": d["n"], "code": d["c"], "t_ms": d["t"], "wall": d["w"], "ctx": d["x"]})
-            except (ValueError, KeyError, TypeError):
-                continue
-        found.sort(key=lambda f: f["n"])
-        self._items = found[-self.size:]
-        if found:
-            self.total = found[-1]["n"]
-        return len(self._items)
+        """Read the persisted faults back from the journal (at boot): boot-time code, in
+        runtime/recovery.py (forgotten once the board is up)."""
+        from hearth.runtime.recovery import load_faults
+
+        return load_faults(self)
 
     def add(self, code, t_ms, ctx=None, persist=True):
         """Log a fault; persist it if `persist` (power good) and the journal accepts."""

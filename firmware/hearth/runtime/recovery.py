@@ -4,7 +4,7 @@
 # not on the heap while the board runs. `self` is the Supervisor.
 import json
 
-from hearth.runtime.journal import KIND_BOOT, KIND_POWERFAIL, KIND_STATE, JournalError
+from hearth.runtime.journal import KIND_BOOT, KIND_FAULT, KIND_POWERFAIL, KIND_STATE, JournalError
 from hearth.runtime.supervisor import (ACTIVE, BOOT, F_HELD, F_JOB, READY, RECOVERY, SAFE, SNAP_HDR, SNAP_VERSION,
                                        SupervisorError)
 
@@ -112,3 +112,25 @@ def discard(self, token):
     self.recovery = None
     self.checkpoint()
     return rec
+
+
+def load_faults(fl):
+    # FaultLog.load: the persisted faults back from the journal.
+    fl._items = []
+    if fl._j is None:
+        return 0
+    found = []
+    for i in range(fl.size):
+        p = fl._j.read(KIND_FAULT + i)
+        if p is None:
+            continue
+        try:
+            d = json.loads(p)
+            found.append({"n": d["n"], "code": d["c"], "t_ms": d["t"], "wall": d["w"], "ctx": d["x"]})
+        except (ValueError, KeyError, TypeError):
+            continue
+    found.sort(key=lambda f: f["n"])
+    fl._items = found[-fl.size:]
+    if found:
+        fl.total = found[-1]["n"]
+    return len(fl._items)
