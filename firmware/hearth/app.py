@@ -67,13 +67,21 @@ class App:
     _last_maint: int
 
     def __init__(self, board=None, config_path=CONFIG_PATH, console=None, role_cls=None):
-        # Boot-only work: hearth/appboot.py (it loads hearth/appinit.py), forgotten
-        # once the board is up.
+        # Boot-only work: hearth/appboot.py (it loads hearth/appinit.py) builds the app,
+        # runtime/recovery.py decides the boot; each is forgotten once done.
         from hearth.appboot import boot
 
         boot(self, board, config_path, console, role_cls)
         boot = None  # noqa: F841 - holds appboot's globals: let the module go
         forget("hearth.appboot")
+        # The boot decision loads the recovery code: the heap's peak of a boot, so it
+        # comes once the build code has left.
+        gc.collect()
+        from hearth.runtime.recovery import decide
+
+        decide(self)
+        decide = None  # noqa: F841
+        forget("hearth.runtime.recovery")
 
     # ---- console commands ------------------------------------------------------------
     def _rare(self, name, args):

@@ -4,8 +4,8 @@
 #   1. hearth/appinit.py: board file, config, console, protocol, journal, supervisor;
 #      forgotten before
 #   2. the role is built (its construction code, roles/<role>init.py, loads then);
-#   3. the boot decision: the supervisor reads the journal (runtime/recovery.py).
-# This module is forgotten after boot as well.
+#   3. the boot decision (runtime/recovery.py's decide, App.__init__ calls it), once this
+#      module is forgotten too.
 import gc
 
 from hearth import hal
@@ -22,8 +22,6 @@ def boot(self, board, config_path, console, role_cls):
         forget("hearth.appinit")
         gc.collect()
         _build(self, board, role_cls, checked)
-        board = None  # noqa: F841 - the board file's dict leaves the heap before the boot decision
-        _decide(self)
     finally:
         collecting_imports(False)
 
@@ -74,28 +72,6 @@ def _build(self, board, role_cls, checked):
     forget("hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
     self.power = _power_monitor(board)
     _register(self)
-
-
-def _decide(self):
-    common = self.config["common"]
-    # Let the power monitor see the supply before deciding anything: recovery
-    # records are only written, and the journal only erased, with power good.
-    power_ok = True
-    if self.power is not None:
-        t0 = hal.ticks_ms()
-        while not self.power.ok and hal.ticks_diff(hal.ticks_ms(), t0) < 500:
-            self.power.step(hal.ticks_ms())
-            hal.sleep_ms(common["tick_ms"])
-        power_ok = self.power.ok
-    self.sup.boot(hal.ticks_ms(), power_ok)
-    forget("hearth.runtime.recovery", "hearth.runtime.journalmount")  # the boot decision is made
-    if self.reset_cause == "wdt":
-        # The watchdog reset us: a stuck loop. Logged (the state it was in comes
-        # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
-        self.faults.add("WDT_RESET", hal.ticks_ms(), {"boots": self.sup.boots})
-    self.wdt = hal.Watchdog(common["watchdog_ms"])
-    self._maint_ms = common["journal_maintain_ms"]
-    self._last_maint = hal.ticks_ms()
 
 
 def _power_monitor(board):

@@ -134,3 +134,30 @@ def load_faults(fl):
     if found:
         fl.total = found[-1]["n"]
     return len(fl._items)
+
+
+def decide(self):
+    # The app's boot decision (App.__init__, once its build code left the heap). `self`
+    # is the App here.
+    from hearth import hal
+    from hearth.app import forget
+
+    common = self.config["common"]
+    # Let the power monitor see the supply before deciding anything: recovery
+    # records are only written, and the journal only erased, with power good.
+    power_ok = True
+    if self.power is not None:
+        t0 = hal.ticks_ms()
+        while not self.power.ok and hal.ticks_diff(hal.ticks_ms(), t0) < 500:
+            self.power.step(hal.ticks_ms())
+            hal.sleep_ms(common["tick_ms"])
+        power_ok = self.power.ok
+    self.sup.boot(hal.ticks_ms(), power_ok)
+    forget("hearth.runtime.journalmount")  # (App.__init__ forgets this module)
+    if self.reset_cause == "wdt":
+        # The watchdog reset us: a stuck loop. Logged (the state it was in comes
+        # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
+        self.faults.add("WDT_RESET", hal.ticks_ms(), {"boots": self.sup.boots})
+    self.wdt = hal.Watchdog(common["watchdog_ms"])
+    self._maint_ms = common["journal_maintain_ms"]
+    self._last_maint = hal.ticks_ms()
