@@ -7,8 +7,9 @@ import micropython
 from hearth.hal import sim
 from hearth.runtime.faults import FaultLog
 from hearth.runtime.journal import KIND_FAULT, KIND_POWERFAIL, KIND_STATE, Journal
+from hearth.runtime.recovery import snapshot_fields
 from hearth.runtime.supervisor import (
-    ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor, SupervisorError, snapshot_fields,
+    ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor, SupervisorError,
 )
 
 HEATER = 26

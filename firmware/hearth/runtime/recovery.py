@@ -3,10 +3,11 @@
 # discard import it when called; the app forgets it afterwards (app.forget), so it is
 # not on the heap while the board runs. `self` is the Supervisor.
 import json
+import struct
 
 from hearth.runtime.journal import KIND_BOOT, KIND_FAULT, KIND_POWERFAIL, KIND_STATE, JournalError
 from hearth.runtime.supervisor import (ACTIVE, BOOT, F_HELD, F_JOB, READY, RECOVERY, SAFE, SNAP_HDR, SNAP_VERSION,
-                                       SupervisorError)
+                                       STATES, SupervisorError)
 
 
 def _parse_token(token):
@@ -161,3 +162,13 @@ def decide(self):
     self.wdt = hal.Watchdog(common["watchdog_ms"])
     self._maint_ms = common["journal_maintain_ms"]
     self._last_maint = hal.ticks_ms()
+
+
+def snapshot_fields(payload):
+    """Decode a snapshot payload (bytes) -> dict (diagnostics, tests): here, not in
+    the resident supervisor."""
+    if len(payload) < SNAP_HDR:
+        return None
+    v, flags, st, why, job, t, boots = struct.unpack_from("<BBBBIII", payload, 0)
+    return {"v": v, "flags": flags, "state": STATES[st] if st < len(STATES) else "?",
+            "why": why, "job": job, "t_ms": t, "boots": boots}

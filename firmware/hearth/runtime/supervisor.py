@@ -30,7 +30,6 @@
 # of the two kinds decides: a job active or a payload held -> RECOVERY (outputs safe,
 # waiting for a checked resume/discard), otherwise SAFE. reset_cause() is only
 # reported: on an ESP32 a brown-out reads as a power-on reset.
-import struct
 
 from hearth.runtime.journal import KIND_STATE, JournalError
 from micropython import const
@@ -364,12 +363,3 @@ class Supervisor:
             "safe_errors": self.safe_errors,
             "last_safe_error": None if err is None else "%s: %s" % (type(err).__name__, err),
         }
-
-
-def snapshot_fields(payload):
-    """Decode a snapshot payload (bytes) -> dict (diagnostics, tests)."""
-    if len(payload) < SNAP_HDR:
-        return None
-    v, flags, st, why, job, t, boots = struct.unpack_from("<BBBBIII", payload, 0)
-    return {"v": v, "flags": flags, "state": STATES[st] if st < len(STATES) else "?",
-            "why": why, "job": job, "t_ms": t, "boots": boots}
