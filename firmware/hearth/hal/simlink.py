@@ -28,7 +28,9 @@ class LinkWorld:
         # onto its own clock with it (both are the host's CLOCK_MONOTONIC), so it
         # applies an output at the instant the firmware set it, not when the relay
         # got round to reading the line.
-        self._send(b"T %d %d\n" % (self._last, time.ticks_add(0, -1) + 1))
+        t = self._last
+        period = time.ticks_add(t, -t - 1) + 1  # pyright: ignore[reportOperatorIssue] - ticks are ints here
+        self._send(b"T %d %d\n" % (t, period))
 
     def now_us(self):
         # Virtual time runs at `speed` x real time from the interpreter's start (as a
