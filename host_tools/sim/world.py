@@ -173,7 +173,7 @@ class World:
             elif op == b"A":
                 return b"%d\n" % self.read_adc(int(parts[1]))
             elif op == b"T":
-                self._clock(int(parts[1]), int(parts[2]))
+                self._clock(int(parts[1]))
             elif op == b"W":
                 self.wdt_timeout_ms = int(parts[1])
                 self.wdt_fed_s = self.now_s()
@@ -238,11 +238,13 @@ class World:
             self._programs_at_drop = self.programs
             self._erases_at_drop = self.erases
 
-    def _clock(self, ticks_us: int, period: int) -> None:
-        """The interpreter's ticks_us (modulo its period) at its virtual time 0. Both it
-        and this process read CLOCK_MONOTONIC, so the offset is exact."""
+    def _clock(self, ticks_us: int) -> None:
+        """The interpreter's ticks_us at its virtual time 0. Both it and this process read
+        CLOCK_MONOTONIC, so the offset is exact. Its ticks wrap at 2**30 us on the 32-bit
+        build (2**62 on a 64-bit one); this line comes at its start, far less than 2**30
+        us ago, so the difference modulo 2**30 is right for either."""
         mono_ns = time.monotonic_ns()
-        since_us = ((mono_ns // 1000) - ticks_us) % period
+        since_us = ((mono_ns // 1000) - ticks_us) % (1 << 30)
         self._fw_base = ((mono_ns / 1e9 - since_us / 1e6) - self._t0) * self.speed
         self._fw_t = self._fw_base
         self._fw_rx = self.now_s()

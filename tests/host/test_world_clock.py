@@ -23,7 +23,7 @@ def _world() -> tuple[World, PrinterPlant]:
     w.plants.append(plant)
     w.power_on()
     # the firmware's clock starts now: its ticks_us now is its virtual 0
-    w.handle(b"T %d %d" % ((time.monotonic_ns() // 1000) % PERIOD, PERIOD))
+    w.handle(b"T %d" % ((time.monotonic_ns() // 1000) % PERIOD))
     return w, plant
 
 

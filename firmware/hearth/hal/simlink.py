@@ -28,9 +28,7 @@ class LinkWorld:
         # onto its own clock with it (both are the host's CLOCK_MONOTONIC), so it
         # applies an output at the instant the firmware set it, not when the relay
         # got round to reading the line.
-        t = self._last
-        period = time.ticks_add(t, -t - 1) + 1  # pyright: ignore[reportOperatorIssue] - ticks are ints here
-        self._send(b"T %d %d\n" % (t, period))
+        self._send(b"T %d\n" % self._last)
 
     def now_us(self):
         # Virtual time runs at `speed` x real time from the interpreter's start (as a
