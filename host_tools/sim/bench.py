@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any
 
+from host_tools.sim.link import hold_for
+
 
 class BenchError(Exception):
     pass
@@ -139,10 +141,11 @@ class BenchServer:
                 # A real power cut: the supply collapses at once, the hold-up capacitor
                 # keeps the chip alive for holdup_ms, then it dies.
                 holdup = float(req.get("holdup_ms", vb.board.get("supply", {}).get("holdup_ms", 20)))
+                who = [(vb.proc.pid if vb.proc is not None else None, None), (os.getpid(), vb.link_tid)]
                 w.power_fail_begin()
-                time.sleep(holdup / 1000 / vb.speed)
+                hold_for(holdup / 1000 / vb.speed, who)
+                vb.power_off()  # takes in what the firmware wrote before it died
                 report = w.power_fail_report()
-                vb.power_off()
                 if req.get("restore_after_ms") is not None:
                     time.sleep(float(req["restore_after_ms"]) / 1000)
                     vb.power_on()

@@ -114,6 +114,38 @@ def cpu_share(pid: int) -> tuple[bool, int] | None:
         return None
 
 
+def run_delay_ns(pid: int | None, tid: int | None = None) -> int:
+    """Time a process (or one thread of it) has spent runnable but waiting for a CPU
+    (0 when unknown)."""
+    if pid is None:
+        return 0
+    path = f"/proc/{pid}/task/{tid}/schedstat" if tid else f"/proc/{pid}/schedstat"
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def hold_for(seconds: float, who: list[tuple[int | None, int | None]], limit_s: float = 2.0) -> float:
+    """Sleep `seconds` of a virtual board's time: extended by the longest any of `who`
+    ((pid, tid or None): the interpreter, the relay thread that answers its reads)
+    spent in it waiting for this shared machine's CPU (a chip's CPU is its own), up to
+    `limit_s` more. Returns the wall time it took."""
+    t0 = time.monotonic()
+    d0 = [run_delay_ns(p, t) for p, t in who]
+    end = t0 + seconds
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            lag = max([run_delay_ns(p, t) - d for (p, t), d in zip(who, d0, strict=True)] or [0])
+            extra = min(limit_s, lag / 1e9)
+            if now >= t0 + seconds + extra:
+                return now - t0
+            end = t0 + seconds + extra
+        time.sleep(end - now)
+
+
 class Starvation:
     """Tells a chip's full RX ring from one that this machine starved.
 

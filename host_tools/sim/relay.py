@@ -136,6 +136,8 @@ class VirtualBoard:
 
         self.world.plants.extend(plants_for(self.board))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.link_tid: int | None = None  # native id of the thread serving the HAL wire
+        self._link_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._expected_exit = False
@@ -240,6 +242,11 @@ class VirtualBoard:
     def power_off(self) -> None:
         with self._lock:
             self._kill()
+            # What the firmware wrote before it died still happened (each line carries
+            # its instant): the world takes it in before it goes dark.
+            t = self._link_thread
+            if t is not None and t is not threading.current_thread():
+                t.join(2.0)
             self.world.power_off()
             self._log("power off")
 
@@ -305,6 +312,7 @@ class VirtualBoard:
         os.close(from_fw_w)
         t = threading.Thread(target=self._link, args=(from_fw_r, to_fw_w, self.proc), daemon=True)
         t.start()
+        self._link_thread = t
 
     # ---- threads ------------------------------------------------------------------------
     def _mavlink_in(self, uid: int) -> None:
@@ -360,6 +368,7 @@ class VirtualBoard:
 
     def _link(self, rfd: int, wfd: int, proc: subprocess.Popen[bytes]) -> None:
         """Serve hearth.hal.sim's requests for one interpreter's life."""
+        self.link_tid = threading.get_native_id()
         rf = os.fdopen(rfd, "rb", buffering=0)
         wf = os.fdopen(wfd, "wb", buffering=0)
         buf = b""

@@ -13,6 +13,8 @@ from typing import Any
 
 
 class World:
+    LIVE_S = 0.25  # real seconds without a line before the firmware counts as silent
+
     def __init__(self, board: dict[str, Any], speed: float = 1.0) -> None:
         self.board = board
         self.pins: dict[str, Any] = board.get("pins", {})
@@ -50,6 +52,11 @@ class World:
         self.uart_tx_sinks: dict[int, Any] = {}
         self.boots = 0
         self._last_step = self.now_s()
+        # The firmware's clock on this one (see "T" in handle): world time of its 0, and
+        # the world time of its latest timestamped line and when that line came in.
+        self._fw_base: float | None = None
+        self._fw_t = 0.0
+        self._fw_rx = -1.0
         self.plants: list[Any] = []
         self._ramp: tuple[float, float, int, int] | None = None  # t0, dur, from, to
         for name, value in board.get("inputs_default", {}).items():
@@ -61,17 +68,29 @@ class World:
     def now_s(self) -> float:
         return (time.monotonic() - self._t0) * self.speed
 
-    def step(self) -> None:
-        """Bring plants up to now (lazy integration: done before each read)."""
+    def step(self, to: float | None = None) -> None:
+        """Bring plants up to world time `to` (lazy integration: done before each read).
+
+        The firmware's lines bring it to the time they carry. A reading from this side
+        (`to` None) brings it to now only while the firmware is silent (off, hung,
+        stalled in a flash erase). While it talks, the world stays where its latest line
+        left it, at most a tick behind: a line still in the pipe, stamped earlier than
+        now, must not find the world already past its instant, or an output would act
+        late by however long this machine kept the relay waiting."""
         with self.lock:
             now = self.now_s()
+            if to is None:
+                if self.powered and self._fw_base is not None and (now - self._fw_rx) < self.LIVE_S * self.speed:
+                    now = self._fw_t
+            elif to < now:
+                now = to
             dt = now - self._last_step
             if dt <= 0:
                 return
             self._last_step = now
             if self._ramp:
                 t0, dur, a, b = self._ramp
-                frac = min(1.0, (now - t0) / dur) if dur > 0 else 1.0
+                frac = min(1.0, max(0.0, (now - t0) / dur)) if dur > 0 else 1.0
                 self.supply_mv = int(a + (b - a) * frac)
                 if frac >= 1.0:
                     self._ramp = None
@@ -81,7 +100,9 @@ class World:
     # ---- power ----------------------------------------------------------------------
     def power_off(self) -> None:
         with self.lock:
+            self.step(self.now_s())  # the plants ran on the outputs up to the cut
             self.powered = False
+            self._fw_base = None
             self.supply_mv = 0
             self._ramp = None
             # An unpowered ESP32 drives nothing: every output floats to its pull (low).
@@ -125,6 +146,7 @@ class World:
             return None
         op = parts[0]
         with self.lock:
+            t = self._at(op, parts)
             if op == b"D":
                 pin, v = int(parts[1]), int(parts[2])
                 self.outputs[pin] = v
@@ -132,14 +154,14 @@ class World:
                     on_output = getattr(p, "on_output", None)
                     if on_output is not None:
                         on_output(self, pin, v)  # e.g. an HX711 clocked by the firmware
-                self._note_safe()
+                self._note_safe(t)
             elif op == b"P":
                 pin, freq, duty = int(parts[1]), int(parts[2]), int(parts[3])
                 if freq:
                     self.pwm[pin] = (freq, duty)
                 else:
                     self.pwm.pop(pin, None)
-                self._note_safe()
+                self._note_safe(t)
             elif op == b"K":
                 from host_tools.deploy.board_rules import check_pin
 
@@ -147,11 +169,11 @@ class World:
             elif op == b"C":
                 self.pulls[int(parts[1])] = parts[2].decode()
             elif op == b"I":
-                self.step()
                 return b"%d\n" % self.read_input(int(parts[1]))
             elif op == b"A":
-                self.step()
                 return b"%d\n" % self.read_adc(int(parts[1]))
+            elif op == b"T":
+                self._clock(int(parts[1]))
             elif op == b"W":
                 self.wdt_timeout_ms = int(parts[1])
                 self.wdt_fed_s = self.now_s()
@@ -216,9 +238,35 @@ class World:
             self._programs_at_drop = self.programs
             self._erases_at_drop = self.erases
 
-    def _note_safe(self) -> None:
+    def _clock(self, ticks_us: int) -> None:
+        """The interpreter's ticks_us at its virtual time 0. Both it and this process read
+        CLOCK_MONOTONIC, so the offset is exact. Its ticks wrap at 2**30 us on the 32-bit
+        build (2**62 on a 64-bit one); this line comes at its start, far less than 2**30
+        us ago, so the difference modulo 2**30 is right for either."""
+        mono_ns = time.monotonic_ns()
+        since_us = ((mono_ns // 1000) - ticks_us) % (1 << 30)
+        self._fw_base = ((mono_ns / 1e9 - since_us / 1e6) - self._t0) * self.speed
+        self._fw_t = self._fw_base
+        self._fw_rx = self.now_s()
+
+    def _at(self, op: bytes, parts: list[bytes]) -> float | None:
+        """For a timestamped line (D P I A: the firmware's us last), bring the plants to
+        its instant and return that world time; None for the others."""
+        n = {b"D": 4, b"P": 5, b"I": 3, b"A": 3}.get(op)
+        if n is None or len(parts) != n or self._fw_base is None:
+            if n is not None:
+                self.step(self.now_s())  # an unstamped line acts on arrival
+            return None
+        t = self._fw_base + int(parts[-1]) / 1e6
+        self._fw_t = max(self._fw_t, t)
+        self._fw_rx = self.now_s()
+        self.step(t)
+        return max(t, self._last_step)  # a line late for a reading from this side acts now
+
+    def _note_safe(self, t: float | None = None) -> None:
         if self.drop_at is not None and self.safe_at is None and self.actuators_safe():
-            self.safe_at = self.now_s()
+            # the firmware's instant, but never before the drop it answers
+            self.safe_at = self.now_s() if t is None else max(t, self.drop_at)
 
     def read_input(self, pin: int) -> int:
         return self._through_pull(pin, self._level(pin))

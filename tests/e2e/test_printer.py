@@ -46,7 +46,7 @@ def _poll_until(c: BoardClient, pred, timeout: float = 20.0) -> dict[str, Any]:
         if pred(j):
             return j
         if time.monotonic() > end:
-            raise AssertionError(f"job never got there: {j}")
+            raise AssertionError(f"job never got there: {j}; faults: {c.request('faults')}")
         time.sleep(0.05)
 
 

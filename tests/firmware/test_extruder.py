@@ -119,8 +119,15 @@ def test_pressure_advance_leads_the_ramps_and_keeps_the_count():
     assert abs(n - 400) < 1.0 and ticks == 70, (n, ticks)
     # ramp-up: v + K a = v + 0.1 x 4000 steps/s2: 400 steps/s above the plain ramp
     assert 700 <= tr[9] <= 900, tr[9]
-    # ramp-down: v - K a, never below 0; the piston is done before the move's end
-    assert min(tr) >= 0 and tr[-1] == 0, tr[-10:]
+    # ramp-down: v - K a, below 0 in the last K of the move: the piston pulls the lead
+    # back out of the nozzle by the stop, down to -K a = -400 steps/s at the end
+    assert -440 <= min(tr) <= -340 and tr[-1] < 0, tr[-10:]
+    # without pressure advance nothing ever runs backwards
+    x.set_pa(0.0)
+    tr = []
+    n, ticks, peak = _run(x, 400, 800.0, dur_us=700000, trace=tr)
+    assert abs(n - 400) < 1.0 and min(tr) >= 0, (n, tr[-10:])
+    x.set_pa(0.1)
     _refused(x.set_pa, "BAD_ARGS", 1.5)
     _refused(x.set_pa, "BAD_ARGS", -0.1)
     assert x.pa == 0.1

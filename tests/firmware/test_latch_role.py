@@ -61,10 +61,10 @@ class PwmLog:
         w = sim.world
         orig = w.set_pwm
 
-        def set_pwm(pin, freq, duty):
+        def set_pwm(pin, freq, duty, t=None):
             if pin == SERVO:
                 self.duties.append(duty)
-            orig(pin, freq, duty)
+            orig(pin, freq, duty, t)
 
         w.set_pwm = set_pwm
 

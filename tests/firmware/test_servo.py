@@ -19,9 +19,9 @@ def _record_pwm():
     log = []
     orig = w.set_pwm
 
-    def rec(pin, f, d):
+    def rec(pin, f, d, t=None):
         log.append((pin, f, d))
-        orig(pin, f, d)
+        orig(pin, f, d, t)
 
     w.set_pwm = rec
     return log

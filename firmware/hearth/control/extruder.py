@@ -16,9 +16,11 @@
 # gets there from the steps made so far. Aiming at a position, not a rate, makes
 # the count self-correcting: tick jitter, the frequency rounding and pulses the PWM
 # gained or lost (told by a pulse counter when the board has one: `step(dt, made)`)
-# are made up on the next tick. The aim never goes past S and never backwards (the
-# step PWM cannot reverse mid-move), so the pressure advance's pull-back at the end
-# of a ramp-down is cut: the piston stops when S is made and the move still lasts T.
+# are made up on the next tick. With pressure advance the aim runs past S in the
+# ramp-down and comes back to S at T (K x velocity falls faster than the profile
+# rises): the piston pulls back for those ticks (a negative frequency: the role flips
+# DIR between ticks, with no pulses). Cutting that pull-back left the lead's paste in
+# the nozzle at every stop, and it landed at the start of the next move.
 # A move that ends inside a tick hands the rest of the tick to the next move
 # (`carry_us`), so back-to-back synced moves keep the host's timeline.
 #
@@ -204,8 +206,7 @@ class Extruder:
         else:
             p = 0.5 * self.v * tr + self.v * (t - tr)
             vel = self.v
-        p += self.pa * vel
-        return p if p < self.target else float(self.target)
+        return p + self.pa * vel
 
     def moving(self):
         return self.target > 0 or self.timed
@@ -225,7 +226,8 @@ class Extruder:
     def step(self, dt_us, made=None):
         """Account for the tick that just ran at self.hz (or take `made`, the pulses a
         counter saw in this move), then choose the frequency for the next tick.
-        Returns the frequency (Hz, int); 0 for a still tick. The move is over when
+        Returns the frequency (Hz, int; negative: back against the move's direction,
+        pressure advance's pull-back); 0 for a still tick. The move is over when
         moving() turns False (carry_us then holds the time past its end)."""
         if not self.moving():
             return 0
@@ -250,7 +252,10 @@ class Extruder:
             else:
                 self.done_m = made * 1000
         done = self.done_m / 1000.0
-        if self.t_us >= self.dur_us and done + 0.5 > self.target:
+        # on time, the move ends within 2 steps of S (the pull-back's last tick lands
+        # within a counted step or two either side): a tick more for one step would
+        # make each move 10 ms late, and the toolhead would drift off its gantry
+        if self.t_us >= self.dur_us and done + 2.0 > self.target:
             self.carry_us = self.t_us - self.dur_us
             if self.carry_us > self.tick_us:
                 self.carry_us = self.tick_us
@@ -261,17 +266,27 @@ class Extruder:
             return 0
         tick_s = self.next_us / 1000000.0
         want = self._aim((self.t_us + self.next_us) / 1000000.0) - done
-        hz = int(want / tick_s + 0.5)
-        if hz <= 0:
+        if want >= 0:
+            hz = int(want / tick_s + 0.5)
+            if 0 < hz < self.min_hz:
+                hz = self.min_hz
+        elif self.pa and want <= -1.0:
+            # pressure advance's pull-back (less than a step is not worth a DIR flip)
+            hz = -int(-want / tick_s + 0.5)
+            if hz > -self.min_hz:
+                hz = -self.min_hz
+        else:
             hz = 0
-        elif hz < self.min_hz:
-            hz = self.min_hz
         if hz > self.max_hz:
             hz = self.max_hz
+        elif hz < -self.max_hz:
+            hz = -self.max_hz
         h0 = self.hz
-        if h0 and hz and (hz - h0 if hz > h0 else h0 - hz) * 64 <= h0:
-            # within 1.5 %: keep the frequency (on an S3 each change restarts the PWM
-            # timer, a step gained or lost; the position aim takes up the difference)
-            hz = h0
+        if h0 and hz and (h0 > 0) == (hz > 0):
+            d = hz - h0 if hz > h0 else h0 - hz
+            if d * 64 <= (h0 if h0 > 0 else -h0):
+                # within 1.5 %: keep the frequency (on an S3 each change restarts the
+                # PWM timer, a step gained or lost; the position aim takes it up)
+                hz = h0
         self.hz = hz
         return hz

@@ -38,6 +38,7 @@ class Stepper:
         self.hz = 0
         self.enabled = False
         self.direction = 1
+        self.back = False   # running against `direction` (pressure advance's pull-back)
         self.safe()
 
     def safe(self):
@@ -54,6 +55,7 @@ class Stepper:
         try:
             # DIR low, the level board files declare safe: a defined pin, not whatever
             # the last move left (the next move sets it again: set_dir always writes)
+            self.back = False
             self.dir_out.value(0)
         except Exception:  # noqa: BLE001
             pass
@@ -71,14 +73,23 @@ class Stepper:
         # d: +1 extrude, -1 retract. Only while stopped (a direction change mid-pulse
         # is a lost step on most drivers).
         self.direction = 1 if d > 0 else -1
+        self.back = False
         self.dir_out.value((1 if d > 0 else 0) ^ self._inv)
 
     def run(self, hz):
-        # Pulse at hz (0: stop). Frequency changes are only written when they differ:
-        # reconfiguring the LEDC timer costs time and can stretch one period.
-        if hz <= 0:
+        # Pulse at hz (0: stop; negative: against set_dir's direction for now). Frequency
+        # changes are only written when they differ: reconfiguring the LEDC timer costs
+        # time and can stretch one period. DIR flips only with the pulses stopped.
+        if hz == 0:
             self.stop()
             return
+        back = hz < 0
+        if back != self.back:
+            self.stop()
+            self.back = back
+            self.dir_out.value((1 if (self.direction > 0) != back else 0) ^ self._inv)
+        if back:
+            hz = -hz
         if hz != self.hz:
             self.pwm.freq(hz)
             if not self.hz:

@@ -138,8 +138,7 @@ class Pwm:
         self.pin = pin
         self._f = freq
         self._d = duty_u16
-        world.set_pwm(pin, freq, duty_u16)
-        _edges(pin, freq if duty_u16 else 0)
+        _set_pwm(pin, freq, duty_u16)
 
     def duty_u16(self, d=None):
         if d is None:
@@ -147,8 +146,7 @@ class Pwm:
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 out of range")
         self._d = d
-        world.set_pwm(self.pin, self._f, d)
-        _edges(self.pin, self._f if d else 0)
+        _set_pwm(self.pin, self._f, d)
 
     def freq(self, f=None):
         if f is None:
@@ -156,12 +154,18 @@ class Pwm:
         if not 1 <= f <= 40000000:
             raise ValueError("PWM freq out of range")
         self._f = f
-        world.set_pwm(self.pin, f, self._d)
-        _edges(self.pin, f if self._d else 0)
+        _set_pwm(self.pin, f, self._d)
 
     def deinit(self):
-        world.set_pwm(self.pin, 0, 0)
-        _edges(self.pin, 0)
+        _set_pwm(self.pin, 0, 0)
+
+
+def _set_pwm(pin, f, d):
+    # The counter and the world see the change at the same instant (one timestamp):
+    # a chip's PCNT counts the very edges the driver gets.
+    t = world.now_us()
+    _edges(pin, f if d else 0, t)
+    world.set_pwm(pin, f, d, t)
 
 
 class Adc:
@@ -184,20 +188,19 @@ class Counter:
         if world.chip not in _PCNT_CHIPS:
             raise ValueError("no pulse counter (PCNT) on the %s" % world.chip)
         self.pin = pin
-        self._base = _edges(pin, None)
+        self._base = _edges(pin, None, world.now_us())
 
     def value(self):
-        return _edges(self.pin, None) - self._base
+        return _edges(self.pin, None, world.now_us()) - self._base
 
 
 _PCNT_CHIPS = ("esp32", "esp32s2", "esp32s3")
 _EDGES = {}   # pin -> [edges, running freq, phase (micro-periods), last us]
 
 
-def _edges(pin, f_new):
-    # bring pin's edge count up to now; f_new: the frequency it pulses at from now
-    # (0: stopped; None: unchanged). Returns the count.
-    now = world.now_us()
+def _edges(pin, f_new, now):
+    # bring pin's edge count up to now (world µs); f_new: the frequency it pulses at
+    # from now (0: stopped; None: unchanged). Returns the count.
     e = _EDGES.get(pin)
     if e is None:
         e = _EDGES[pin] = [0, 0, 0, now]

@@ -17,14 +17,34 @@ class LinkWorld:
         self._parts = mod.partitions
         self._timing = mod.timing
         self._speed = mod.speed
-        self._t0 = time.ticks_us()
+        # integral speeds keep to small-int arithmetic (a float is a heap object here)
+        self._ispeed = int(mod.speed) if mod.speed == int(mod.speed) else 0
+        self._frac = 0.0
+        self._last = time.ticks_us()
+        self._now = 0
         self.programs = 0
         self.erases = 0
+        # Where this interpreter's clock starts: the world maps every timestamp below
+        # onto its own clock with it (both are the host's CLOCK_MONOTONIC), so it
+        # applies an output at the instant the firmware set it, not when the relay
+        # got round to reading the line.
+        self._send(b"T %d\n" % self._last)
 
     def now_us(self):
         # Virtual time runs at `speed` x real time from the interpreter's start (as a
-        # board's ticks restart at reset); computed locally: no round trip.
-        return int(time.ticks_diff(time.ticks_us(), self._t0) * self._speed)
+        # board's ticks restart at reset); computed locally: no round trip. Summed
+        # from tick differences, so it does not wrap with ticks_us (2**30 us).
+        t = time.ticks_us()
+        d = time.ticks_diff(t, self._last)
+        self._last = t
+        if self._ispeed:
+            d *= self._ispeed
+        else:
+            f = d * self._speed + self._frac
+            d = int(f)
+            self._frac = f - d
+        self._now += d
+        return self._now
 
     def sleep_us(self, us):
         if us > 0:
@@ -38,14 +58,15 @@ class LinkWorld:
         self._send(line)
         return self._in.readline()
 
+    # Outputs and reads carry the firmware's time (us) last: the world acts at it.
     def set_output(self, pin, v):
-        self._send(b"D %d %d\n" % (pin, v))
+        self._send(b"D %d %d %d\n" % (pin, v, self.now_us()))
 
-    def set_pwm(self, pin, freq, duty):
-        self._send(b"P %d %d %d\n" % (pin, freq, duty))
+    def set_pwm(self, pin, freq, duty, t=None):
+        self._send(b"P %d %d %d %d\n" % (pin, freq, duty, self.now_us() if t is None else t))
 
     def read_input(self, pin):
-        return int(self._ask(b"I %d\n" % pin))
+        return int(self._ask(b"I %d %d\n" % (pin, self.now_us())))
 
     def config_input(self, pin, pull):
         self._send(b"C %d %s\n" % (pin, (pull or "none").encode()))
@@ -55,7 +76,7 @@ class LinkWorld:
         return self._ask(b"K %d %s\n" % (pin, kind.encode())).strip().decode()
 
     def read_adc(self, pin):
-        return int(self._ask(b"A %d\n" % pin))
+        return int(self._ask(b"A %d %d\n" % (pin, self.now_us())))
 
     def wdt_start(self, timeout_ms):
         self._send(b"W %d\n" % timeout_ms)

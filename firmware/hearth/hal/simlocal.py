@@ -67,7 +67,7 @@ class LocalWorld:
     def set_output(self, pin, v):
         self.outputs[pin] = v
 
-    def set_pwm(self, pin, freq, duty):
+    def set_pwm(self, pin, freq, duty, t=None):
         if freq:
             self.pwm[pin] = (freq, duty)
         elif pin in self.pwm:

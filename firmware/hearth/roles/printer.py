@@ -92,6 +92,7 @@ class Printer:
     hw_max: float
     counter: "Any"
     _count0: "Any"
+    _made: int
     stepper: "Stepper"
     heater_pwm: "Any"
     fan: "Any"
@@ -441,15 +442,19 @@ class Printer:
         made = None
         ext = job.ext
         cnt = self.counter if not ext.counter_bad else None
-        c = 0
         if cnt is not None:
+            # the counter sees edges, not their direction: the last tick's ran backwards
+            # when the stepper did (pressure advance's pull-back), so they count down
             c = cnt.value()
+            d = c - self._count0
+            self._count0 = c
+            self._made += -d if self.stepper.back else d
             if ext.moving():
-                made = c - self._count0
+                made = self._made
         seq = ext.moves
         hz = job.step(now_ms, dt_us, temp, h.target, self.cfg["m109_hold_ms"], made)
         if ext.moves != seq:
-            self._count0 = c   # a move began this tick (maybe right after another): count from here
+            self._made = 0   # a move began this tick (maybe right after another): count from here
         if job.want_tune is not None:
             sp, cyc = job.want_tune
             job.want_tune = None

@@ -26,7 +26,8 @@ def init(self, board, config, sup, checked):
     # The step pin's pulse counter comes before its PWM (hal/esp32.py says why);
     # None on a chip without one: the planner's estimate stands.
     self.counter = hal.counter(pins.map["stepper_step"])
-    self._count0 = 0            # the counter at the current move's start
+    self._count0 = 0            # the counter at the last tick
+    self._made = 0              # signed steps the counter saw in the current move
     self.stepper = Stepper.from_board(pins)
     self.heater_pwm = pins.pwm("heater", int(hw.get("pwm_hz", 10)), 0)
     # fan (M106/M107): off until a job line turns it on, off in safe(); 100 Hz as
