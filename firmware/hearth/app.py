@@ -103,7 +103,8 @@ class App:
         try:
             return getattr(appcmds, name)(self, args)
         finally:
-            forget("hearth.runtime.appcmds", "hearth.runtime.recovery", "hearth.runtime.journalmount")
+            forget("hearth.runtime.appcmds", "hearth.runtime.resume", "hearth.runtime.recovery",
+                   "hearth.runtime.journalmount")
 
     def reset_later(self):
         # Reset once this tick's answers are out (a config change that needs a reboot).

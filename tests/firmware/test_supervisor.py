@@ -7,7 +7,7 @@ import micropython
 from hearth.hal import sim
 from hearth.runtime.faults import FaultLog
 from hearth.runtime.journal import KIND_FAULT, KIND_POWERFAIL, KIND_STATE, Journal
-from hearth.runtime.recovery import snapshot_fields
+from hearth.runtime.resume import snapshot_fields
 from hearth.runtime.supervisor import (
     ACTIVE, FAULT, POWERFAIL, READY, RECOVERY, SAFE, Supervisor, SupervisorError,
 )

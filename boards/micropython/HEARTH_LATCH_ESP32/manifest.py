@@ -59,6 +59,7 @@ package(
         "runtime/nojournal.py",
         "runtime/protocol.py",
         "runtime/recovery.py",
+        "runtime/resume.py",
         "runtime/supervisor.py",
         "runtime/ticker.py",
         "safe_boot.py",

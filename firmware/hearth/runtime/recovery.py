@@ -1,40 +1,18 @@
-# The supervisor's boot decision and the checked resume / discard of an interrupted
-# run: code that runs once at boot or on a person's command. Supervisor.boot/resume/
-# discard import it when called; the app forgets it afterwards (app.forget), so it is
-# not on the heap while the board runs. `self` is the Supervisor.
+# The boot decision (the app's decide, the supervisor's boot) and the fault log's load:
+# code that runs once at boot. Supervisor.boot imports it; the app forgets it afterwards
+# (app.forget), so it is not on the heap while the board runs. `self` is the Supervisor
+# (the App in decide). The checked resume / discard of an interrupted run are in
+# runtime/resume.py, which the boot does not load.
 import json
-import struct
 
 from hearth.runtime.journal import KIND_BOOT, KIND_FAULT, KIND_POWERFAIL, KIND_STATE, JournalError
-from hearth.runtime.supervisor import (ACTIVE, BOOT, F_HELD, F_JOB, READY, RECOVERY, SAFE, SNAP_HDR, SNAP_VERSION,
-                                       STATES, SupervisorError)
+from hearth.runtime.supervisor import BOOT, F_HELD, F_JOB, RECOVERY, SAFE, SNAP_HDR, SNAP_VERSION
 
 
-def _parse_token(token):
-    # 'JOB:SEQ', or a console args dict {"token": 'JOB:SEQ'} / {"job": J, "seq": S}
-    try:
-        if isinstance(token, dict):
-            if "token" in token:
-                token = token["token"]
-            else:
-                return int(token["job"]), int(token["seq"])
-        a, b = str(token).split(":")
-        return int(a), int(b)
-    except (ValueError, KeyError, TypeError):
-        raise SupervisorError("BAD_TOKEN", "token must be 'JOB:SEQ' as shown by hello/status")
-
-
-def boot(self, now_ms, power_ok):
-    """Decide SAFE or RECOVERY from the (mounted) journal. Outputs go safe first."""
-    self.state = BOOT
-    self.now_ms = now_ms
-    self.power_ok = power_ok
-    self.run_safe()
-    j = self._j
-    if j.status == "unmounted":
-        j.mount()
-    if self.faults is not None:
-        self.faults.load()
+def _restore(self, j):
+    # The newest snapshot (STATE or POWERFAIL record) back into the supervisor's; a
+    # function of its own so that no function here needs a large block to load (the
+    # boot's peak: a small heap has holes, not room).
     rec = None
     for kind in (KIND_STATE, KIND_POWERFAIL):
         r = j.latest(kind)
@@ -48,6 +26,22 @@ def boot(self, now_ms, power_ok):
         n = min(len(rec.payload), len(s))
         for i in range(n):
             s[i] = rec.payload[i]
+    return rec
+
+
+def boot(self, now_ms, power_ok):
+    """Decide SAFE or RECOVERY from the (mounted) journal. Outputs go safe first."""
+    self.state = BOOT
+    self.now_ms = now_ms
+    self.power_ok = power_ok
+    self.run_safe()
+    j = self._j
+    if j.status == "unmounted":
+        j.mount()
+    if self.faults is not None:
+        self.faults.load()
+    rec = _restore(self, j)
+    s = self._snap
     prev_boots = self._get32(12)
     b = j.read(KIND_BOOT)
     if b is not None:
@@ -72,47 +66,6 @@ def boot(self, now_ms, power_ok):
             self.unsaved += 1
         j.prepare_powerfail()
     return self.state
-
-
-def _check_token(self, token):
-    if self.state != RECOVERY or self.recovery is None:
-        raise SupervisorError("STATE", "nothing to resume: board is %s, not RECOVERY" % self.state)
-    job, seq = _parse_token(token)
-    rec = self.recovery
-    if job != rec["job"]:
-        raise SupervisorError("NO_JOB", "no interrupted job %d (recovery is for job %d)" % (job, rec["job"]))
-    if seq != rec["seq"]:
-        raise SupervisorError("STALE", "token %d:%d is stale, current is %s" % (job, seq, rec["token"]))
-    return rec
-
-def resume(self, token):
-    """Checked resume of the interrupted job (token 'JOB:SEQ' from describe()).
-    On any error nothing changes: outputs stay safe, state stays RECOVERY."""
-    rec = _check_token(self, token)
-    # the role's check may look at more than the token (the printer: the job file)
-    self.resume_args = token if isinstance(token, dict) else None
-    try:
-        self.on_resume(rec)
-    except SupervisorError:
-        self.run_safe()
-        raise
-    finally:
-        self.resume_args = None
-    self._go(ACTIVE if rec["job"] else READY)
-    self.recovery = None
-    self.checkpoint()
-    return rec
-
-def discard(self, token):
-    """Forget the interrupted job (and the held flag: the role sets it again if it
-    still holds a payload). RECOVERY -> READY."""
-    rec = _check_token(self, token)
-    self._set_flags(0, F_JOB | F_HELD)
-    self._put32(4, 0)
-    self._go(READY)
-    self.recovery = None
-    self.checkpoint()
-    return rec
 
 
 def load_faults(fl):
@@ -162,13 +115,3 @@ def decide(self):
     self.wdt = hal.Watchdog(common["watchdog_ms"])
     self._maint_ms = common["journal_maintain_ms"]
     self._last_maint = hal.ticks_ms()
-
-
-def snapshot_fields(payload):
-    """Decode a snapshot payload (bytes) -> dict (diagnostics, tests): here, not in
-    the resident supervisor."""
-    if len(payload) < SNAP_HDR:
-        return None
-    v, flags, st, why, job, t, boots = struct.unpack_from("<BBBBIII", payload, 0)
-    return {"v": v, "flags": flags, "state": STATES[st] if st < len(STATES) else "?",
-            "why": why, "job": job, "t_ms": t, "boots": boots}

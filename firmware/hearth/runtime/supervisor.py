@@ -197,16 +197,16 @@ class Supervisor:
     def resume(self, token):
         """Checked resume of the interrupted job (token 'JOB:SEQ' from describe()).
         On any error nothing changes: outputs stay safe, state stays RECOVERY."""
-        from hearth.runtime import recovery
+        from hearth.runtime import resume
 
-        return recovery.resume(self, token)
+        return resume.resume(self, token)
 
     def discard(self, token):
         """Forget the interrupted job (and the held flag: the role sets it again if it
         still holds a payload). RECOVERY -> READY."""
-        from hearth.runtime import recovery
+        from hearth.runtime import resume
 
-        return recovery.discard(self, token)
+        return resume.discard(self, token)
 
     # ---- normal operation -----------------------------------------------------------
     def ready(self):
