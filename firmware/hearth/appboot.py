@@ -71,6 +71,9 @@ def _build(self, board, role_cls, checked):
     # partial section have needed its defaults).
     forget("hearth.roles.%s_cfg" % self.role_name, "hearth.roles.%sinit" % self.role_name)
     self.power = _power_monitor(board)
+    # Construction helpers: the board's pin map and the config merging are only used to
+    # build drivers and controllers (each imports them where it is constructed).
+    forget("hearth.pinout", "hearth.options")
     _register(self)
 
 

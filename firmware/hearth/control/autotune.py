@@ -11,7 +11,6 @@
 #
 # Aborts (done, error set, output 0) when the temperature passes setpoint +
 # abort_over_c or when timeout_s passes. Until `done` the caller applies the duty.
-from hearth.options import merge
 from hearth.ticks import ticks_diff
 
 
@@ -29,6 +28,7 @@ DEFAULTS = {
 
 class RelayAutotune:
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(DEFAULTS, config, "autotune")
         self.cfg = c
         self.sp = float(c["setpoint"])

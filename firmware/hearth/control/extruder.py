@@ -29,7 +29,6 @@
 import math
 
 from hearth.control import ControlError
-from hearth.options import merge
 
 DEFAULTS = {
     "steps_per_mm": 400.0,     # motor steps (incl. microstepping) per mm of filament/plunger
@@ -51,6 +50,7 @@ PlanError = ControlError  # a move the planner refuses (code RANGE)
 
 class Extruder:
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(DEFAULTS, config, "extruder")
         self.spm = float(c["steps_per_mm"])
         self.max_rate = float(c["max_rate_mm_s"])

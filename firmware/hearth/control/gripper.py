@@ -43,7 +43,6 @@
 
 from hearth.control import mavlink as mv
 from hearth.control.latch import ARMED, CLOSING, FAULT, LOCKED, OPEN, RELEASING
-from hearth.options import merge
 from hearth.ticks import ticks_add, ticks_diff
 
 STATE_CODES = {LOCKED: 0, ARMED: 1, RELEASING: 2, OPEN: 3, CLOSING: 4, FAULT: 5}
@@ -64,6 +63,7 @@ DEFAULTS = {
 
 class Gripper:
     def __init__(self, latch, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(DEFAULTS, config, "gripper")
         c = cfg["compid"]
         if not 1 <= c <= 255 or 1 <= c <= 6:

@@ -1,7 +1,6 @@
 # The heater model and its observer, shared by the model-based controller
 # (core.pid.ModelPid) and the thermal protection's model checks (core.thermal).
 # Pure: no I/O; a fixed set of float attributes.
-from hearth.options import merge
 
 # The plant's physical parameters (everything else in OBSERVER_DEFAULTS tunes the
 # observer). Users of the model take these, with one prefix, from their config.
@@ -43,6 +42,7 @@ class HeaterObserver:
     #   dist < 0  heat from nowhere (a heater stuck on; a model that is too weak)
     # Fixed float attributes only: nothing grows on the step path.
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(OBSERVER_DEFAULTS, config, "observer")
         self.power = float(c["power_w"])
         self.cb = float(c["mass_j_k"])

@@ -44,7 +44,6 @@
 #   (an EPM) knows to pulse again although the command stays "lock".
 # * FAULT is left only by clear_fault(), into CLOSING (never into open).
 # * Times are ticks_ms values (30-bit wrap, as hal.ticks_ms on the ESP32).
-from hearth.options import merge
 from hearth.ticks import PERIOD, ticks_diff
 
 LOCKED = "LOCKED"
@@ -79,6 +78,7 @@ class Latch:
     # with "arm" before the latch's own arm checks, "armed" once it armed (a refusal
     # then disarms again) and "release" after the latch's own release checks pass.
     def __init__(self, config=None, gate=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(DEFAULTS, config, "latch")
         self.gate = gate
         for k in ("release_timeout_ms", "close_timeout_ms", "arm_timeout_ms", "switch_fault_ms"):

@@ -33,7 +33,6 @@
 #
 # Both keep a fixed set of float attributes: no containers grow on the step path.
 from hearth.control.heatmodel import MODEL_KEYS, OBSERVER_DEFAULTS, HeaterObserver, pick
-from hearth.options import merge
 from hearth.ticks import ticks_diff
 
 
@@ -57,6 +56,7 @@ PID_DEFAULTS = {
 
 class Pid:
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(PID_DEFAULTS, config, "pid")
         self.cfg = c
         self.kp = float(c["kp"])
@@ -157,6 +157,7 @@ class ModelPid:
         return ModelPid(pick(section, MODEL_KEYS + ("response_s", "dist_rate"), "model_"))
 
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(MODEL_DEFAULTS, config, "model")
         self.cfg = c
         self.m = HeaterObserver(pick(c, _OBS_KEYS))

@@ -64,7 +64,6 @@
 #
 # Allocation: floats only on the step path; the ctx dict is built once, on the trip.
 from hearth.control.heatmodel import HeaterObserver, pick
-from hearth.options import merge
 from hearth.ticks import ticks_diff
 
 SENSOR_LOST = "sensor_lost"
@@ -133,6 +132,7 @@ class ThermalProtection:
         return ThermalProtection(c)
 
     def __init__(self, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(DEFAULTS, config, "thermal")
         self.cfg = c
         self.min_c = float(c["min_c"])

@@ -6,7 +6,6 @@
 # tick(now_ms) runs the loop once every `period_ms` (100 ms default: the controllers
 # and protection are tuned for it; call tick from a faster superloop freely). A fault
 # turns the heater off and latches until clear_fault(); safe() never raises.
-from hearth.options import merge
 from hearth.ticks import ticks_add, ticks_diff
 
 
@@ -18,6 +17,7 @@ DEFAULTS = {
 
 class Heater:
     def __init__(self, pwm, thermistor, controller, protection, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         c = merge(DEFAULTS, config, "heater")
         self.period_ms = int(c["period_ms"])
         self.max_duty = float(c["max_duty"])

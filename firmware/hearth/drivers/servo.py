@@ -12,7 +12,6 @@
 #   .lock() .open() .safe()   safe() == lock; never raises, never allocates
 #   .position       "lock" / "open": last command
 #   .pulse_us(us)   raw pulse, clamped to min..max (calibration on the bench)
-from hearth.options import merge
 
 DEFAULTS = {"freq": 50, "locked_us": 1000, "open_us": 2000, "min_us": 500, "max_us": 2500}
 
@@ -34,6 +33,7 @@ class Servo:
             "min_us": lim.get("servo_min_us", 500), "max_us": lim.get("servo_max_us", 2500)})
 
     def __init__(self, make_pwm, pin, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(DEFAULTS, config, "servo")
         f = cfg["freq"]
         if not 40 <= f <= 400:

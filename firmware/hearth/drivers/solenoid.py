@@ -32,7 +32,6 @@
 #   .step(now_ms)    ends pulses, starts a deferred one
 #   .safe()          both outputs low now (cancels a pulse and a deferred one)
 #   .magnetised      True / False / None (unknown before the first pulse)
-from hearth.options import merge
 from hearth.ticks import ticks_add, ticks_diff
 
 
@@ -49,6 +48,7 @@ class Solenoid:
             "hold_pct": section["solenoid_hold_pct"], "max_duty_pct": section["solenoid_max_duty_pct"]})
 
     def __init__(self, make_pwm, pin, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(SOLENOID_DEFAULTS, config, "solenoid")
         for k in ("pull_pct", "hold_pct", "max_duty_pct"):
             if not 0 < cfg[k] <= 100:
@@ -125,6 +125,7 @@ class Epm:
         return Epm(pins.output, "epm_mag", "epm_demag", {"pulse_ms": section["epm_pulse_ms"]})
 
     def __init__(self, make_output, pin_mag, pin_demag, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(EPM_DEFAULTS, config, "epm")
         if not 0 < cfg["pulse_ms"] <= cfg["max_pulse_ms"]:
             raise ValueError("epm pulse_ms must be 1..max_pulse_ms")

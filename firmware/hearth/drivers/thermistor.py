@@ -16,7 +16,6 @@
 # the thermal protection's job). While faulted `temp` keeps its last good value and
 # read() returns None.
 import math
-from hearth.options import merge
 from hearth.ticks import ticks_diff
 
 OPEN = "sensor_open"
@@ -91,6 +90,7 @@ class Thermistor:
         return Thermistor(pins.adc("thermistor_adc"), c)
 
     def __init__(self, adc, config=None):
+        from hearth.options import merge  # construction only: the module leaves after boot
         cfg = merge(DEFAULTS, config, "thermistor")
         self.cfg = cfg
         self.adc = adc
