@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import help_if_asked
+from host_tools.flightcontroller import LatchLinkError
 from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
 
@@ -118,7 +119,7 @@ def run_role(board: str, workload: Any, speed: float) -> list[dict[str, Any]]:
                 c = BoardClient(vb.console_path)
                 try:
                     err = workload(vb, c)
-                except (BoardError, ProtocolTimeout, OSError) as e:
+                except (BoardError, ProtocolTimeout, OSError, LatchLinkError) as e:
                     err = f"{type(e).__name__}: {e}"
                 finally:
                     c.close()

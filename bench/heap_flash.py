@@ -23,6 +23,7 @@ from typing import Any
 
 from bench import help_if_asked
 from bench.heap import ROOT, latch_workload, printer_workload
+from host_tools.flightcontroller import LatchLinkError
 from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
 
@@ -57,7 +58,7 @@ def run(board: str, workload: Any, speed: float, mode: str, heaps: list[int] | N
                 c = BoardClient(vb.console_path)
                 try:
                     err = workload(vb, c)
-                except (BoardError, ProtocolTimeout, OSError) as e:
+                except (BoardError, ProtocolTimeout, OSError, LatchLinkError) as e:
                     err = f"{type(e).__name__}: {e}"
                 finally:
                     c.close()
