@@ -7,7 +7,7 @@
 # "actuator": a writing command that moves a counter by one.
 import sys
 import time
-from hearth.runtime.protocol import Protocol, CommandError
+from hearth.runtime.protocol import Protocol, CommandError, line_bytes
 from hearth.runtime.console import Console
 
 MAX_LINE = 256
@@ -95,7 +95,7 @@ def batch():
             break
         out = proto.feed(data)
         if out:
-            wr.write(b"".join(out))
+            wr.write(b"".join([line_bytes(x) for x in out]))  # a long answer is pieces
     wr.write(b"#END count=%d\n" % state["count"])
 
 

@@ -127,7 +127,10 @@ def _clean(msg):
     return "".join(out)
 
 
-_JOIN_MAX = const(256)  # answers up to this long are one bytes object, longer ones a list
+# Answers up to this long are one bytes object, longer ones a list of pieces of at most
+# this size. 128, not 256: late in a job on a 68 KiB heap (printer, ROMFS) the free space
+# is many small holes, and a `job` answer failed for want of one 257-byte block.
+_JOIN_MAX = const(128)
 
 
 def _add(out, b):
