@@ -11,8 +11,9 @@ latency plus the host's turnaround; the toolhead runs each move for exactly its 
 duration, so that lateness does not add up from move to move.
 
 The bound. The toolhead may be late on the gantry by at most LAG_BOUND_S (the host
-checks it at every step from the board's `job` report: a toolhead more than
-MAX_TOOL_AHEAD lines behind the gantry holds the next motion line until it catches up),
+checks it at every step from the queue length in the board's answer to the line: a
+toolhead more than MAX_TOOL_AHEAD lines behind the gantry holds the next motion line,
+polling `job`, until it catches up),
 and never by more than one move: the host does not send the motion line of step i+1
 before the toolhead has taken step i.
 
@@ -101,12 +102,15 @@ class MotionPort:
 Progress = Callable[[dict[str, Any]], None]
 
 
-def _send_tool(c: BoardClient, n: int, line: str, poll: Callable[[], dict[str, Any]]) -> None:
+def _send_tool(c: BoardClient, n: int, line: str, poll: Callable[[], dict[str, Any]]) -> int:
+    """Queue toolhead line n; returns the lines the board holds queued behind its
+    current one (its answer says so: no `job` round trip per line)."""
     while True:
         try:
-            c.request("gcode", {"n": n, "line": line})
-            return
+            return int(c.request("gcode", {"n": n, "line": line}).get("queued") or 0)
         except BoardError as e:
+            if e.code == "STATE":
+                poll()  # the job ended on the board (a fault, an estop): say why
             if e.code != "BUSY":
                 raise LineRefused(n, line, e.code, e.message) from e
         poll()
@@ -284,14 +288,20 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
             last_dur = st.duration_s
         if st.tool:
             tool_n += 1
-            _send_tool(c, tool_n, st.tool, poll)
+            queued = _send_tool(c, tool_n, st.tool, poll)
             if motion is not None:
-                # the toolhead may be at most MAX_TOOL_AHEAD lines behind: else hold the gantry
-                poll()
-                while tool_n - state["done"] > MAX_TOOL_AHEAD:
-                    time.sleep(0.01)
+                # the toolhead may be at most MAX_TOOL_AHEAD lines behind: else hold the
+                # gantry. Its answer's queue (lines behind the one it runs) tells; only
+                # a queue that long costs a `job` round trip per check (~300 bytes: 26
+                # ms at 115200, longer than many of a slicer file's moves)
+                lag = queued + 1
+                if lag > MAX_TOOL_AHEAD:
                     poll()
-                max_lag = max(max_lag, tool_n - state["done"])
+                    while tool_n - state["done"] > MAX_TOOL_AHEAD:
+                        time.sleep(0.01)
+                        poll()
+                    lag = tool_n - state["done"]
+                max_lag = max(max_lag, lag)
         if st.wait:
             while True:
                 j = poll()
