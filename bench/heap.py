@@ -36,7 +36,7 @@ from host_tools.protocol import BoardClient, BoardError, ProtocolTimeout
 from host_tools.sim.relay import VirtualBoard
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAPS_K = [160, 144, 136, 132, 128, 120, 112, 108, 104, 96, 88, 80, 72, 64]
+HEAPS_K = [160, 144, 136, 132, 128, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 80, 72, 64]
 GOAL_K = {"latch-esp32": 96, "printer-s3": 128}
 STOCK = {"latch-esp32": "esp32: 56+56 = 112 KiB", "printer-s3": "esp32s3: 64+64 = 128 KiB"}
 
