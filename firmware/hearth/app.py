@@ -81,7 +81,7 @@ class App:
 
         decide(self)
         decide = None  # noqa: F841
-        forget("hearth.runtime.recovery")
+        forget("hearth.runtime.recovery", "hearth.runtime.journalmount")  # the boot decision is made
 
     # ---- console commands ------------------------------------------------------------
     def _rare(self, name, args):

@@ -94,7 +94,6 @@ def decide(self):
     # The app's boot decision (App.__init__, once its build code left the heap). `self`
     # is the App here.
     from hearth import hal
-    from hearth.app import forget
 
     common = self.config["common"]
     # Let the power monitor see the supply before deciding anything: recovery
@@ -107,7 +106,6 @@ def decide(self):
             hal.sleep_ms(common["tick_ms"])
         power_ok = self.power.ok
     self.sup.boot(hal.ticks_ms(), power_ok)
-    forget("hearth.runtime.journalmount")  # (App.__init__ forgets this module)
     if self.reset_cause == "wdt":
         # The watchdog reset us: a stuck loop. Logged (the state it was in comes
         # from the journal's snapshot); the board itself stays SAFE/RECOVERY.
