@@ -9,11 +9,12 @@ first toolhead tick after it; the gantry runs the plan's timeline exactly. No li
 latency, no host turnaround: what is left is the toolhead's design.
 
 Four toolheads, each with pressure advance off (K 0) and at the bead lag (K = tau):
-  as built      10 ms tick; the piston never runs backwards within a move
+  as built      10 ms tick; the piston pulls back where p + K v falls (one frequency
+                per tick, a DIR flip between ticks)
   1 ms tick     as built, with a tenth of the tick (moves start within 1 ms)
-  pull-back     10 ms tick, and the piston follows p + K v exactly, backwards too
+  exact         10 ms tick, and the piston follows p + K v exactly, backwards too
                 (what Klipper's pressure advance does between junctions)
-  both          1 ms tick and pull-back
+  exact, 1 ms   1 ms tick and the exact piston
 Same bins and metric as bench/print_quality.py (host_tools/slicer/bead.py).
 
 Run: python -m bench.print_model [FILE ...] (default: the PrusaSlicer and Cura files).
@@ -150,8 +151,8 @@ def replay(plan: job.Plan, k: float, tick_s: float, pull_back: bool) -> dict[str
             "deposited_mm3": round(plant.deposited_mm3, 2), "off_path_mm3": round(plant.deposited_mm3 - on_path, 2)}
 
 
-VARIANTS = [("as built", 0.01, False), ("1 ms tick", 0.001, False), ("pull-back", 0.01, True),
-            ("both", 0.001, True)]
+VARIANTS = [("as built", 0.01, False), ("1 ms tick", 0.001, False), ("exact", 0.01, True),
+            ("exact, 1 ms", 0.001, True)]
 
 
 def main(argv: list[str]) -> int:

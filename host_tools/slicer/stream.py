@@ -25,6 +25,7 @@ never sent without its `ok`), and the job pauses with the reason (MotionStalled)
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +34,10 @@ from host_tools.printer import JobError, LineRefused, file_id, resume_recovered
 from host_tools.protocol import BoardClient, BoardError
 from host_tools.slicer.job import Plan
 
+SYNCED_RE = re.compile(r"G1 E\S+ F\S+ D\d+$")  # a synced toolhead move, as planner.py writes it
+
 MOTION_MARGIN_S = 2.0      # on top of the move the gantry is finishing
+CHAINED_OK_S = 0.003       # an `ok` later than this after its line: the gantry was busy
 MAX_TOOL_AHEAD = 2         # toolhead lines sent but not finished: the move running and the next
 LAG_BOUND_S = 0.05         # documented lag of a toolhead move behind its gantry move (virtual boards)
 RESUME_HEAT_S = 600.0      # how long a resumed job waits for its nozzle to be back at its setpoint
@@ -259,6 +263,7 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
     planned_done = 0.0
     tool_n = 0
     last_dur = 0.0
+    synced_before = False  # the step before was a gantry move with its synced toolhead move
     layer = 0
 
     def report(force: bool = False) -> None:
@@ -279,16 +284,22 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
             planned_done += st.duration_s
             layer = max(layer, st.layer)
             continue
+        chained = False
         if st.motion and motion is not None:
             motion.send(st.motion)
             wait = last_dur + MOTION_MARGIN_S + 0.25 * last_dur
             t0 = time.monotonic()
             if not motion.wait_ok(wait, idle=poll):
                 raise MotionStalled(i, st.n, tool_n, time.monotonic() - t0, st.motion)
+            # a late `ok`: the gantry took this move the moment the one before ended
+            chained = synced_before and time.monotonic() - t0 > CHAINED_OK_S
             last_dur = st.duration_s
+        synced = bool(st.motion and st.tool and SYNCED_RE.match(st.tool))
         if st.tool:
             tool_n += 1
-            queued = _send_tool(c, tool_n, st.tool, poll)
+            # C1 (chained): the toolhead starts it where its own move before ended, as the
+            # gantry did, even if this line reaches it after that end (docs/protocol.md)
+            queued = _send_tool(c, tool_n, st.tool + (" C1" if chained and synced else ""), poll)
             if motion is not None:
                 # the toolhead may be at most MAX_TOOL_AHEAD lines behind: else hold the
                 # gantry. Its answer's queue (lines behind the one it runs) tells; only
@@ -302,6 +313,7 @@ def stream_plan(c: BoardClient, plan: Plan, motion: MotionPort | None = None, jo
                         poll()
                     lag = tool_n - state["done"]
                 max_lag = max(max_lag, lag)
+        synced_before = synced and motion is not None
         if st.wait:
             while True:
                 j = poll()

@@ -275,3 +275,32 @@ def test_second_heater_fault_turns_everything_off():
     assert r.sup.state == "FAULT", r.sup.state
     assert r.outputs_safe() and sim.world.pwm[14][1] == 0
     assert "body thermistor" in r.p.fault_cause()
+
+
+def test_a_chained_move_late_on_the_wire_starts_where_the_move_before_ended():
+    # The gantry ran move 4 right after move 3; its toolhead line came 40 ms after the
+    # toolhead's move 3 ended. C1 takes it up from that end; without C1 it starts late.
+    ends = {}
+    for chained in (False, True):
+        r = Rig()
+        r.start_hot_job()
+        s0 = r.plant.steps
+        t0 = sim.ticks_ms()
+        r.line(3, "G1 E0.5 F120 D300")
+        assert r.run(1, lambda: r.p.job.done == 3)
+        r.run(0.04)
+        r.line(4, "G1 E0.5 F120 D300" + (" C1" if chained else ""))
+        assert r.run(1, lambda: r.p.job.done == 4)
+        ends[chained] = sim.ticks_diff(sim.ticks_ms(), t0)
+        assert abs(r.plant.steps - s0 - 400) <= 2, r.plant.steps - s0
+    assert 590 <= ends[True] <= 612, ends           # 2 x 300 ms, on the first move's clock
+    assert ends[False] - ends[True] >= 25, ends      # the late line's delay, less a tick
+
+
+def test_c1_only_on_a_synced_move():
+    r = Rig()
+    r.start_hot_job()
+    r.err("BAD_ARGS", "gcode", {"n": 3, "line": "G1 E1 F120 C1"})
+    r.err("BAD_ARGS", "gcode", {"n": 3, "line": "G1 E1 F120 D700 C2"})
+    r.run(0.2)
+    _still(r, 2)

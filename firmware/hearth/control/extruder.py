@@ -256,9 +256,9 @@ class Extruder:
         # within a counted step or two either side): a tick more for one step would
         # make each move 10 ms late, and the toolhead would drift off its gantry
         if self.t_us >= self.dur_us and done + 2.0 > self.target:
+            # the time past its end (a late tick: all of it, or the toolhead would slip
+            # behind its gantry by each late tick's excess; dt_us is capped at 100 ms)
             self.carry_us = self.t_us - self.dur_us
-            if self.carry_us > self.tick_us:
-                self.carry_us = self.tick_us
             n = self.dir * self.target
             self.steps_total += n
             self.made_total += self.dir * ((self.done_m + 500) // 1000)

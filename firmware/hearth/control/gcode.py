@@ -11,8 +11,10 @@
 #                    second (body) heater where the board has one
 #   M109 [T<h>] S<c> set it and wait until it is within the material tolerance
 #   M105             report the temperature
-#   G1 E<mm> [F<mm/min>] [D<ms>]  extrude (G0 is taken as G1); F alone sets the feed
-#                    rate; with D, a synced move: E over exactly D ms, cruise F
+#   G1 E<mm> [F<mm/min>] [D<ms> [C1]]  extrude (G0 is taken as G1); F alone sets the
+#                    feed rate; with D, a synced move: E over exactly D ms, cruise F; C1:
+#                    chained, the gantry ran it right after its move before, so it
+#                    starts where the extruder's move before ended (up to 100 ms back)
 #   M900 K<s>        pressure advance (Marlin's linear advance K, in seconds)
 #   M106 [P0] S<0-255> / M107   fan
 #   M0 / M1 / M25 / M600        pause the job (anything after the code is ignored:
@@ -35,7 +37,7 @@ from hearth.control import ControlError
 MAX_LINE = 96
 
 SUPPORTED = {
-    "G1": "EFD",
+    "G1": "EFDC",
     "G4": "PS",
     "G10": "",
     "G11": "",

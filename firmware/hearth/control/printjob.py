@@ -36,6 +36,7 @@ from micropython import const
 
 MATERIALS = ("dark", "milk", "white", "dough", "puree")
 QUEUE_MAX = 8
+CHAIN_MAX_US = 100000  # how far back a chained move (G1 ... C1) may start
 SNAP_VERSION = 1
 SNAP_LEN = 34
 KEEP = -1.0   # want_target: no change
@@ -127,6 +128,9 @@ class PrintJob:
         self.tool = 0            # T0 / T1: the heater a plain M104 sets
         self.ext.pa = self.cfg.get("pressure_advance_s", 0.0)
         self.ext.carry_us = 0
+        self.gap_ms = None       # the tick the extruder went idle after a move (None: not idle)
+        self.gap_us = 0          # ... and how far past that move's end that tick was
+        self._dt_us = 0          # the tick that just ran (step())
         self.ext.steps_total = 0
         self.ext.made_total = 0
         self.want_fan = -1
@@ -240,7 +244,7 @@ class PrintJob:
                 c = self.cfg
                 d = -float(c["retract_mm"]) if want else float(c["retract_mm"]) + float(c["unretract_extra_mm"])
                 a, r, d = self.ext.plan_raw(d, float(c["retract_feed_mm_s"]))
-                kind, b = _MOVE, (r, d)
+                kind, b = _MOVE, (r, d, False)
                 self.retracted = want
             out["retracted"] = want
         elif code == "M303":
@@ -259,7 +263,10 @@ class PrintJob:
             if p.get("E"):
                 self._check_extrude(temp)
             a, r, d = self.ext.plan(p.get("E"), p.get("F"), p.get("D"))  # PlanError: a ControlError
-            kind, b = _MOVE, (r, d)
+            ch = p.get("C", 0.0)
+            if ch and (ch != 1.0 or not d):
+                raise ControlError("BAD_ARGS", "C1 (chained) goes with a synced move (D) only")
+            kind, b = _MOVE, (r, d, ch == 1.0)
         elif code:
             raise ControlError("UNSUPPORTED", "%s is not available during a job" % code)
         # the entry carries the planner's E position and mode after it, for the snapshot
@@ -320,6 +327,7 @@ class PrintJob:
         kind = c[1]
         if kind != _MOVE and kind != _M104 and kind != _PA and kind != _FAN and kind != _NOP:
             self.ext.carry_us = 0   # a line that takes its own time: the timeline restarts
+            self.gap_ms = None
         if kind == _M104 or kind == _M109:
             if c[3]:
                 self.want_target2 = c[2] if c[2] is not None else 0.0
@@ -346,6 +354,18 @@ class PrintJob:
             self.want_pause = c[2]
             return False
         if kind == _MOVE:
+            g = self.gap_ms
+            self.gap_ms = None
+            if g is not None and c[3][2] and ticks_diff(now_ms, g) > 0:
+                # Idle since a tick before this one. A chained move (C1: the gantry
+                # started it the moment its move before ended) starts where the
+                # extruder's move before ended, not at the tick its line came in: else
+                # each junction whose line came late would add its lateness to the
+                # toolhead's lag on the gantry for the rest of the job. The tick that
+                # just ran is counted by the move's first step(), hence its length off.
+                since = ticks_diff(now_ms, g) * 1000 + self.gap_us - self._dt_us
+                if 0 < since <= CHAIN_MAX_US:
+                    self.ext.carry_us = since
             if c[2] == 0:
                 if not c[3][1]:
                     return True
@@ -396,6 +416,7 @@ class PrintJob:
     def step(self, now_ms, dt_us, temp, target, hold_ms, made=None):
         """Run the queue; returns the step frequency for the coming tick (0: none).
         made: the pulses a counter saw since the current move started (None: none)."""
+        self._dt_us = dt_us
         for _ in range(QUEUE_MAX + 1):  # finish lines and start the next in the same tick
             c = self.cur
             if c is None:
@@ -421,6 +442,8 @@ class PrintJob:
                     return hz
                 d = self.ext.dir
                 self._finish()
+                self.gap_ms = now_ms  # where a chained move takes up (see _begin)
+                self.gap_us = self.ext.carry_us
                 # the next move in the same direction runs on from this tick (a
                 # direction change waits a tick: DIR only changes with no pulses)
                 q = self.queue
