@@ -121,8 +121,10 @@ def main() -> int:
     for ln in sweep_lines:
         print(f"* {ln}")
     print()
-    print("The time to safe is measured by the world from the supply collapse to the last actuator write, "
-          "so it includes the relay's pipe latency; a tick is 10 ms. Hold-up budget: docs/safety.md.")
+    print("The time to safe is measured by the world from the supply collapse to the instant the firmware "
+          "made the last actuator write (each line to the world carries it, docs/CONTRACTS.md: the relay's "
+          "pipe latency is no longer in it); the firmware sees the collapse at its next power-good read. A "
+          "tick is 10 ms. Hold-up budget: docs/safety.md.")
     ok = worst <= 1.0 + 0.5 and max(programs) <= 1 and max(erases) == 0 and recovered == CUTS
     return 0 if ok else 1
 

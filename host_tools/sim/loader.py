@@ -122,9 +122,17 @@ def _run(path):
         sys.print_exception(e)
 
 
+def _booted():
+    # tell the relay the board's root is mounted (or the host's gone): Ctrl-C may break in
+    mod = sys.modules.get("_hearth_sim")
+    if mod is not None and mod.link_out is not None:
+        mod.link_out.write(b"B\n")
+
+
 def _fs_corrupted():
     # ports/esp32/modules/inisetup.py: the board never gets to boot.py.
     micropython.kbd_intr(3)  # as inisetup: this loop can be stopped with Ctrl-C
+    _booted()
     while 1:
         print("""\
 The filesystem appears to be corrupted. If you had important data there, you
@@ -183,6 +191,7 @@ def _start():
             _mount_vfs(_RegionBlockDev(mod.flash_file, off, size, mod.timing))
         finally:
             micropython.kbd_intr(3)
+    _booted()
     # As the esp32 port: '' and '.frozen' (mp_init), '/rom' and '/rom/lib' when a ROMFS
     # is mounted, then '/lib' (main.c).
     path = ["", ".frozen"]
@@ -204,6 +213,6 @@ def _setup():
     # the root filesystem uses, the flash timing, _run.
     mode = _start()
     g = globals()
-    for name in ("_start", "_mount_vfs", "_fs_corrupted", "_parts", "_env", "_setup"):
+    for name in ("_start", "_mount_vfs", "_fs_corrupted", "_booted", "_parts", "_env", "_setup"):
         del g[name]
     return mode

@@ -300,7 +300,11 @@ class VirtualBoard:
         # A killed interpreter leaves the tty as its REPL had set it (ISIG off): every
         # boot starts from the line settings of a fresh board. What the old interpreter
         # wrote is never dropped here (its "MPY: soft reboot" may still be unread).
-        _set_raw(self._i_slave, isig=True)
+        # Ctrl-C interrupts nothing until the loader has mounted the board's root (its
+        # "B" line, see _link): a Ctrl-C before would leave the interpreter at a REPL on
+        # the host's own filesystem. A chip mounts its root in frozen _boot.py, before
+        # its console takes input; until then the byte waits as a plain character.
+        _set_raw(self._i_slave, isig=False)
         if not soft:
             termios.tcflush(self._i_slave, termios.TCIFLUSH)
         self.proc = subprocess.Popen(
@@ -380,6 +384,10 @@ class VirtualBoard:
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
+                    if line == b"B":  # the loader mounted the board's root: Ctrl-C may break in
+                        if self.proc is proc:
+                            _set_raw(self._i_slave, isig=True)
+                        continue
                     reply = self.world.handle(line)
                     if reply is not None:
                         try:

@@ -71,3 +71,19 @@ def test_unread_mavlink_port_never_blocks_the_board(make_board) -> None:
         os.close(fc)
     c.close()
     vb.stop()  # returns: nothing holds the world lock
+
+
+def test_a_break_in_at_power_on_never_reaches_the_hosts_filesystem(make_board) -> None:
+    # Ctrl-C from the first instant: before the loader has mounted the board's root it
+    # must not interrupt (a REPL there would be on this machine's own filesystem); the
+    # raw REPL the host gets in the end always sees the board's flash.
+    from host_tools.transport.rawrepl import RawRepl
+
+    for i in range(4):
+        vb = make_board("latch-esp32", "plain", frozen=True)
+        with RawRepl.open(vb.console_path) as r:
+            r.write(b"\x03")  # at once, while the interpreter starts
+            r.enter()
+            root = r.run("import os\nprint(sorted(os.listdir('/')))").decode().strip()
+        assert root == "['boot.py']", (i, root)
+        vb.stop()
