@@ -60,6 +60,16 @@ def _set_raw(fd: int, isig: bool) -> None:
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
+def _set_isig(fd: int) -> None:
+    """Let Ctrl-C interrupt (ISIG on, as _set_raw(isig=True)) without touching anything
+    else: no flush, so what the host typed meanwhile is still there to be read."""
+    attrs = termios.tcgetattr(fd)
+    attrs[3] |= termios.ISIG
+    attrs[6][termios.VQUIT] = b"\x03"
+    attrs[6][termios.VSUSP] = b"\x03"
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
 def _make_ctty() -> None:  # runs in the child between fork and exec
     os.setsid()
     import fcntl
@@ -386,7 +396,11 @@ class VirtualBoard:
                     line, buf = buf.split(b"\n", 1)
                     if line == b"B":  # the loader mounted the board's root: Ctrl-C may break in
                         if self.proc is proc:
-                            _set_raw(self._i_slave, isig=True)
+                            _set_isig(self._i_slave)
+                        continue
+                    if self.proc is not proc and line[:1] in b"GIAKua":
+                        # taken in after the power died: a request the firmware never got
+                        # its answer to had no effect (a flash program that never ran)
                         continue
                     reply = self.world.handle(line)
                     if reply is not None:
