@@ -50,19 +50,17 @@ MAV_TX_BUF = 4096  # bytes of MAVLink output waiting for the wire (a UART driver
 def _set_raw(fd: int, isig: bool) -> None:
     tty.setraw(fd)
     attrs = termios.tcgetattr(fd)
-    if isig:
-        attrs[3] |= termios.ISIG
-        # Only Ctrl-C is special on a board's console: Ctrl-\ (SIGQUIT) and Ctrl-Z
-        # (SIGTSTP) must be plain bytes. Mapped onto ^C, which the tty checks first.
-        attrs[6][termios.VQUIT] = b"\x03"
-        attrs[6][termios.VSUSP] = b"\x03"
     attrs[1] &= ~termios.OPOST
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    if isig:
+        _set_isig(fd)
 
 
 def _set_isig(fd: int) -> None:
-    """Let Ctrl-C interrupt (ISIG on, as _set_raw(isig=True)) without touching anything
-    else: no flush, so what the host typed meanwhile is still there to be read."""
+    """Let Ctrl-C interrupt, touching nothing else (no flush: what the host typed
+    meanwhile is still there to be read). Only Ctrl-C is special on a board's console:
+    Ctrl-\\ (SIGQUIT) and Ctrl-Z (SIGTSTP) must be plain bytes, so both are mapped onto
+    ^C, which the tty checks first."""
     attrs = termios.tcgetattr(fd)
     attrs[3] |= termios.ISIG
     attrs[6][termios.VQUIT] = b"\x03"
