@@ -147,3 +147,21 @@ def test_monitor_plots_what_a_latch_does_not_its_counters(tmp_path: Any) -> None
                      "supply_mv": "supply (V)", "state": "board state"}, shown
     png = plot(rows, tmp_path / "latch.png", "latch")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def _loop(loop: dict[str, Any]) -> Report:
+    rep = Report("test")
+    rep.hello = {"proto": 1, "board": "latch-esp32", "role": "latch", "reset_cause": "power_on"}
+    rep.status = {"state": "READY", "supply_mv": None, "power_ok": True, "last_fault": None, "loop": loop}
+    return evaluate(rep)
+
+
+def test_loop_overruns_fail_on_a_real_time_clock_and_are_not_judged_on_an_accelerated_one() -> None:
+    slow = {"ticks": 454, "overruns": 205, "worst_tick_us": 115312, "period_ms": 10}
+    c = _check(_loop(slow), "loop")
+    assert c.verdict == "fail"
+    # the same figures from a virtual board run at 8x: the host's CPU time counted 8 times over
+    c = _check(_loop({**slow, "clock_x": 8}), "loop")
+    assert c.verdict == "info" and "not judged: board time runs at 8x real time" in c.detail
+    assert c.detail.startswith("205 overruns in 454 ticks")
+    assert _check(_loop({"ticks": 454, "overruns": 0, "worst_tick_us": 900, "period_ms": 10}), "loop").verdict == "ok"

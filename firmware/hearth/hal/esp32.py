@@ -15,6 +15,7 @@ ticks_diff = time.ticks_diff
 ticks_add = time.ticks_add
 sleep_ms = time.sleep_ms
 sleep_us = time.sleep_us
+CLOCK_X = 1  # board time is real time (a virtual board may run faster: hal/sim.py)
 
 _CAUSES = {
     machine.PWRON_RESET: "power_on",

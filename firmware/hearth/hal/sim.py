@@ -39,6 +39,9 @@ else:
 
 
 # ---- clock -------------------------------------------------------------------------
+# Board time per real time. A virtual board may run faster than real time: its tick
+# work, the host's CPU time, then counts that many times over in board time.
+CLOCK_X = getattr(world, "speed", 1)
 _TICKS_PERIOD = 1 << 30  # as MicroPython's ticks_ms/us on the ESP32
 _TICKS_MASK = _TICKS_PERIOD - 1
 _TICKS_HALF = _TICKS_PERIOD // 2

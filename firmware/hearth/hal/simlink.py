@@ -17,6 +17,7 @@ class LinkWorld:
         self._parts = mod.partitions
         self._timing = mod.timing
         self._speed = mod.speed
+        self.speed = mod.speed  # hal.CLOCK_X: how much faster than real time board time runs
         # integral speeds keep to small-int arithmetic (a float is a heap object here)
         self._ispeed = int(mod.speed) if mod.speed == int(mod.speed) else 0
         self._frac = 0.0
