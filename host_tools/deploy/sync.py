@@ -184,13 +184,14 @@ while 1:
   if k=='D':_rm(p)
   elif k=='A':
    import deflate
-   L=[_l().split(' ') for i in range(int(c[3]))];_o('.')
+   L=_r(int(c[4]));_o('.')
    _rx('/~a',int(c[2]))
-   bad=[]
+   bad=[];i=0
    gc.collect()
    with open('/~a','rb') as g:
     d=deflate.DeflateIO(g,deflate.RAW,12)
-    for q,n,s in L:
+    for _ in range(int(c[3])):
+     j=L.find(b'\\n',i);q,n,s=L[i:j].decode().split(' ');i=j+1
      t='/'+q+'~';_md(t);n=int(n);h=hashlib.sha256()
      with open(t,'wb') as f:
       while n>0:
@@ -366,9 +367,12 @@ class _Agent:
 
     def send_archive(self, archive: bytes, count: int, listing: str, timeout: float) -> None:
         """A: `count` files as one deflate stream; `listing` has a "path size sha256" line each."""
-        self.r.write(f"A ~a {len(archive)} {count}\n".encode())
-        # the listing is paced like data (a board's receive buffer is 256 bytes), then acked
         lb = listing.encode()
+        # The board reads the listing as one object and parses a line per file as it goes:
+        # read line by line, its ~40 entries lay themselves every 1-2 KiB across a 136 KiB
+        # heap, and the 4 KiB inflate window found no room (MemoryError with 100 KiB free).
+        self.r.write(f"A ~a {len(archive)} {count} {len(lb)}\n".encode())
+        # the listing is paced like data (a board's receive buffer is 256 bytes), then acked
         for i in range(0, len(lb), self.frame):
             self.r.write(lb[i : i + self.frame])
             if i + self.frame < len(lb):
