@@ -241,7 +241,7 @@ def compile_module(src: Path, rel: str, dest: Path, arch: str | None, emit_nativ
 
 # A chip build carries no simulated HAL (nor the chip tables only the simulation uses);
 # a virtual board's build carries no hal/esp32.py (it imports machine).
-SIM_ONLY = ("hearth/hal/sim.py", "hearth/hal/simlink.py", "hearth/hal/simlocal.py", "hearth/hal/chips.py")
+SIM_ONLY = ("hearth/hal/sim.py", "hearth/hal/simflash.py", "hearth/hal/simlocal.py", "hearth/hal/chips.py")
 CHIP_ONLY = ("hearth/hal/esp32.py",)
 
 

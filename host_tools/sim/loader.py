@@ -181,6 +181,16 @@ def _start():
     mod.fs_counts = _counts
     mode = _env("HEARTH_SIM_MODE", "friendly")
     if mod.link_in is not None:
+        # The chip's peripherals, frozen into the faithful interpreter (rom/_simlink.py);
+        # an interpreter without them (HEARTH_INTERP=unix64) compiles them from the host.
+        try:
+            import _simlink
+        except ImportError:
+            sys.path.append(_env("HEARTH_SIM_LOADER").rsplit("/", 1)[0] + "/rom")
+            import _simlink
+
+            sys.path.pop()
+        mod.world = _simlink.LinkWorld(mod)
         sys.modules["_hearth_sim"] = mod
     if mod.flash_file is not None and "vfs" in mod.partitions:
         off, size = mod.partitions["vfs"]

@@ -46,7 +46,7 @@ def test_build_is_reproducible_and_lists_every_file(sim_build, tmp_path: Path) -
     # a chip carries no simulated HAL; a virtual board no hal/esp32 (it imports machine)
     assert not [f for f in chip.files if f.startswith(("hearth/hal/sim", "hearth/hal/chips"))]
     assert "hearth/hal/esp32.mpy" in chip.files and "hearth/hal/esp32.mpy" not in man.files
-    assert "hearth/hal/simlink.mpy" in man.files
+    assert "hearth/hal/sim.mpy" in man.files and "hearth/hal/simflash.mpy" in man.files
 
 
 def test_mpy_files_load_in_the_unix_port(sim_build) -> None:

@@ -139,7 +139,7 @@ def test_frozen_modules_chip_and_virtual_board() -> None:
     chip = firmware_modules(chip=True)
     host = firmware_modules(chip=False)
     sim = sorted(set(host) - set(chip))
-    assert sim == ["hearth/hal/chips.py", "hearth/hal/sim.py", "hearth/hal/simlink.py", "hearth/hal/simlocal.py"]
+    assert sim == ["hearth/hal/chips.py", "hearth/hal/sim.py", "hearth/hal/simflash.py", "hearth/hal/simlocal.py"]
     assert "hearth/hal/esp32.py" in chip and "hearth/safe_boot.py" in chip and "hearth/app.py" in chip
     assert "hearth/hal/esp32.py" not in host  # the virtual board imports no machine
     staged = stage_unix()

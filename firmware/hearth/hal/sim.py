@@ -7,8 +7,10 @@
 # Two backends behind one `world` object:
 # * LocalWorld (hal/simlocal.py): in-process, virtual clock that tests advance; pins and
 #   ADC values set directly by the test. Firmware unit tests use this.
-# * LinkWorld (hal/simlink.py): the virtual board's wire to the host-side world (plants,
-#   bench, power supply) and its flash image. The wire is specified in docs/CONTRACTS.md.
+# * LinkWorld (host_tools/sim/rom/_simlink.py): the virtual board's wire to the host-side
+#   world (plants, bench, power supply) and its flash image; the wire is specified in
+#   docs/CONTRACTS.md. It plays the chip's `machine` and `esp32` (C in flash, none of the
+#   heap): frozen into the faithful interpreter and made by the loader, not firmware.
 import sys
 
 
@@ -27,9 +29,7 @@ def _check_pin(pin, kind):
 _mod = sys.modules.get("_hearth_sim")
 if _mod is not None:
     # The virtual board: the world lives on the host (host_tools/sim/world.py).
-    from hearth.hal.simlink import LinkWorld
-
-    world = LinkWorld(_mod)
+    world = _mod.world
 else:
     # Firmware tests: an in-process world (in its own module so that a virtual board,
     # whose heap is measured against an ESP32's, does not carry it).

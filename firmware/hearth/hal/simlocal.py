@@ -3,7 +3,7 @@
 # says so, pin and ADC values set directly, NOR flash as image files that can be torn.
 import os
 
-from hearth.hal.simlink import _FileImage
+from hearth.hal.simflash import FileImage
 
 
 class PowerCut(BaseException):
@@ -22,7 +22,7 @@ def _erased_file(size):
     blk = b"\xff" * 4096
     for _ in range(size // 4096):
         f.write(blk)
-    return _FileImage(f, size)
+    return FileImage(f, size)
 
 
 class LocalWorld:
@@ -45,7 +45,7 @@ class LocalWorld:
         self.wdt_timeout = 0
         self.wdt_fed = 0
         self.cause = "power_on"
-        self.flash = {}  # label -> _FileImage (index like a bytearray)
+        self.flash = {}  # label -> FileImage (index like a bytearray)
         self.programs = 0
         self.erases = 0
         self.cut_at_program = 0  # 0: never; N: the Nth program is torn, then PowerCut

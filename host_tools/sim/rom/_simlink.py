@@ -1,8 +1,11 @@
-# The virtual board's HAL backend: a line protocol over two pipes to the world on the
+# The virtual board's peripherals: a line protocol over two pipes to the world on the
 # host (host_tools/sim/world.py; the wire is specified in docs/CONTRACTS.md), and the
-# module's flash image. The loader (host_tools/sim/loader.py) registers `_hearth_sim`
-# with the pipes, the flash file and the partition offsets. Outputs are sent at once
-# (a power cut right after a write must still see the write); reads are a round trip.
+# module's flash image. On a chip these are `machine` and `esp32`, C in flash that takes
+# none of the app's heap; here this module is frozen into the faithful interpreter
+# (host_tools/interp) for the same reason. The loader (host_tools/sim/loader.py) makes
+# the one LinkWorld and hands it to hearth.hal.sim as `_hearth_sim.world`. Outputs are
+# sent at once (a power cut right after a write must still see the write); reads are a
+# round trip.
 import time
 
 
@@ -103,7 +106,9 @@ class LinkWorld:
         part = self._parts.get(label)
         if self._flash is None or part is None:
             raise OSError("no flash partition labelled %r" % label)
-        return _FileImage(self._flash, part[1], part[0])
+        from hearth.hal.simflash import FileImage  # the tests' in-process world uses it too
+
+        return FileImage(self._flash, part[1], part[0])
 
     def before_program(self, nbytes):
         self.programs += 1
@@ -137,37 +142,3 @@ def _hex(data):
 def _unhex(s):
     import binascii
     return binascii.unhexlify(s)
-
-
-class _FileImage:
-    # A partition image file with bytearray-style indexing, written through at once.
-    # A chip's flash is not RAM: keeping the image in a file keeps it off the GC heap
-    # whose size the faithful interpreter holds to a chip's.
-    def __init__(self, f, size, base=0):
-        self._f = f
-        self._size = size
-        self._base = base
-
-    def __len__(self):
-        return self._size
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            self._f.seek(self._base + i.start)
-            return self._f.read(i.stop - i.start)
-        self._f.seek(self._base + i)
-        return self._f.read(1)[0]
-
-    def readinto(self, start, buf):
-        # Into the caller's buffer: esp32.Partition.readblocks allocates nothing either
-        # (a read slice here was a new 256-byte object per journal read).
-        self._f.seek(self._base + start)
-        self._f.readinto(buf)
-
-    def __setitem__(self, i, data):
-        if isinstance(i, slice):
-            self._f.seek(self._base + i.start)
-            self._f.write(data)  # unbuffered: on disk for the next boot even if killed now
-        else:
-            self._f.seek(self._base + i)
-            self._f.write(bytes((data,)))
