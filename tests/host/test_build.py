@@ -20,6 +20,7 @@ from host_tools.deploy.build import FIRMWARE, BuildError, Manifest, build, load_
 from host_tools.deploy.image import ImageError, install_sim_image, make_image, read_image, vfs_partition
 from host_tools.deploy.multi import exit_code
 from host_tools.deploy.sync import ESC, FlashResult, decode, encode, frames, plan
+from host_tools.interp.build import ROM_SRC
 from host_tools.sim.state import flash_layout, read_region
 
 
@@ -56,6 +57,21 @@ def test_mpy_files_load_in_the_unix_port(sim_build) -> None:
     env = dict(os.environ, MICROPYPATH=str(out), **extra)
     p = subprocess.run([*argv, "-c", code], capture_output=True, text=True, env=env, cwd=str(out), timeout=30)
     assert "loaded" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_virtual_chips_peripherals_are_frozen_not_on_the_heap(tmp_path: Path) -> None:
+    # A chip's machine/esp32 are C in flash; the virtual board's stand-in (LinkWorld) is
+    # frozen into the faithful interpreter: importing it takes next to no heap, where the
+    # same module loaded from a file would hold its code there.
+    shutil.copy(ROM_SRC / "_simlink.py", tmp_path / "simlink_copy.py")
+    code = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport _simlink\ngc.collect()\nb = gc.mem_alloc()\n"
+            "import simlink_copy\ngc.collect()\nprint(_simlink.__file__, b - a, gc.mem_alloc() - b)")
+    argv, extra = interp.command(None, "256K", build_if_missing=True)
+    env = dict(os.environ, MICROPYPATH=f".frozen:{tmp_path}", **extra)
+    p = subprocess.run([*argv, "-c", code], capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    where, frozen_cost, file_cost = p.stdout.split()
+    assert where == "_simlink.py" and int(frozen_cost) < 1024 and int(file_cost) > 3 * int(frozen_cost), p.stdout
 
 
 def test_tracebacks_name_the_module_by_its_import_name(sim_build) -> None:
