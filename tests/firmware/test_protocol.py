@@ -581,3 +581,16 @@ def test_console_holds_output_back_after_a_write_that_waited():
     assert out.calls == calls
     con.pump(clock.ticks_ms() + 300)  # then it tries again (and backs off longer)
     assert out.calls > calls and con.stats["slow_writes"] == 2
+
+
+def test_console_sees_the_s3_builds_short_cdc_wait_and_not_a_plain_write():
+    # printer-s3's MicroPython waits 2 ms (in ms ticks: 1-2 ms) of no progress for a host
+    # that does not read; a write that does not wait copies into a FIFO in tens of us.
+    for wait_us, slow in ((1200, 1), (2000, 1), (60, 0)):
+        out = _SlowOut(None, wait_us)
+        con, _ = _console(out)
+        out.clock = con._clk
+        for i in range(20):
+            con.write(b"=%d:ok {}*00000000\n" % (i + 1))
+        con.pump(con._clk.ticks_ms())
+        assert con.stats["slow_writes"] == slow, (wait_us, con.stats)

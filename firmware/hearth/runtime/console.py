@@ -22,7 +22,12 @@ import select
 from micropython import const
 
 FIFO = 128  # the ESP32's UART TX FIFO (SOC_UART_FIFO_LEN)
-_SLOW_US = const(3000)  # a write longer than this waited for the host
+# A write longer than this waited for the host. One that does not wait copies into a
+# FIFO in tens of us; a USB-CDC write to a host that does not read waits for the
+# build's TX timeout of no progress (2 ms on printer-s3, counted in ms ticks: 1-2 ms).
+# At 3 ms those waits went unseen and cost 1-3 ms of every tick (a lazy host: 5 % of
+# the printer's ticks overran).
+_SLOW_US = const(800)
 _HOLD_MS = (250, 500, 1000, 2000, 4000)  # back-off after each slow write in a row
 
 
