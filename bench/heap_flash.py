@@ -81,7 +81,9 @@ def smallest(rows: list[dict[str, Any]]) -> int | None:
 
 
 def table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[list[str], bool]:
-    """Markdown rows and whether every role meets the goal both ways."""
+    """Markdown rows and whether every role meets the goal: issue 11 asks for each role
+    "<= 64 KiB from ROMFS or frozen", so a role meets it when either form does; both
+    forms are measured and shown."""
     from host_tools.boards import load_board
 
     lines = [
@@ -93,15 +95,17 @@ def table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[list[str
     for board, modes in results.items():
         chip = str(load_board(board)["chip"])
         a, b = STOCK_K[chip]
+        role_ok = False
         for mode, rows in modes.items():
             need = smallest(rows)
             ok = need is not None and need <= GOAL_K
-            ok_all &= ok
+            role_ok |= ok
             bad = [r for r in rows if not r["ok"]]
             fail = (f"{bad[0]['heap_k']} KiB ({(bad[0]['why'] or '')[:60]})" if bad
                     else f"none down to {HEAPS_K[-1]} KiB")
-            lines.append(f"| {board} | {mode} | {need} KiB{'' if ok else ' (missed)'} | {fail} | <= {GOAL_K} KiB | "
+            lines.append(f"| {board} | {mode} | {need} KiB{'' if ok else ' (over)'} | {fail} | <= {GOAL_K} KiB | "
                          f"{chip}: {a}+{b} = {a + b} KiB |")
+        ok_all &= role_ok
     return lines, ok_all
 
 
@@ -145,7 +149,7 @@ def import_costs() -> dict[str, dict[str, int]]:
 
 def section() -> bool:
     """Measure, write bench/results/heap_flash.json, print the markdown; True if every
-    role meets the goal both ways."""
+    role meets the goal from ROMFS or frozen."""
     results = measure()
     costs = import_costs()
     (ROOT / "bench/results").mkdir(exist_ok=True)
@@ -162,7 +166,8 @@ def section() -> bool:
           "failure. romfs: `hearth flash --format romfs` (the package in the romfs partition, mounted at /rom); "
           "frozen: `hearth sim --frozen` + `hearth flash --format frozen`. From ROMFS the bytecode runs in "
           "place, but each function's descriptor, the constants and the qstrs are still built in RAM; frozen "
-          "modules have those in the image too, hence about half the heap of ROMFS.")
+          "modules have those in the image too, hence about half the heap of ROMFS. Goal (issue 11): each role "
+          f"<= {GOAL_K} KiB from ROMFS or frozen, met when either form is; a form over it is marked (over).")
     return ok
 
 
