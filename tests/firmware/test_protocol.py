@@ -586,11 +586,26 @@ def test_console_holds_output_back_after_a_write_that_waited():
 def test_console_sees_the_s3_builds_short_cdc_wait_and_not_a_plain_write():
     # printer-s3's MicroPython waits 2 ms (in ms ticks: 1-2 ms) of no progress for a host
     # that does not read; a write that does not wait copies into a FIFO in tens of us.
+    # One short wait alone holds nothing back (the scheduler may delay any one write);
+    # waits in two pumps in a row do.
     for wait_us, slow in ((1200, 1), (2000, 1), (60, 0)):
         out = _SlowOut(None, wait_us)
         con, _ = _console(out)
-        out.clock = con._clk
-        for i in range(20):
+        clock = con._clk
+        out.clock = clock
+        for i in range(40):
             con.write(b"=%d:ok {}*00000000\n" % (i + 1))
-        con.pump(con._clk.ticks_ms())
+        con.pump(clock.ticks_ms())
         assert con.stats["slow_writes"] == slow, (wait_us, con.stats)
+        calls = out.calls
+        clock.us += 10000
+        assert con.pump(clock.ticks_ms()) > 0 and out.calls > calls  # not held after one wait
+        clock.us += 10000
+        calls = out.calls
+        sent = con.pump(clock.ticks_ms())
+        if slow:
+            # the second pump in a row that waited: now held for 250 ms
+            assert con.stats["slow_writes"] == 2 and out.calls == calls, con.stats
+            assert sent == 0
+        else:
+            assert sent > 0 and con.stats["slow_writes"] == 0

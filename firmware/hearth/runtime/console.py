@@ -22,12 +22,16 @@ import select
 from micropython import const
 
 FIFO = 128  # the ESP32's UART TX FIFO (SOC_UART_FIFO_LEN)
-# A write longer than this waited for the host. One that does not wait copies into a
-# FIFO in tens of us; a USB-CDC write to a host that does not read waits for the
+# A write longer than _SLOW_US waited for the host. One that does not wait copies into
+# a FIFO in tens of us; a USB-CDC write to a host that does not read waits for the
 # build's TX timeout of no progress (2 ms on printer-s3, counted in ms ticks: 1-2 ms).
 # At 3 ms those waits went unseen and cost 1-3 ms of every tick (a lazy host: 5 % of
-# the printer's ticks overran).
+# the printer's ticks overran). Output is held back after a write over _LONG_US, or
+# after waits in two pumps in a row: a host that does not read makes every write wait,
+# while one write the board's own scheduler delayed (a virtual board's host, an
+# interrupt) is a single slow write and must not hold answers back.
 _SLOW_US = const(800)
+_LONG_US = const(3000)
 _HOLD_MS = (250, 500, 1000, 2000, 4000)  # back-off after each slow write in a row
 
 
@@ -57,7 +61,8 @@ class Console:
         self._qbytes = 0
         self._off = 0  # bytes of the head line already written
         self._hold_until = 0
-        self._slow = 0  # slow writes in a row
+        self._slow = 0  # holds in a row
+        self._waited = 0  # pumps in a row with a write that waited
         self.stats = {"queued": 0, "dropped_lines": 0, "dropped_bytes": 0, "slow_writes": 0, "worst_write_us": 0}
 
     def _ready(self):
@@ -124,7 +129,7 @@ class Console:
         left = self._fifo - clk.ticks_diff(t, self._fifo_t) // self._us_per_byte
         room = FIFO - (left if left > 0 else 0)
         sent = 0
-        slow = False
+        slow = 0  # the wait (us) of the write that waited, if one did
         while self._q and sent < room:
             line, _, size = self._q[0]
             off = self._off
@@ -149,7 +154,7 @@ class Console:
                     self._qbytes -= size
                     self._off = 0
             if dt > _SLOW_US:
-                slow = True
+                slow = dt
                 break
             if not w:
                 break  # a non-blocking stream that could not take it now
@@ -157,12 +162,15 @@ class Console:
             self._fifo = FIFO - room + sent
             self._fifo_t = clk.ticks_us()
         if slow:
-            # The write waited for the host: hold output back (longer each time in a
-            # row) rather than stall the next ticks the same way.
             self.stats["slow_writes"] += 1
-            self._hold_until = clk.ticks_add(clk.ticks_ms(), _HOLD_MS[min(self._slow, len(_HOLD_MS) - 1)])
-            self._slow += 1
+            self._waited += 1
+            if slow > _LONG_US or self._waited > 1:
+                # The host is not reading: hold output back (longer each time in a row)
+                # rather than stall the next ticks the same way.
+                self._hold_until = clk.ticks_add(clk.ticks_ms(), _HOLD_MS[min(self._slow, len(_HOLD_MS) - 1)])
+                self._slow += 1
         else:
+            self._waited = 0
             self._slow = 0
         return sent
 
