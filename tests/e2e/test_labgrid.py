@@ -90,9 +90,11 @@ def hearth(prefix: list[str], *args: str, env: dict[str, str] | None = None,
 
 def ok_json(r: subprocess.CompletedProcess[str]) -> Any:
     try:
-        why = [b.get("message") for b in json.loads(r.stdout).get("boards", []) if not b.get("ok")]
+        out = json.loads(r.stdout)
     except ValueError:
-        why = []
+        out = None
+    # a flash's failed boards (other verbs print a list or a dict of their own)
+    why = [b.get("message") for b in out.get("boards", []) if not b.get("ok")] if isinstance(out, dict) else []
     # the failed boards' messages first: pytest cuts a long repr in its middle
     assert r.returncode == 0, (r.returncode, why, r.stdout[-2000:], r.stderr[-2000:])
     return json.loads(r.stdout)
