@@ -564,14 +564,18 @@ def test_console_queue_drops_events_first_then_oldest_and_counts():
     assert out.got == b"B" * 40 + b"C" * 40
 
 
-def test_console_holds_output_back_after_a_write_that_waited():
-    clock = None
-    out = _SlowOut(None, 500000)  # USB-CDC: 500 ms, then the chip drops the rest
+def _waiting_console(wait_us, lines):
+    # a console whose every write waits wait_us, with `lines` answers queued
+    out = _SlowOut(None, wait_us)
     con, _ = _console(out)
-    clock = con._clk
-    out.clock = clock
-    for i in range(20):
+    out.clock = con._clk
+    for i in range(lines):
         con.write(b"=%d:ok {}*00000000\n" % (i + 1))
+    return con, out, con._clk
+
+
+def test_console_holds_output_back_after_a_write_that_waited():
+    con, out, clock = _waiting_console(500000, 20)  # USB-CDC: 500 ms, then the chip drops the rest
     con.pump(clock.ticks_ms())
     calls = out.calls
     assert con.stats["slow_writes"] == 1 and calls >= 1
@@ -589,12 +593,7 @@ def test_console_sees_the_s3_builds_short_cdc_wait_and_not_a_plain_write():
     # One short wait alone holds nothing back (the scheduler may delay any one write);
     # waits in two pumps in a row do.
     for wait_us, slow in ((1200, 1), (2000, 1), (60, 0)):
-        out = _SlowOut(None, wait_us)
-        con, _ = _console(out)
-        clock = con._clk
-        out.clock = clock
-        for i in range(40):
-            con.write(b"=%d:ok {}*00000000\n" % (i + 1))
+        con, out, clock = _waiting_console(wait_us, 40)
         con.pump(clock.ticks_ms())
         assert con.stats["slow_writes"] == slow, (wait_us, con.stats)
         calls = out.calls

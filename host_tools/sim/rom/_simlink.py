@@ -19,7 +19,6 @@ class LinkWorld:
         self._flash = mod.flash_file
         self._parts = mod.partitions
         self._timing = mod.timing
-        self._speed = mod.speed
         self.speed = mod.speed  # hal.CLOCK_X: how much faster than real time board time runs
         # integral speeds keep to small-int arithmetic (a float is a heap object here)
         self._ispeed = int(mod.speed) if mod.speed == int(mod.speed) else 0
@@ -44,7 +43,7 @@ class LinkWorld:
         if self._ispeed:
             d *= self._ispeed
         else:
-            f = d * self._speed + self._frac
+            f = d * self.speed + self._frac
             d = int(f)
             self._frac = f - d
         self._now += d
@@ -52,7 +51,7 @@ class LinkWorld:
 
     def sleep_us(self, us):
         if us > 0:
-            time.sleep_us(int(us / self._speed))
+            time.sleep_us(int(us / self.speed))
 
     def _send(self, line):
         # MicroPython files are unbuffered; flush() would fsync, which a pipe refuses.
